@@ -1,0 +1,53 @@
+# The two commands: `make run` starts a virtual MFP on embedded defaults, `make test` installs
+# what the tests need and runs every check. Both work on a fresh Debian machine.
+
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+# Debian packages the tests drive: CUPS backends, ipptool, net-snmp, rlpr, nmap, socat, gs.
+DEB_PACKAGES := cups cups-client cups-ipp-utils snmp socat rlpr nmap ghostscript procps iproute2
+# LPRng conflicts with cups-bsd, so its lpr is unpacked beside the project instead (CLIENTS.md).
+LPRNG_DIR := .tools/lprng
+
+.PHONY: run test lint typecheck unit integration bench clean deb-deps
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/mfpd serve $(ARGS)
+
+deb-deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	  else echo "not root: tests needing$$missing will be skipped"; fi; \
+	fi
+	@if [ ! -x $(LPRNG_DIR)/usr/bin/lpr ] && [ "$$(id -u)" = 0 ]; then \
+	  tmp=$$(mktemp -d) && (cd $$tmp && apt-get download lprng >/dev/null 2>&1) && \
+	  mkdir -p $(LPRNG_DIR) && dpkg-deb -x $$tmp/lprng_*.deb $(LPRNG_DIR); rm -rf $$tmp; \
+	fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy src
+
+test: $(STAMP) deb-deps lint typecheck
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .tools mfpd-data .pytest_cache .mypy_cache .ruff_cache

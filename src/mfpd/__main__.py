@@ -1,0 +1,3 @@
+from mfpd.cli import main
+
+raise SystemExit(main())

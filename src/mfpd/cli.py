@@ -1,0 +1,203 @@
+"""The command line: `mfpd serve|jobs|status|ports|refill|fault|cancel`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from mfpd import __version__
+from mfpd.config import ConfigError, load_config
+from mfpd.control import FAULTS, ControlError, call
+from mfpd.device.store import read_jobs
+from mfpd.ports import format_table, plan
+
+EXIT_USAGE = 2
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("MFPD_STATE_DIR") or "mfpd-data")
+
+
+def _state_dir_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where jobs, state and ports.json live (default $MFPD_STATE_DIR or ./mfpd-data)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mfpd", description="The network controller of a virtual office MFP."
+    )
+    parser.add_argument("--version", action="version", version=f"mfpd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start every enabled service")
+    serve.add_argument("--config", type=Path, help="TOML configuration file")
+    _state_dir_arg(serve)
+    serve.add_argument("--bind", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port-offset", type=int, default=0, help="added to every port")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+
+    jobs = sub.add_parser("jobs", help="list the jobs")
+    _state_dir_arg(jobs)
+    jobs.add_argument("--json", action="store_true", help="machine-readable output")
+
+    status = sub.add_parser("status", help="device state, alerts, supplies, trays, counters")
+    _state_dir_arg(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    ports = sub.add_parser("ports", help="the port table a configuration would open")
+    ports.add_argument("--config", type=Path, help="TOML configuration file")
+    ports.add_argument("--bind", default="127.0.0.1")
+    ports.add_argument("--port-offset", type=int, default=0)
+    ports.add_argument("--json", action="store_true")
+
+    refill = sub.add_parser("refill", help="fill a tray or replace a supply")
+    refill.add_argument("target", help="tray-1..tray-5, bypass, black, cyan, ..., drum, all")
+    _state_dir_arg(refill)
+
+    fault = sub.add_parser("fault", help="raise or clear a device fault")
+    fault.add_argument("kind", choices=FAULTS)
+    fault.add_argument("target", nargs="?", help="the tray or supply (default: all / black)")
+    fault.add_argument("--clear", action="store_true")
+    _state_dir_arg(fault)
+
+    cancel = sub.add_parser("cancel", help="cancel a job at the device")
+    cancel.add_argument("job", type=int)
+    _state_dir_arg(cancel)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    # Imported here so that `jobs`, `status` and the like start fast.
+    from mfpd.daemon import AlreadyRunning, Daemon
+
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    state_dir = (args.state_dir or default_state_dir()).resolve()
+    daemon = Daemon(config, state_dir, bind=args.bind, port_offset=args.port_offset)
+    try:
+        return asyncio.run(daemon.run())
+    except AlreadyRunning as exc:
+        print(f"mfpd: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"mfpd: cannot start: {exc}", file=sys.stderr)
+        return 1
+
+
+def _time(value: float | None) -> str:
+    if not value:
+        return "-"
+    return datetime.datetime.fromtimestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    jobs = read_jobs(args.state_dir or default_state_dir())
+    if args.json:
+        print(json.dumps([job.to_dict() for job in jobs], indent=2))
+        return 0
+    if not jobs:
+        print("no jobs")
+        return 0
+    print(f"{'ID':>5} {'SOURCE':<6} {'STATE':<10} {'PAGES':>5} {'BYTES':>10} {'USER':<12} NAME")
+    for job in jobs:
+        pages = "-" if job.pages is None else str(job.pages * job.copies)
+        print(
+            f"{job.id:>5} {job.source:<6} {job.state.value:<10} {pages:>5} {job.bytes:>10} "
+            f"{job.user[:12]:<12} {job.name}"
+        )
+    return 0
+
+
+def _print_status(status: dict[str, Any]) -> None:
+    ident = status["identity"]
+    print(f"{ident['make']} {ident['model']}  serial {ident['serial_number']}")
+    print(f"state:   {status['state']} ({', '.join(status['state_reasons'])})")
+    print(f"display: {status['display']}")
+    print("alerts:")
+    for alert in status["alerts"] or [{"severity": "", "code": "", "description": "none"}]:
+        print(f"  {alert['severity']:<8} {alert['code']!s:>5} {alert['description']}")
+    print("supplies:")
+    for s in status["supplies"]:
+        print(f"  {s['key']:<8} {s['name']:<24} {s['percent']:>3}%  ({s['level']}/{s['capacity']})")
+    print("trays:")
+    for t in status["trays"]:
+        print(f"  {t['key']:<8} {t['media']:<22} {t['level']:>5}/{t['capacity']:<5} {t['media_type']}")
+    print("bins:")
+    for b in status["bins"]:
+        print(f"  {b['key']:<12} {b['level']}/{b['capacity']}")
+    c = status["counters"]
+    print(
+        f"counters: {c['impressions']} impressions ({c['color_impressions']} colour, "
+        f"{c['mono_impressions']} black), {c['sheets']} sheets, {c['jobs_completed']} jobs"
+    )
+
+
+def _status(args: argparse.Namespace) -> int:
+    status = call(args.state_dir or default_state_dir(), {"op": "status"})["status"]
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        _print_status(status)
+    return 0
+
+
+def _ports(args: argparse.Namespace) -> int:
+    rows = plan(load_config(args.config), args.bind, args.port_offset)
+    if args.json:
+        print(json.dumps([row.to_dict() for row in rows], indent=2))
+    else:
+        print(format_table(rows))
+    return 0
+
+
+def _action(args: argparse.Namespace) -> int:
+    state_dir = args.state_dir or default_state_dir()
+    if args.command == "refill":
+        request: dict[str, Any] = {"op": "refill", "target": args.target}
+    elif args.command == "fault":
+        request = {"op": "fault", "kind": args.kind, "clear": args.clear, "target": args.target}
+    else:
+        request = {"op": "cancel", "job": args.job}
+    print(call(state_dir, request)["message"])
+    return 0
+
+
+COMMANDS = {
+    "serve": _serve,
+    "jobs": _jobs,
+    "status": _status,
+    "ports": _ports,
+    "refill": _action,
+    "fault": _action,
+    "cancel": _action,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"mfpd: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ControlError as exc:
+        print(f"mfpd: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,212 @@
+"""Typed, validated settings with embedded defaults.
+
+One TOML file describes a device. Every section has embedded defaults that describe a
+Xerox WorkCentre 7755-like MFP (see shared/PORTS.md), so `mfpd serve` runs with no file at all.
+Unknown keys and bad values are errors that name the key (`ConfigError`), never tracebacks.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import uuid
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Positive = Annotated[int, Field(gt=0)]
+NonNegative = Annotated[int, Field(ge=0)]
+
+GiB = 1024**3
+
+
+class ConfigError(Exception):
+    """A configuration problem, with one message naming the offending key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IdentityConfig(_Strict):
+    make: str = "Xerox"
+    model: str = "WorkCentre 7755"
+    serial_number: str = "MFP775500001"
+    # A fixed UUID keeps the device the same device across restarts and hosts.
+    uuid: str = "6d0b5fa8-8a3c-4c1e-9d55-775500000001"
+    hostname: str = "XRX-WC7755"
+    location: str = ""
+    contact: str = ""
+    firmware: str = "061.090.221.36000"
+    asset_number: str = ""
+
+    @field_validator("uuid")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        return str(uuid.UUID(value))
+
+
+class EngineConfig(_Strict):
+    # 0 means instant, for tests; the WorkCentre 7755 prints 55 ppm black, 50 ppm colour.
+    speed_ppm: NonNegative = 55
+    speed_ppm_color: NonNegative = 50
+    warmup_seconds: Annotated[float, Field(ge=0)] = 0.0
+    lines_per_page: Positive = 60
+    default_media: str = "iso_a4_210x297mm"
+
+
+class TrayConfig(_Strict):
+    name: str
+    media: str = "iso_a4_210x297mm"
+    media_type: str = "stationery"
+    capacity: Positive = 520
+    level: NonNegative = 520
+    # Below this many sheets the tray reports media-low.
+    low_level: NonNegative = 25
+
+
+class SupplyConfig(_Strict):
+    name: str
+    kind: Literal["toner", "opc", "fuser", "waste", "developer"]
+    color: Literal["black", "cyan", "magenta", "yellow", "none"] = "none"
+    # Capacity and level count impressions, the unit the WorkCentre reports.
+    capacity: Positive
+    level: NonNegative
+    low_percent: Annotated[int, Field(ge=0, le=100)] = 10
+
+
+class BinConfig(_Strict):
+    name: str
+    capacity: Positive = 500
+
+
+class ServiceConfig(_Strict):
+    enabled: bool = True
+    port: Port
+    max_connections: Positive = 64
+    idle_timeout: Annotated[float, Field(gt=0)] = 300.0
+
+
+class RawServiceConfig(ServiceConfig):
+    port: Port = 9100
+    max_line: Positive = 4096
+    pjl_fs_enabled: bool = True
+    pjl_fs_quota: NonNegative = 64 * 1024 * 1024
+    # Seconds of silence after which a job's data is considered complete
+    # (the connection stays open for PJL status, as on JetDirect cards).
+    job_timeout: Annotated[float, Field(gt=0)] = 300.0
+
+
+class LpdServiceConfig(ServiceConfig):
+    port: Port = 515
+    queues: list[str] = Field(default_factory=lambda: ["lp", "raw", "text", "auto", "PORT1"])
+    max_line: Positive = 1024
+    max_control_file: Positive = 64 * 1024
+
+
+class PlannedService(ServiceConfig):
+    """A service of the port table that a later release implements."""
+
+    enabled: bool = True
+    port: Port
+
+
+def _planned(port: int, enabled: bool = True) -> PlannedService:
+    return PlannedService(port=port, enabled=enabled)
+
+
+class ServicesConfig(_Strict):
+    raw: RawServiceConfig = Field(default_factory=RawServiceConfig)
+    lpd: LpdServiceConfig = Field(default_factory=LpdServiceConfig)
+    http: PlannedService = Field(default_factory=lambda: _planned(80))
+    https: PlannedService = Field(default_factory=lambda: _planned(443))
+    ipp: PlannedService = Field(default_factory=lambda: _planned(631))
+    snmp: PlannedService = Field(default_factory=lambda: _planned(161))
+    slp: PlannedService = Field(default_factory=lambda: _planned(427))
+    ssdp: PlannedService = Field(default_factory=lambda: _planned(1900))
+    status: PlannedService = Field(default_factory=lambda: _planned(3003))
+    mdns: PlannedService = Field(default_factory=lambda: _planned(5353))
+    wsd: PlannedService = Field(default_factory=lambda: _planned(3702))
+    netbios_ns: PlannedService = Field(default_factory=lambda: _planned(137))
+    netbios_dgm: PlannedService = Field(default_factory=lambda: _planned(138))
+
+
+class SpoolConfig(_Strict):
+    # The default admits the 2 GB job the foundation issue requires.
+    max_job_bytes: Positive = 4 * GiB
+    keep_completed: NonNegative = 500
+    keep_completed_hours: Annotated[float, Field(ge=0)] = 24.0 * 7
+
+
+def _default_trays() -> list[TrayConfig]:
+    return [
+        TrayConfig(name="Tray 1", media="iso_a4_210x297mm", capacity=520, level=520),
+        TrayConfig(name="Tray 2", media="iso_a3_297x420mm", capacity=520, level=520),
+        TrayConfig(name="Tray 3", media="iso_a4_210x297mm", capacity=870, level=870),
+        TrayConfig(name="Tray 4", media="iso_a4_210x297mm", capacity=1130, level=1130),
+        TrayConfig(name="Tray 5", media="na_letter_8.5x11in", capacity=2000, level=2000),
+        TrayConfig(name="Bypass", media="iso_a4_210x297mm", capacity=100, level=100, low_level=5),
+    ]
+
+
+def _default_supplies() -> list[SupplyConfig]:
+    # WorkCentre 7755 rated yields: black 26,000, colour 21,000, drums 125,000 impressions.
+    return [
+        SupplyConfig(name="Black Toner", kind="toner", color="black", capacity=26000, level=26000),
+        SupplyConfig(name="Cyan Toner", kind="toner", color="cyan", capacity=21000, level=21000),
+        SupplyConfig(
+            name="Magenta Toner", kind="toner", color="magenta", capacity=21000, level=21000
+        ),
+        SupplyConfig(name="Yellow Toner", kind="toner", color="yellow", capacity=21000, level=21000),
+        SupplyConfig(name="Drum Cartridge", kind="opc", capacity=125000, level=125000),
+        SupplyConfig(name="Fuser", kind="fuser", capacity=100000, level=100000),
+        SupplyConfig(
+            name="Waste Toner Container", kind="waste", capacity=50000, level=50000, low_percent=5
+        ),
+    ]
+
+
+def _default_bins() -> list[BinConfig]:
+    return [BinConfig(name="Center Tray", capacity=500), BinConfig(name="Offset Tray", capacity=500)]
+
+
+class Config(_Strict):
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    trays: list[TrayConfig] = Field(default_factory=_default_trays, min_length=1)
+    supplies: list[SupplyConfig] = Field(default_factory=_default_supplies)
+    bins: list[BinConfig] = Field(default_factory=_default_bins, min_length=1)
+    services: ServicesConfig = Field(default_factory=ServicesConfig)
+    spool: SpoolConfig = Field(default_factory=SpoolConfig)
+
+
+def _format_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key {key!r}"
+    return f"bad value for {key!r}: {first['msg']}"
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_format_error(exc)}") from None
+
+
+def load_config(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    return parse_config(text, str(path))

@@ -1,0 +1,151 @@
+"""The control socket: how `mfpd refill|fault|status` reach the daemon that owns a state dir.
+
+A Unix stream socket at STATE_DIR/control.sock (mode 0600: only the owner may drive the
+device), one JSON request per line, one JSON answer per line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+from mfpd.device.alerts import ConditionKind
+from mfpd.device.machine import MANUAL_FAULTS, Device, DeviceError
+from mfpd.device.spool import Spool
+
+SOCKET_NAME = "control.sock"
+MAX_REQUEST = 64 * 1024
+
+FAULTS = ("jam", "door-open", "tray-empty", "toner-low", "toner-empty", "offline")
+
+log = logging.getLogger("mfpd.control")
+
+
+class ControlError(Exception):
+    pass
+
+
+class NotRunning(ControlError):
+    pass
+
+
+def apply_fault(device: Device, kind: str, clear: bool, target: str | None) -> str:
+    """An operator fault, as `mfpd fault` (and later the web UI and SNMP) raise it."""
+    if kind not in FAULTS:
+        raise DeviceError(f"unknown fault {kind!r} (one of: {', '.join(FAULTS)})")
+    condition = ConditionKind(kind) if kind in {k.value for k in MANUAL_FAULTS} else None
+    if condition is not None:
+        device.set_fault(condition, not clear)
+        return f"{kind} {'cleared' if clear else 'raised'}"
+    if kind == "tray-empty":
+        trays = [device.find_tray(target)] if target else device.trays
+        for tray in trays:
+            device.set_tray_level(tray, tray.capacity if clear else 0)
+        names = ", ".join(t.name for t in trays)
+        return f"{names} {'refilled' if clear else 'emptied'}"
+    supply = device.find_supply(target or "black")
+    if clear:
+        device.set_supply_level(supply, supply.capacity)
+    elif kind == "toner-low":
+        # Just under the warning threshold, the way a real cartridge crosses it.
+        level = max(1, supply.capacity * supply.low_percent // 100 - 1)
+        device.set_supply_level(supply, level)
+    else:
+        device.set_supply_level(supply, 0)
+    return f"{supply.name} at {supply.percent}%"
+
+
+class ControlServer:
+    def __init__(self, state_dir: Path, device: Device, spool: Spool) -> None:
+        self.path = state_dir / SOCKET_NAME
+        self.device = device
+        self.spool = spool
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self._server = await asyncio.start_unix_server(
+            self._client, path=str(self.path), limit=MAX_REQUEST
+        )
+        self.path.chmod(0o600)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        self.path.unlink(missing_ok=True)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                try:
+                    request = json.loads(line)
+                    if not isinstance(request, dict):
+                        raise ControlError("a request is a JSON object")
+                    answer = {"ok": True, **self.handle(request)}
+                except (ControlError, DeviceError, ValueError) as exc:
+                    answer = {"ok": False, "error": str(exc)}
+                writer.write(json.dumps(answer).encode() + b"\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.LimitOverrunError, ValueError) as exc:
+            log.warning("control socket: %s", exc)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        if op == "ping":
+            return {}
+        if op == "status":
+            return {"status": self.device.status()}
+        if op == "refill":
+            return {"message": "refilled " + ", ".join(self.device.refill(str(request["target"])))}
+        if op == "fault":
+            target = request.get("target")
+            message = apply_fault(
+                self.device,
+                str(request.get("kind")),
+                bool(request.get("clear", False)),
+                str(target) if target else None,
+            )
+            return {"message": message}
+        if op == "cancel":
+            job = self.spool.get(int(request["job"]))
+            if job is None:
+                raise ControlError(f"no job {request['job']}")
+            if not self.spool.cancel(job, "job-canceled-at-device"):
+                raise ControlError(f"job {job.id} is already {job.state.value}")
+            return {"message": f"job {job.id} canceled"}
+        raise ControlError(f"unknown operation {op!r}")
+
+
+def call(state_dir: Path, request: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+    """Send one request to the daemon of `state_dir` (blocking, for the CLI)."""
+    path = state_dir / SOCKET_NAME
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        try:
+            sock.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise NotRunning(f"no mfpd is running with state dir {state_dir}") from None
+        sock.sendall(json.dumps(request).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ControlError("the daemon closed the control connection")
+            data += chunk
+    finally:
+        sock.close()
+    answer: dict[str, Any] = json.loads(data)
+    if not answer.get("ok"):
+        raise ControlError(str(answer.get("error", "request failed")))
+    return answer

@@ -1,0 +1,1 @@
+"""The machine: identity, state, media, supplies, counters, alerts, jobs, engine, events."""

@@ -1,0 +1,492 @@
+"""The Device: the single source of truth every protocol reads (ARCHITECTURE.md).
+
+It holds identity, trays, bins, supplies, counters, conditions (the alert table), the
+front-panel text and the printer state, and announces every change on its event bus.
+It does no I/O: persistence and networking subscribe to its events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mfpd.config import Config
+from mfpd.device.alerts import Alert, AlertSeverity, ConditionKind
+from mfpd.device.events import EventBus
+from mfpd.device.identity import Identity
+from mfpd.device.media import OutputBin, Tray
+from mfpd.device.supplies import Supply
+
+# Faults an operator (or a test) can raise by hand; the others follow from levels.
+MANUAL_FAULTS = (ConditionKind.JAM, ConditionKind.DOOR_OPEN, ConditionKind.OFFLINE)
+
+
+class PrinterState(enum.StrEnum):
+    """printer-state (RFC 8011 5.4.11) / hrPrinterStatus (RFC 2790)."""
+
+    IDLE = "idle"
+    PROCESSING = "processing"
+    STOPPED = "stopped"
+
+    @property
+    def ipp(self) -> int:
+        return {"idle": 3, "processing": 4, "stopped": 5}[self.value]
+
+
+@dataclass
+class Counters:
+    impressions: int = 0
+    sheets: int = 0
+    color_impressions: int = 0
+    mono_impressions: int = 0
+    jobs_completed: int = 0
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One printer-state-reasons value: an IPP keyword and its RFC 8011 severity suffix."""
+
+    keyword: str
+    severity: str  # report, warning, error
+
+    def __str__(self) -> str:
+        return f"{self.keyword}-{self.severity}"
+
+
+class DeviceError(Exception):
+    """An operator action that names something the device does not have."""
+
+
+@dataclass
+class Console:
+    """The virtual front panel: PJL RDYMSG/OPMSG/STMSG and the state line."""
+
+    ready_message: str = ""  # PJL RDYMSG replaces "READY" while the device is ready
+    operator_message: str = ""  # PJL OPMSG: shown, device offline until cleared
+    status_message: str = ""  # PJL STMSG: shown until the next job or clear
+
+
+class Device:
+    def __init__(
+        self,
+        identity: Identity,
+        trays: list[Tray],
+        supplies: list[Supply],
+        bins: list[OutputBin],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.identity = identity
+        self.trays = trays
+        self.supplies = supplies
+        self.bins = bins
+        self.counters = Counters()
+        self.console = Console()
+        self.events = EventBus()
+        self._clock = clock
+        self.started_at = clock()
+        self._faults: set[ConditionKind] = set()
+        self._alerts: dict[tuple[ConditionKind, int], Alert] = {}
+        self._next_alert = 1
+        self._busy = False
+        self._paused = False
+        # A condition the current job is blocked on (an empty tray turns into an error).
+        self._waiting_on: tuple[ConditionKind, int] | None = None
+        self._sync_conditions()
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def state(self) -> PrinterState:
+        if self._paused or self._waiting_on is not None or self._has_error():
+            return PrinterState.STOPPED
+        return PrinterState.PROCESSING if self._busy else PrinterState.IDLE
+
+    def _has_error(self) -> bool:
+        return any(alert.info.ipp_severity == "error" for alert in self._alerts.values())
+
+    @property
+    def can_print(self) -> bool:
+        """Whether the engine may start or continue a page now."""
+        return not self._paused and not self._has_error()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def reasons(self) -> list[Reason]:
+        found: dict[str, Reason] = {}
+        for key, alert in sorted(self._alerts.items(), key=lambda kv: kv[1].index):
+            severity = alert.info.ipp_severity
+            if key == self._waiting_on:
+                severity = "error"
+            keyword = alert.info.ipp_reason
+            rank = ("report", "warning", "error")
+            if keyword not in found or rank.index(severity) > rank.index(found[keyword].severity):
+                found[keyword] = Reason(keyword, severity)
+        if self._paused:
+            found["paused"] = Reason("paused", "report")
+        return list(found.values())
+
+    @property
+    def alerts(self) -> list[Alert]:
+        return sorted(self._alerts.values(), key=lambda alert: alert.index)
+
+    @property
+    def display(self) -> str:
+        """What the front panel shows now (prtConsoleDisplayBufferText, PJL DISPLAY)."""
+        if self.console.operator_message:
+            return self.console.operator_message
+        worst = self._worst_alert()
+        if worst is not None and (
+            worst.info.severity == AlertSeverity.CRITICAL or self._waiting_on is not None
+        ):
+            return worst.description
+        if self.console.status_message:
+            return self.console.status_message
+        if self._busy:
+            return "PRINTING"
+        if self.console.ready_message:
+            return self.console.ready_message
+        return "READY"
+
+    def pjl_status(self) -> tuple[int, str, bool]:
+        """PJL INFO STATUS: (CODE, DISPLAY, ONLINE), from the same conditions as IPP and SNMP."""
+        worst = self._worst_alert()
+        online = ConditionKind.OFFLINE not in self._faults and not self.console.operator_message
+        if worst is not None and (
+            worst.info.severity == AlertSeverity.CRITICAL or self._waiting_on is not None
+        ):
+            return self._pjl_code(worst), self.display, online
+        if not online:
+            return 10002, self.display, False
+        if self._busy:
+            return 10023, self.display, True
+        if worst is not None:
+            return self._pjl_code(worst), self.display, True
+        return 10001, self.display, True
+
+    @staticmethod
+    def _pjl_code(alert: Alert) -> int:
+        code = alert.info.pjl_code
+        # PJL 41xyy "load paper" codes carry the tray number in the last digits.
+        if alert.kind in (ConditionKind.TRAY_EMPTY, ConditionKind.TRAY_LOW) and code >= 41000:
+            return code + alert.subunit
+        return code
+
+    def _worst_alert(self) -> Alert | None:
+        alerts = self.alerts
+        if self._waiting_on is not None and self._waiting_on in self._alerts:
+            return self._alerts[self._waiting_on]
+        critical = [a for a in alerts if a.info.severity == AlertSeverity.CRITICAL]
+        if critical:
+            return critical[0]
+        return alerts[0] if alerts else None
+
+    def set_busy(self, busy: bool) -> None:
+        if busy != self._busy:
+            self._changed(lambda: setattr(self, "_busy", busy))
+
+    def set_paused(self, paused: bool) -> None:
+        if paused != self._paused:
+            self._changed(lambda: setattr(self, "_paused", paused))
+
+    def set_waiting_on(self, condition: tuple[ConditionKind, int] | None) -> None:
+        if condition != self._waiting_on:
+            self._changed(lambda: setattr(self, "_waiting_on", condition))
+
+    def _changed(self, mutate: Callable[[], None]) -> None:
+        before = (self.state, [str(r) for r in self.reasons], self.display)
+        mutate()
+        self._sync_conditions()
+        after = (self.state, [str(r) for r in self.reasons], self.display)
+        if after != before:
+            self.events.publish(
+                "printer.state", state=after[0].value, reasons=after[1], display=after[2]
+            )
+
+    # -- conditions ----------------------------------------------------------------------
+
+    def _wanted_conditions(self) -> dict[tuple[ConditionKind, int], str]:
+        wanted: dict[tuple[ConditionKind, int], str] = {}
+        for fault in self._faults:
+            wanted[(fault, 1)] = {
+                ConditionKind.JAM: "Paper path",
+                ConditionKind.DOOR_OPEN: "Front door",
+                ConditionKind.OFFLINE: "Printer",
+            }.get(fault, "Printer")
+        for tray in self.trays:
+            if tray.empty:
+                wanted[(ConditionKind.TRAY_EMPTY, tray.index)] = tray.name
+            elif tray.low:
+                wanted[(ConditionKind.TRAY_LOW, tray.index)] = tray.name
+        for supply in self.supplies:
+            kinds = {
+                "toner": (ConditionKind.TONER_EMPTY, ConditionKind.TONER_LOW),
+                "opc": (ConditionKind.DRUM_OVER, ConditionKind.DRUM_LOW),
+                "developer": (ConditionKind.DRUM_OVER, ConditionKind.DRUM_LOW),
+                "fuser": (ConditionKind.DRUM_OVER, ConditionKind.DRUM_LOW),
+                "waste": (ConditionKind.WASTE_FULL, ConditionKind.WASTE_ALMOST_FULL),
+            }[supply.kind]
+            if supply.empty:
+                wanted[(kinds[0], supply.index)] = supply.name
+            elif supply.low:
+                wanted[(kinds[1], supply.index)] = supply.name
+        for out in self.bins:
+            if out.level >= out.capacity:
+                wanted[(ConditionKind.BIN_FULL, out.index)] = out.name
+        return wanted
+
+    def _sync_conditions(self) -> None:
+        wanted = self._wanted_conditions()
+        for key in [k for k in self._alerts if k not in wanted]:
+            alert = self._alerts.pop(key)
+            self.events.publish("alert.removed", alert=alert)
+        for key, name in wanted.items():
+            if key not in self._alerts:
+                alert = Alert(self._next_alert, key[0], key[1], name, self._clock())
+                self._next_alert += 1
+                self._alerts[key] = alert
+                self.events.publish("alert.added", alert=alert)
+        if self._waiting_on is not None and self._waiting_on not in self._alerts:
+            self._waiting_on = None
+
+    def set_fault(self, kind: ConditionKind, active: bool = True) -> None:
+        if kind not in MANUAL_FAULTS:
+            raise DeviceError(f"{kind.value} is not a manual fault")
+
+        def mutate() -> None:
+            if active:
+                self._faults.add(kind)
+            else:
+                self._faults.discard(kind)
+
+        self._changed(mutate)
+
+    @property
+    def faults(self) -> frozenset[ConditionKind]:
+        return frozenset(self._faults)
+
+    # -- media and supplies --------------------------------------------------------------
+
+    def find_tray(self, key: str) -> Tray:
+        wanted = key.lower()
+        for tray in self.trays:
+            if wanted in (tray.key, str(tray.index), f"tray{tray.index}"):
+                return tray
+        raise DeviceError(f"no tray {key!r} (have: {', '.join(t.key for t in self.trays)})")
+
+    def find_supply(self, key: str) -> Supply:
+        wanted = key.lower()
+        for supply in self.supplies:
+            if wanted in (supply.key, supply.name.lower().replace(" ", "-"), str(supply.index)):
+                return supply
+        have = ", ".join(s.key for s in self.supplies)
+        raise DeviceError(f"no supply {key!r} (have: {have})")
+
+    def refill(self, target: str) -> list[str]:
+        """Fill a tray or replace a supply; `all`, `trays`, `toner` and `supplies` do groups.
+
+        Returns the names of what was refilled.
+        """
+        key = target.lower()
+        trays: list[Tray] = []
+        supplies: list[Supply] = []
+        if key in ("all", "trays"):
+            trays = list(self.trays)
+        if key in ("all", "supplies"):
+            supplies = list(self.supplies)
+        if key == "toner":
+            supplies = [s for s in self.supplies if s.kind == "toner"]
+        if not trays and not supplies:
+            try:
+                trays = [self.find_tray(key)]
+            except DeviceError:
+                supplies = [self.find_supply(key)]
+        bins = list(self.bins) if key in ("all", "bins") else []
+
+        def mutate() -> None:
+            for tray in trays:
+                tray.level = tray.capacity
+            for supply in supplies:
+                supply.level = supply.capacity
+            for out in bins:
+                out.level = 0
+
+        self._changed(mutate)
+        self.events.publish("device.levels")
+        return [item.name for item in (*trays, *supplies, *bins)]
+
+    def set_tray_level(self, tray: Tray, level: int) -> None:
+        self._changed(lambda: setattr(tray, "level", max(0, min(level, tray.capacity))))
+        self.events.publish("device.levels")
+
+    def set_supply_level(self, supply: Supply, level: int) -> None:
+        self._changed(lambda: setattr(supply, "level", max(0, min(level, supply.capacity))))
+        self.events.publish("device.levels")
+
+    def empty_bins(self) -> None:
+        def mutate() -> None:
+            for out in self.bins:
+                out.level = 0
+
+        self._changed(mutate)
+
+    def select_tray(self, media: str | None, tray_key: str | None) -> Tray | None:
+        """The tray the next sheet comes from, or None when every candidate is empty."""
+        if tray_key:
+            tray = self.find_tray(tray_key)
+            return None if tray.empty else tray
+        for tray in self.trays:
+            if (media is None or tray.media == media) and not tray.empty:
+                return tray
+        return None
+
+    def tray_for_media(self, media: str | None) -> Tray:
+        """The tray a job for `media` would wait on when nothing can feed it."""
+        for tray in self.trays:
+            if media is None or tray.media == media:
+                return tray
+        return self.trays[0]
+
+    def print_impression(self, tray: Tray | None, color: bool, new_sheet: bool = True) -> None:
+        """Account one impression: a sheet from `tray`, toner, drum, fuser and waste."""
+
+        def mutate() -> None:
+            if new_sheet and tray is not None:
+                tray.level = max(0, tray.level - 1)
+                self.counters.sheets += 1
+                if self.bins:
+                    self.bins[0].level = min(self.bins[0].capacity, self.bins[0].level + 1)
+            self.counters.impressions += 1
+            if color:
+                self.counters.color_impressions += 1
+            else:
+                self.counters.mono_impressions += 1
+            for supply in self.supplies:
+                if supply.kind == "toner" and (supply.color == "black" or color):
+                    supply.consume()
+                elif supply.kind in ("opc", "fuser", "developer", "waste"):
+                    supply.consume()
+
+        self._changed(mutate)
+        self.events.publish("device.levels")
+
+    # -- identity and console ------------------------------------------------------------
+
+    def update_identity(self, **changes: str) -> None:
+        self.identity = dataclasses.replace(self.identity, **changes)
+        self.events.publish("identity.changed", changes=changes)
+
+    def set_console(self, **changes: str) -> None:
+        self._changed(lambda: _assign(self.console, changes))
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """What survives a restart: levels, counters, manual faults, console, identity edits."""
+        return {
+            "counters": dataclasses.asdict(self.counters),
+            "trays": {t.name: t.level for t in self.trays},
+            "supplies": {s.name: s.level for s in self.supplies},
+            "bins": {b.name: b.level for b in self.bins},
+            "faults": sorted(f.value for f in self._faults),
+            "console": dataclasses.asdict(self.console),
+            "paused": self._paused,
+        }
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        counters = snap.get("counters", {})
+        for name in dataclasses.asdict(self.counters):
+            if isinstance(counters.get(name), int):
+                setattr(self.counters, name, counters[name])
+        for tray in self.trays:
+            level = snap.get("trays", {}).get(tray.name)
+            if isinstance(level, int):
+                tray.level = max(0, min(level, tray.capacity))
+        for supply in self.supplies:
+            level = snap.get("supplies", {}).get(supply.name)
+            if isinstance(level, int):
+                supply.level = max(0, min(level, supply.capacity))
+        for out in self.bins:
+            level = snap.get("bins", {}).get(out.name)
+            if isinstance(level, int):
+                out.level = max(0, min(level, out.capacity))
+        self._faults = {
+            ConditionKind(f)
+            for f in snap.get("faults", [])
+            if f in {k.value for k in MANUAL_FAULTS}
+        }
+        _assign(
+            self.console,
+            {k: v for k, v in snap.get("console", {}).items() if isinstance(v, str)},
+        )
+        self._paused = bool(snap.get("paused", False))
+        self._sync_conditions()
+
+    def status(self) -> dict[str, Any]:
+        """The whole device as plain data: `mfpd status --json`, and later the web API."""
+        return {
+            "identity": dataclasses.asdict(self.identity),
+            "state": self.state.value,
+            "state_reasons": [str(r) for r in self.reasons] or ["none"],
+            "display": self.display,
+            "up_since": self.started_at,
+            "alerts": [
+                {
+                    "index": a.index,
+                    "kind": a.kind.value,
+                    "code": int(a.info.code),
+                    "severity": a.info.severity.name.lower(),
+                    "group": int(a.info.group),
+                    "group_index": a.subunit,
+                    "description": a.description,
+                    "time": a.time,
+                }
+                for a in self.alerts
+            ],
+            "supplies": [
+                {**dataclasses.asdict(s), "percent": s.percent, "key": s.key}
+                for s in self.supplies
+            ],
+            "trays": [{**dataclasses.asdict(t), "key": t.key} for t in self.trays],
+            "bins": [{**dataclasses.asdict(b), "key": b.key} for b in self.bins],
+            "counters": dataclasses.asdict(self.counters),
+        }
+
+
+def _assign(target: object, changes: dict[str, str]) -> None:
+    for name, value in changes.items():
+        if not hasattr(target, name):
+            raise DeviceError(f"unknown field {name!r}")
+        setattr(target, name, value)
+
+
+def build_device(config: Config) -> Device:
+    ident = config.identity
+    identity = Identity(
+        make=ident.make,
+        model=ident.model,
+        serial_number=ident.serial_number,
+        uuid=ident.uuid,
+        hostname=ident.hostname,
+        location=ident.location,
+        contact=ident.contact,
+        firmware=ident.firmware,
+        asset_number=ident.asset_number,
+    )
+    trays = [
+        Tray(i, t.name, t.media, t.media_type, t.capacity, min(t.level, t.capacity), t.low_level)
+        for i, t in enumerate(config.trays, 1)
+    ]
+    supplies = [
+        Supply(i, s.name, s.kind, s.color, s.capacity, min(s.level, s.capacity), s.low_percent)
+        for i, s in enumerate(config.supplies, 1)
+    ]
+    bins = [OutputBin(i, b.name, b.capacity) for i, b in enumerate(config.bins, 1)]
+    return Device(identity, trays, supplies, bins)

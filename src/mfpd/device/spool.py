@@ -1,0 +1,243 @@
+"""The job spool: the jobs every service creates and every protocol lists.
+
+A job is created the moment a sender starts one (state pending, reason job-incoming), its
+documents stream to their own files under STATE_DIR/spool, and it is *accepted* when the
+sender finishes (`finish`). Every step is committed to the store first, so after a crash
+each job is either accepted (and resumed) or visibly aborted with a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from mfpd.config import SpoolConfig
+from mfpd.device.events import EventBus
+from mfpd.device.jobs import Job, JobState
+from mfpd.device.store import JobStore
+from mfpd.documents.sniff import sniff_format
+
+# job-state-reasons keywords, RFC 8011 5.3.8 and PWG 5100.x.
+INCOMING = "job-incoming"
+SNIFF_BYTES = 64 * 1024
+OCTET_STREAM = "application/octet-stream"
+
+
+class SpoolError(Exception):
+    pass
+
+
+class JobTooLarge(SpoolError):
+    """The document passed the configured `spool.max_job_bytes`."""
+
+
+class DocumentWriter:
+    """Streams one document to its file, in bounded memory."""
+
+    def __init__(self, spool: Spool, job: Job, path: Path) -> None:
+        self._spool = spool
+        self.job = job
+        self.path = path
+        self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self.bytes = 0
+        self.head = bytearray()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._fd is None:
+            raise SpoolError("document already closed")
+        size = len(data)
+        if self.job.bytes + size > self._spool.config.max_job_bytes:
+            raise JobTooLarge(
+                f"job {self.job.id} exceeds spool.max_job_bytes "
+                f"({self._spool.config.max_job_bytes} bytes)"
+            )
+        if len(self.head) < SNIFF_BYTES:
+            self.head += data[: SNIFF_BYTES - len(self.head)]
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self.bytes += size
+        self.job.bytes += size
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class Spool:
+    def __init__(
+        self,
+        store: JobStore,
+        directory: Path,
+        events: EventBus,
+        config: SpoolConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.directory = directory
+        self.events = events
+        self.config = config
+        self._clock = clock
+        directory.mkdir(parents=True, exist_ok=True)
+        self._jobs: dict[int, Job] = {job.id: job for job in store.load()}
+        self._heads: dict[int, bytes] = {}
+
+    # -- reading -------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Job]:
+        return iter(list(self._jobs.values()))
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def get(self, job_id: int) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def active(self) -> list[Job]:
+        return [job for job in self._jobs.values() if not job.state.terminal]
+
+    def next_printable(self) -> Job | None:
+        """The oldest accepted job waiting for the engine."""
+        for job in self._jobs.values():
+            if job.state in (JobState.PENDING, JobState.PROCESSING, JobState.STOPPED) and (
+                INCOMING not in job.state_reasons
+            ):
+                return job
+        return None
+
+    def document_paths(self, job: Job) -> list[Path]:
+        return [self.directory / name for name in job.documents]
+
+    # -- the life of a job ---------------------------------------------------------------
+
+    def create(
+        self,
+        source: str,
+        *,
+        name: str = "",
+        user: str = "",
+        format: str | None = None,
+        copies: int = 1,
+        host: str = "",
+        attributes: dict[str, Any] | None = None,
+    ) -> Job:
+        now = self._clock()
+        job_id = self.store.new_job_id(now)
+        job = Job(
+            id=job_id,
+            source=source,
+            name=name or f"Job {job_id}",
+            user=user or "anonymous",
+            format=format or OCTET_STREAM,
+            state=JobState.PENDING,
+            state_reasons=[INCOMING],
+            created_at=now,
+            copies=max(1, copies),
+            originating_host=host,
+            attributes=dict(attributes or {}),
+        )
+        self._jobs[job_id] = job
+        self.store.save(job)
+        self.events.publish("job.created", job=job)
+        return job
+
+    def open_document(self, job: Job) -> DocumentWriter:
+        name = f"{job.id:08d}-{len(job.documents) + 1}.dat"
+        job.documents.append(name)
+        # The file name is committed before the first byte lands, so recovery finds it.
+        self.store.save(job)
+        return DocumentWriter(self, job, self.directory / name)
+
+    def close_document(self, writer: DocumentWriter) -> None:
+        writer.close()
+        if writer.job.id not in self._heads and writer.head:
+            self._heads[writer.job.id] = bytes(writer.head)
+
+    def finish(self, job: Job, **changes: Any) -> Job:
+        """The sender is done: the job is accepted and waits for the engine."""
+        for key, value in changes.items():
+            if value is not None:
+                setattr(job, key, value)
+        head = self._heads.pop(job.id, b"")
+        if job.format == OCTET_STREAM and head:
+            job.format = sniff_format(head)
+        job.attributes.setdefault("document-format-detected", sniff_format(head) if head else "")
+        job.state_reasons = [r for r in job.state_reasons if r != INCOMING] or ["none"]
+        self.store.save(job)
+        self.events.publish("job.queued", job=job)
+        return job
+
+    def abort(self, job: Job, reasons: list[str], message: str) -> None:
+        self._heads.pop(job.id, None)
+        job.state = JobState.ABORTED
+        job.state_reasons = reasons
+        job.state_message = message
+        job.completed_at = self._clock()
+        self.store.save(job)
+        self.events.publish("job.state", job=job)
+
+    def update(self, job: Job) -> None:
+        self.store.save(job)
+        self.events.publish("job.state", job=job)
+
+    def cancel(self, job: Job, reason: str = "job-canceled-by-user") -> bool:
+        if job.state.terminal:
+            return False
+        job.state = JobState.CANCELED
+        job.state_reasons = [reason]
+        job.completed_at = self._clock()
+        self.update(job)
+        return True
+
+    # -- start-up and housekeeping -------------------------------------------------------
+
+    def recover(self) -> list[str]:
+        """After a restart: resume what was accepted, abort what was half received."""
+        notes = []
+        for job in self._jobs.values():
+            if job.state.terminal:
+                continue
+            if INCOMING in job.state_reasons:
+                received = sum(p.stat().st_size for p in self.document_paths(job) if p.exists())
+                job.bytes = received
+                self.abort(
+                    job,
+                    ["aborted-by-system", "job-data-insufficient"],
+                    f"the sender was still sending when the controller stopped "
+                    f"({received} bytes received)",
+                )
+                notes.append(f"job {job.id}: half-received ({received} bytes), aborted")
+            elif any(not p.exists() for p in self.document_paths(job)):
+                self.abort(job, ["aborted-by-system"], "spooled document missing after restart")
+                notes.append(f"job {job.id}: document missing, aborted")
+            elif job.state in (JobState.PROCESSING, JobState.STOPPED):
+                job.state = JobState.PENDING
+                job.state_reasons = ["job-resuming"]
+                self.store.save(job)
+                notes.append(f"job {job.id}: resumes at impression {job.impressions_completed}")
+        return notes
+
+    def purge(self) -> int:
+        """Apply the retention policy to finished jobs; returns how many were removed."""
+        finished = [job for job in self._jobs.values() if job.state.terminal]
+        doomed = finished[: max(0, len(finished) - self.config.keep_completed)]
+        if self.config.keep_completed_hours > 0:
+            limit = self._clock() - self.config.keep_completed_hours * 3600
+            doomed += [
+                job
+                for job in finished
+                if job not in doomed and (job.completed_at or job.created_at) < limit
+            ]
+        for job in doomed:
+            for path in self.document_paths(job):
+                path.unlink(missing_ok=True)
+            del self._jobs[job.id]
+        if doomed:
+            self.store.delete([job.id for job in doomed])
+        return len(doomed)

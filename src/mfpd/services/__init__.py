@@ -1,0 +1,46 @@
+"""The network services, one module each, registered in one table.
+
+The daemon starts what is enabled from `REGISTRY`; nothing else knows the service classes.
+`PROTOCOLS` gives the transport of every service of the port table (shared/PORTS.md),
+including the ones a later release implements.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from mfpd.services.base import Service, ServiceContext
+
+# service name -> "module:Class"
+REGISTRY: dict[str, str] = {
+    "raw": "mfpd.services.raw:RawService",
+    "lpd": "mfpd.services.lpd:LpdService",
+}
+
+PROTOCOLS: dict[str, str] = {
+    "raw": "tcp",
+    "lpd": "tcp",
+    "http": "tcp",
+    "https": "tcp",
+    "ipp": "tcp",
+    "snmp": "udp",
+    "slp": "udp",
+    "ssdp": "udp",
+    "status": "tcp",
+    "mdns": "udp",
+    "wsd": "udp",
+    "netbios_ns": "udp",
+    "netbios_dgm": "udp",
+}
+
+
+def service_factory(name: str) -> Callable[[ServiceContext], Service] | None:
+    target = REGISTRY.get(name)
+    if target is None:
+        return None
+    module_name, _, class_name = target.partition(":")
+    factory: Callable[[ServiceContext], Service] = getattr(
+        importlib.import_module(module_name), class_name
+    )
+    return factory

@@ -1,0 +1,162 @@
+"""Fixtures that start the real daemon (`mfpd serve`) and drive it like a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MFPD = [sys.executable, "-m", "mfpd"]
+ARTIFACTS = ROOT / "test-artifacts"
+
+FAST_CONFIG = """
+[engine]
+speed_ppm = 0
+speed_ppm_color = 0
+"""
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_offset(ports: tuple[int, ...] = (9100, 515, 631, 80, 443, 161, 3003)) -> int:
+    """A port offset under which every standard port of ours is free."""
+    for _ in range(200):
+        offset = random.randrange(10000, 55000, 7)
+        if all(_port_free(p + offset) for p in ports):
+            return offset
+    raise RuntimeError("no free port offset")
+
+
+def run_cli(*args: str, state_dir: Path | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    cmd = [*MFPD, *args]
+    if state_dir is not None:
+        cmd += ["--state-dir", str(state_dir)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+class Mfpd:
+    """A running `mfpd serve` in its own state dir and port offset."""
+
+    def __init__(self, state_dir: Path, config_text: str = FAST_CONFIG) -> None:
+        self.state_dir = state_dir
+        self.config = state_dir.parent / f"{state_dir.name}.toml"
+        self.config.write_text(config_text)
+        self.offset = free_offset()
+        self.proc: subprocess.Popen[str] | None = None
+        self.ports: dict[str, int] = {}
+        self.log = state_dir.parent / f"{state_dir.name}.log"
+
+    def start(self, timeout: float = 30) -> Mfpd:
+        ports_file = self.state_dir / "ports.json"
+        ports_file.unlink(missing_ok=True)
+        log = self.log.open("a")
+        self.proc = subprocess.Popen(
+            [
+                *MFPD, "serve", "--config", str(self.config), "--state-dir", str(self.state_dir),
+                "--port-offset", str(self.offset),
+            ],
+            stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while not ports_file.exists():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mfpd exited {self.proc.returncode}:\n{self.log.read_text()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"mfpd did not start:\n{self.log.read_text()}")
+            time.sleep(0.05)
+        rows = json.loads(ports_file.read_text())
+        self.ports = {row["service"]: row["port"] for row in rows if row["state"] in ("listening", "moved")}
+        return self
+
+    def port(self, service: str) -> int:
+        return self.ports[service]
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.proc = None
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = run_cli(*args, state_dir=self.state_dir)
+        if check and result.returncode != 0:
+            raise AssertionError(f"mfpd {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def jobs(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = json.loads(self.cli("jobs", "--json").stdout)
+        return data
+
+    def status(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.cli("status", "--json").stdout)
+        return data
+
+    def wait_for(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 30
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            jobs = self.jobs()
+            if predicate(jobs):
+                return jobs
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; jobs now: {json.dumps(jobs, indent=1)}")
+            time.sleep(0.1)
+
+    def wait_jobs_done(self, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+        terminal = ("completed", "canceled", "aborted")
+        return self.wait_for(
+            lambda jobs: len(jobs) >= count and all(j["state"] in terminal for j in jobs), timeout
+        )
+
+
+@pytest.fixture
+def mfpd_factory(tmp_path: Path) -> Iterator[Callable[..., Mfpd]]:
+    started: list[Mfpd] = []
+
+    def make(config_text: str = FAST_CONFIG, name: str = "state", start: bool = True) -> Mfpd:
+        daemon = Mfpd(tmp_path / name, config_text)
+        started.append(daemon)
+        return daemon.start() if start else daemon
+
+    yield make
+    for daemon in started:
+        if daemon.proc is not None:
+            daemon.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def mfpd(mfpd_factory: Callable[..., Mfpd]) -> Mfpd:
+    return mfpd_factory()
+
+
+def need(*tools: str) -> None:
+    """Skip unless every tool is installed (`make test` installs them when run as root)."""
+    missing = [tool for tool in tools if not (shutil.which(tool) or os.path.exists(tool))]
+    if missing:
+        pytest.skip(f"not installed: {', '.join(missing)}")
