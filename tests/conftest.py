@@ -46,7 +46,9 @@ def free_offset(ports: tuple[int, ...] = (9100, 515, 631, 80, 443, 161, 3003)) -
     raise RuntimeError("no free port offset")
 
 
-def run_cli(*args: str, state_dir: Path | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, state_dir: Path | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
     cmd = [*MFPD, *args]
     if state_dir is not None:
         cmd += ["--state-dir", str(state_dir)]
@@ -84,7 +86,9 @@ class Mfpd:
                 raise TimeoutError(f"mfpd did not start:\n{self.log.read_text()}")
             time.sleep(0.05)
         rows = json.loads(ports_file.read_text())
-        self.ports = {row["service"]: row["port"] for row in rows if row["state"] in ("listening", "moved")}
+        self.ports = {
+            row["service"]: row["port"] for row in rows if row["state"] in ("listening", "moved")
+        }
         return self
 
     def port(self, service: str) -> int:

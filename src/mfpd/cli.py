@@ -137,7 +137,9 @@ def _print_status(status: dict[str, Any]) -> None:
         print(f"  {s['key']:<8} {s['name']:<24} {s['percent']:>3}%  ({s['level']}/{s['capacity']})")
     print("trays:")
     for t in status["trays"]:
-        print(f"  {t['key']:<8} {t['media']:<22} {t['level']:>5}/{t['capacity']:<5} {t['media_type']}")
+        print(
+            f"  {t['key']:<8} {t['media']:<22} {t['level']:>5}/{t['capacity']:<5} {t['media_type']}"
+        )
     print("bins:")
     for b in status["bins"]:
         print(f"  {b['key']:<12} {b['level']}/{b['capacity']}")

@@ -93,9 +93,6 @@ class RawServiceConfig(ServiceConfig):
     max_line: Positive = 4096
     pjl_fs_enabled: bool = True
     pjl_fs_quota: NonNegative = 64 * 1024 * 1024
-    # Seconds of silence after which a job's data is considered complete
-    # (the connection stays open for PJL status, as on JetDirect cards).
-    job_timeout: Annotated[float, Field(gt=0)] = 300.0
 
 
 class LpdServiceConfig(ServiceConfig):
@@ -158,7 +155,9 @@ def _default_supplies() -> list[SupplyConfig]:
         SupplyConfig(
             name="Magenta Toner", kind="toner", color="magenta", capacity=21000, level=21000
         ),
-        SupplyConfig(name="Yellow Toner", kind="toner", color="yellow", capacity=21000, level=21000),
+        SupplyConfig(
+            name="Yellow Toner", kind="toner", color="yellow", capacity=21000, level=21000
+        ),
         SupplyConfig(name="Drum Cartridge", kind="opc", capacity=125000, level=125000),
         SupplyConfig(name="Fuser", kind="fuser", capacity=100000, level=100000),
         SupplyConfig(
@@ -168,7 +167,10 @@ def _default_supplies() -> list[SupplyConfig]:
 
 
 def _default_bins() -> list[BinConfig]:
-    return [BinConfig(name="Center Tray", capacity=500), BinConfig(name="Offset Tray", capacity=500)]
+    return [
+        BinConfig(name="Center Tray", capacity=500),
+        BinConfig(name="Offset Tray", capacity=500),
+    ]
 
 
 class Config(_Strict):

@@ -61,7 +61,9 @@ class Daemon:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.close()
-            raise AlreadyRunning(f"another mfpd is running with state dir {self.state_dir}") from None
+            raise AlreadyRunning(
+                f"another mfpd is running with state dir {self.state_dir}"
+            ) from None
         lock.write(f"{os.getpid()}\n")
         lock.flush()
         self._lock_file = lock
@@ -102,7 +104,9 @@ class Daemon:
                 factory = service_factory(name)
                 if not svc_config.enabled:
                     rows.append(
-                        PortEntry(name, PROTOCOLS[name], self.bind, port, svc_config.port, "disabled")
+                        PortEntry(
+                            name, PROTOCOLS[name], self.bind, port, svc_config.port, "disabled"
+                        )
                     )
                     continue
                 if factory is None:

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from pydantic import BaseModel
 
 from mfpd.config import Config, ConfigError, parse_config

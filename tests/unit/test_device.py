@@ -34,8 +34,7 @@ def test_jam_stops_the_printer_everywhere(device: Device) -> None:
     assert device.state is PrinterState.STOPPED
     assert [str(r) for r in device.reasons] == ["media-jam-error"]
     assert [a.info.code for a in device.alerts] == [AlertCode.JAM]
-    code, display, online = device.pjl_status()
-    assert (code, display) == (42000, "PAPER JAM")
+    assert device.pjl_status() == (40022, "PAPER JAM", True)
     assert not device.can_print
     kinds = [e.kind for e in seen]
     assert "alert.added" in kinds and "printer.state" in kinds
@@ -65,7 +64,7 @@ def test_empty_tray_becomes_an_error_only_while_a_job_waits_on_it(device: Device
     device.set_waiting_on((ConditionKind.TRAY_EMPTY, tray.index))
     assert [str(r) for r in device.reasons] == ["media-empty-error"]
     assert device.state is PrinterState.STOPPED
-    assert device.pjl_status()[0] == 41001
+    assert device.pjl_status()[0] == 41104  # load tray 1 with A4
     device.refill("tray-1")
     assert device.state is PrinterState.IDLE and device.reasons == []
 
@@ -100,5 +99,5 @@ def test_snapshot_round_trip(device: Device) -> None:
 def test_unknown_names_are_clear_errors(device: Device) -> None:
     with pytest.raises(DeviceError, match="no tray 'tray-9'"):
         device.find_tray("tray-9")
-    with pytest.raises(DeviceError, match="no supply"):
+    with pytest.raises(DeviceError, match="no tray or supply"):
         device.refill("unobtainium")

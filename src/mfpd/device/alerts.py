@@ -98,7 +98,9 @@ class ConditionInfo:
     # "error" stops the printer, "warning" and "report" do not (RFC 8011 5.4.12 suffixes).
     ipp_severity: str
     hr_error: HrPrinterError | None
-    # PJL status code (HP PJL Technical Reference, "Status codes").
+    # PJL status code (HP PJL Technical Reference, appendix D). 10001 (ready) where PJL has
+    # no code of its own: the condition then shows only in DISPLAY. Tray codes are the 11xyy
+    # (background) base, completed with tray and media by `pjl_paper_code`.
     pjl_code: int
     # The text the front panel shows; {name} is the subunit's name.
     display: str
@@ -107,7 +109,7 @@ class ConditionInfo:
 CONDITIONS: dict[ConditionKind, ConditionInfo] = {
     ConditionKind.JAM: ConditionInfo(
         AlertCode.JAM, AlertSeverity.CRITICAL, AlertGroup.GENERAL_PRINTER,
-        "media-jam", "error", HrPrinterError.JAMMED, 42000, "PAPER JAM",
+        "media-jam", "error", HrPrinterError.JAMMED, 40022, "PAPER JAM",
     ),
     ConditionKind.DOOR_OPEN: ConditionInfo(
         AlertCode.DOOR_OPEN, AlertSeverity.CRITICAL, AlertGroup.COVER,
@@ -115,15 +117,15 @@ CONDITIONS: dict[ConditionKind, ConditionInfo] = {
     ),
     ConditionKind.OFFLINE: ConditionInfo(
         AlertCode.SUBUNIT_OFFLINE, AlertSeverity.CRITICAL, AlertGroup.GENERAL_PRINTER,
-        "offline", "error", HrPrinterError.OFFLINE, 10002, "OFFLINE",
+        "offline", "error", HrPrinterError.OFFLINE, 40079, "OFFLINE",
     ),
     ConditionKind.TRAY_EMPTY: ConditionInfo(
         AlertCode.INPUT_MEDIA_SUPPLY_EMPTY, AlertSeverity.WARNING, AlertGroup.INPUT,
-        "media-empty", "warning", HrPrinterError.INPUT_TRAY_EMPTY, 41000, "LOAD {name}",
+        "media-empty", "warning", HrPrinterError.INPUT_TRAY_EMPTY, 11000, "LOAD {name}",
     ),
     ConditionKind.TRAY_LOW: ConditionInfo(
         AlertCode.INPUT_MEDIA_SUPPLY_LOW, AlertSeverity.WARNING, AlertGroup.INPUT,
-        "media-low", "report", HrPrinterError.LOW_PAPER, 10500, "{name} LOW",
+        "media-low", "report", HrPrinterError.LOW_PAPER, 10001, "{name} LOW",
     ),
     ConditionKind.TONER_EMPTY: ConditionInfo(
         AlertCode.MARKER_TONER_EMPTY, AlertSeverity.CRITICAL, AlertGroup.MARKER_SUPPLIES,
@@ -135,22 +137,22 @@ CONDITIONS: dict[ConditionKind, ConditionInfo] = {
     ),
     ConditionKind.DRUM_OVER: ConditionInfo(
         AlertCode.MARKER_OPC_LIFE_OVER, AlertSeverity.CRITICAL, AlertGroup.MARKER_SUPPLIES,
-        "marker-supply-empty", "error", HrPrinterError.SERVICE_REQUESTED, 40039,
+        "marker-supply-empty", "error", HrPrinterError.SERVICE_REQUESTED, 40010,
         "REPLACE {name}",
     ),
     ConditionKind.DRUM_LOW: ConditionInfo(
         AlertCode.MARKER_OPC_LIFE_ALMOST_OVER, AlertSeverity.WARNING,
         AlertGroup.MARKER_SUPPLIES, "marker-supply-low", "warning",
-        HrPrinterError.OVERDUE_PREVENT_MAINT, 10014, "{name} NEAR END OF LIFE",
+        HrPrinterError.OVERDUE_PREVENT_MAINT, 10001, "{name} NEAR END OF LIFE",
     ),
     ConditionKind.WASTE_FULL: ConditionInfo(
         AlertCode.MARKER_WASTE_TONER_RECEPTACLE_FULL, AlertSeverity.CRITICAL,
         AlertGroup.MARKER_SUPPLIES, "marker-waste-full", "error",
-        HrPrinterError.SERVICE_REQUESTED, 40040, "REPLACE {name}",
+        HrPrinterError.SERVICE_REQUESTED, 40010, "REPLACE {name}",
     ),
     ConditionKind.WASTE_ALMOST_FULL: ConditionInfo(
         AlertCode.MARKER_WASTE_TONER_RECEPTACLE_ALMOST_FULL, AlertSeverity.WARNING,
-        AlertGroup.MARKER_SUPPLIES, "marker-waste-almost-full", "warning", None, 10015,
+        AlertGroup.MARKER_SUPPLIES, "marker-waste-almost-full", "warning", None, 10001,
         "{name} NEARLY FULL",
     ),
     ConditionKind.BIN_FULL: ConditionInfo(
@@ -177,3 +179,22 @@ class Alert:
     @property
     def description(self) -> str:
         return self.info.display.format(name=self.subunit_name.upper())
+
+
+# The yy media numbers of PJL 11xyy/41xyy paper-mount codes (HP PJL Technical Reference, D).
+_PJL_MEDIA = {
+    "na_letter_8.5x11in": 2,
+    "na_legal_8.5x14in": 3,
+    "iso_a4_210x297mm": 4,
+    "na_executive_7.25x10.5in": 5,
+    "na_ledger_11x17in": 6,
+    "iso_a3_297x420mm": 7,
+    "iso_a5_148x210mm": 18,
+    "iso_a6_105x148mm": 24,
+}
+
+
+def pjl_paper_code(tray: int, media: str, foreground: bool) -> int:
+    """11xyy (another tray can feed, still online) or 41xyy (the job waits: load tray x)."""
+    base = 41000 if foreground else 11000
+    return base + (tray % 10) * 100 + _PJL_MEDIA.get(media, 0)

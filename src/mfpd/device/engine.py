@@ -69,7 +69,7 @@ class Engine:
         try:
             while not self._stopping:
                 job = self.spool.next_printable()
-                if job is None or not self.device.can_print and job.impressions_completed == 0:
+                if job is None or (not self.device.can_print and job.impressions_completed == 0):
                     if job is not None and job.state_reasons != ["printer-stopped"]:
                         job.state_reasons = ["printer-stopped"]
                         self.spool.update(job)
@@ -140,6 +140,7 @@ class Engine:
             self.device.print_impression(tray, color)
             job.impressions_completed += 1
             job.sheets_completed += 1
+            self.device.events.publish("job.page", job=job)
             if time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
                 self.spool.store.save(job)
                 last_checkpoint = time.monotonic()

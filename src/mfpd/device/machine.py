@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mfpd.config import Config
-from mfpd.device.alerts import Alert, AlertSeverity, ConditionKind
+from mfpd.device.alerts import Alert, AlertSeverity, ConditionKind, pjl_paper_code
 from mfpd.device.events import EventBus
 from mfpd.device.identity import Identity
 from mfpd.device.media import OutputBin, Tray
@@ -171,13 +171,12 @@ class Device:
             return self._pjl_code(worst), self.display, True
         return 10001, self.display, True
 
-    @staticmethod
-    def _pjl_code(alert: Alert) -> int:
-        code = alert.info.pjl_code
-        # PJL 41xyy "load paper" codes carry the tray number in the last digits.
-        if alert.kind in (ConditionKind.TRAY_EMPTY, ConditionKind.TRAY_LOW) and code >= 41000:
-            return code + alert.subunit
-        return code
+    def _pjl_code(self, alert: Alert) -> int:
+        if alert.kind is ConditionKind.TRAY_EMPTY:
+            tray = self.trays[alert.subunit - 1]
+            waiting = (alert.kind, alert.subunit) == self._waiting_on
+            return pjl_paper_code(tray.index, tray.media, foreground=waiting)
+        return alert.info.pjl_code
 
     def _worst_alert(self) -> Alert | None:
         alerts = self.alerts
@@ -307,7 +306,14 @@ class Device:
             try:
                 trays = [self.find_tray(key)]
             except DeviceError:
-                supplies = [self.find_supply(key)]
+                try:
+                    supplies = [self.find_supply(key)]
+                except DeviceError:
+                    names = [t.key for t in self.trays] + [s.key for s in self.supplies]
+                    raise DeviceError(
+                        f"no tray or supply {target!r} (have: all, trays, toner, supplies, "
+                        f"bins, {', '.join(names)})"
+                    ) from None
         bins = list(self.bins) if key in ("all", "bins") else []
 
         def mutate() -> None:
@@ -369,9 +375,8 @@ class Device:
             else:
                 self.counters.mono_impressions += 1
             for supply in self.supplies:
-                if supply.kind == "toner" and (supply.color == "black" or color):
-                    supply.consume()
-                elif supply.kind in ("opc", "fuser", "developer", "waste"):
+                black_or_color = supply.color == "black" or color
+                if (supply.kind == "toner" and black_or_color) or supply.kind != "toner":
                     supply.consume()
 
         self._changed(mutate)
@@ -451,8 +456,7 @@ class Device:
                 for a in self.alerts
             ],
             "supplies": [
-                {**dataclasses.asdict(s), "percent": s.percent, "key": s.key}
-                for s in self.supplies
+                {**dataclasses.asdict(s), "percent": s.percent, "key": s.key} for s in self.supplies
             ],
             "trays": [{**dataclasses.asdict(t), "key": t.key} for t in self.trays],
             "bins": [{**dataclasses.asdict(b), "key": b.key} for b in self.bins],

@@ -160,14 +160,19 @@ class Spool:
             self._heads[writer.job.id] = bytes(writer.head)
 
     def finish(self, job: Job, **changes: Any) -> Job:
-        """The sender is done: the job is accepted and waits for the engine."""
+        """The sender is done: the job is accepted and waits for the engine.
+
+        The sniffed format replaces a missing one and overrides text/plain, which LPD's `f`
+        letter claims for whatever rlpr and Windows send; a PJL language stays as given.
+        """
         for key, value in changes.items():
             if value is not None:
                 setattr(job, key, value)
         head = self._heads.pop(job.id, b"")
-        if job.format == OCTET_STREAM and head:
-            job.format = sniff_format(head)
-        job.attributes.setdefault("document-format-detected", sniff_format(head) if head else "")
+        detected = sniff_format(head) if head else OCTET_STREAM
+        job.attributes["document-format-detected"] = detected
+        if job.format in (OCTET_STREAM, "text/plain") and detected != OCTET_STREAM:
+            job.format = detected
         job.state_reasons = [r for r in job.state_reasons if r != INCOMING] or ["none"]
         self.store.save(job)
         self.events.publish("job.queued", job=job)

@@ -1,0 +1,354 @@
+"""LPD print service, TCP 515 (RFC 1179).
+
+Every queue name of the configuration is an alias of the one print queue of the device, as on
+real printers. A receive-job exchange becomes a spool job as soon as its first file arrives
+(state pending, job-incoming), so a transfer cut short is recorded, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from mfpd.codecs import lpd
+from mfpd.config import LpdServiceConfig
+from mfpd.device.jobs import Job, JobState
+from mfpd.device.machine import PrinterState
+from mfpd.device.spool import DocumentWriter, JobTooLarge
+from mfpd.services.base import ConnectionLimit, PortEntry, ServiceContext, listen_tcp, peer_name
+
+log = logging.getLogger("mfpd.lpd")
+
+# The agent that may remove any job (RFC 1179 5.5 leaves it to the server; BSD lpd's rule).
+SUPERUSER = "root"
+
+
+class LpdService:
+    name = "lpd"
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+        self.config: LpdServiceConfig = ctx.config.services.lpd
+        self.limit = ConnectionLimit(self.config.max_connections)
+        self.connections: set[LpdConnection] = set()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> list[PortEntry]:
+        self._server, entry = await listen_tcp(
+            self.ctx, self.name, self.config.port, lambda: LpdConnection(self)
+        )
+        return [entry]
+
+    async def stop(self, grace: float) -> None:
+        if self._server is not None:
+            self._server.close()
+        deadline = time.monotonic() + grace
+        while any(c.job is not None for c in self.connections) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for conn in list(self.connections):
+            conn.shutdown()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    def has_queue(self, name: str) -> bool:
+        return name in self.config.queues
+
+
+class LpdConnection(asyncio.Protocol):
+    def __init__(self, service: LpdService) -> None:
+        self.service = service
+        self.spool = service.ctx.spool
+        self.device = service.ctx.device
+        config = service.config
+        self.codec = lpd.LpdServerConnection(config.max_line, config.max_control_file)
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.queue = ""
+        self.job: Job | None = None
+        self.writer: DocumentWriter | None = None
+        self._files: dict[str, str] = {}  # LPD data file name -> spool document name
+        self._last_activity = time.monotonic()
+        self._idle_timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio protocol ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.peer = peer_name(transport)
+        if not self.service.limit.admit(transport):
+            log.warning(
+                "lpd: %s refused: %d connections open", self.peer, self.service.limit.maximum
+            )
+            transport.abort()
+            return
+        self.service.connections.add(self)
+        self._idle_timer = asyncio.get_running_loop().call_later(
+            self.service.config.idle_timeout, self._check_idle
+        )
+
+    def data_received(self, data: bytes) -> None:
+        self._last_activity = time.monotonic()
+        events = self.codec.feed(data)
+        while events:
+            for event in events:
+                self._handle(event)
+            if self.transport is None or self.codec.state in (
+                lpd.LpdState.CLOSED,
+                lpd.LpdState.ERROR,
+            ):
+                return
+            events = self.codec.feed(b"")
+
+    def eof_received(self) -> bool:
+        for event in self.codec.eof():
+            self._handle(event)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.job is not None:
+            self._abort(
+                ["aborted-by-system", "job-data-insufficient"],
+                f"connection from {self.peer} lost mid-job: {exc or 'closed'}",
+            )
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        if self.transport is not None:
+            self.service.limit.release(self.transport)
+        self.service.connections.discard(self)
+        self.transport = None
+
+    # -- events --------------------------------------------------------------------------
+
+    def _send(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _handle(self, event: lpd.Event) -> None:
+        if isinstance(event, lpd.FileData):
+            self._write(event.data)
+        elif isinstance(event, lpd.ReceiveJob):
+            self.queue = event.queue
+            if self.service.has_queue(event.queue):
+                self._send(self.codec.accept_receive())
+            else:
+                log.info("lpd: %s: unknown queue %r", self.peer, event.queue)
+                self._send(self.codec.reject())
+        elif isinstance(event, lpd.DataFileStart):
+            self._start_data_file(event)
+        elif isinstance(event, lpd.ControlFileStart):
+            self._send(self.codec.ack())
+        elif isinstance(event, lpd.ControlFile):
+            self._control_file(event.model)
+        elif isinstance(event, lpd.FileEnd):
+            self._file_end(event)
+        elif isinstance(event, lpd.JobReceived):
+            self._job_received(event)
+        elif isinstance(event, lpd.AbortJob):
+            if self.job is not None:
+                self._close_writer()
+                self.spool.cancel(self.job, "job-canceled-by-user")
+                self.job = None
+            self._files.clear()
+            self._send(self.codec.ack())
+        elif isinstance(event, lpd.ReceiveEnd):
+            if not event.complete and self.job is not None:
+                self._abort(["aborted-by-system", "job-data-insufficient"], event.reason)
+        elif isinstance(event, lpd.QueueState):
+            self._send(self._queue_state(event))
+            self._close()
+        elif isinstance(event, lpd.RemoveJobs):
+            self._send(self._remove(event))
+            self._close()
+        elif isinstance(event, lpd.PrintWaiting):
+            self._close()  # RFC 1179 5.1: no answer is defined
+        elif isinstance(event, lpd.Malformed):
+            log.warning("lpd: %s: %s", self.peer, event.reason)
+            self._send(self.codec.reject())
+            if self.job is not None:
+                self._abort(["aborted-by-system"], f"protocol error: {event.reason}")
+            self._close()
+
+    def _ensure_job(self) -> Job:
+        if self.job is None:
+            self.job = self.spool.create(
+                "lpd",
+                host=self.peer.rsplit(":", 1)[0],
+                attributes={"lpd-queue": self.queue},
+            )
+            log.info("lpd: %s: job %d started on queue %s", self.peer, self.job.id, self.queue)
+        return self.job
+
+    def _start_data_file(self, event: lpd.DataFileStart) -> None:
+        job = self._ensure_job()
+        limit = self.spool.config.max_job_bytes
+        if event.count is not None and job.bytes + event.count > limit:
+            log.warning(
+                "lpd: %s: data file of %d bytes refused (limit %d)", self.peer, event.count, limit
+            )
+            self._send(self.codec.reject())
+            self._abort(["aborted-by-system", "job-too-large"], "data file exceeds the size limit")
+            return
+        self.writer = self.spool.open_document(job)
+        self._files[event.name] = self.writer.path.name
+        self._send(self.codec.ack())
+
+    def _write(self, data: bytes) -> None:
+        if self.writer is None:
+            return
+        try:
+            self.writer.write(data)
+        except JobTooLarge as exc:
+            log.warning("lpd: %s: %s", self.peer, exc)
+            self._abort(["aborted-by-system", "job-too-large"], str(exc))
+            self._close()
+        except OSError as exc:
+            log.error("lpd: %s: spool write failed: %s", self.peer, exc)
+            self._abort(["aborted-by-system"], f"spool write failed: {exc.strerror}")
+            self._close()
+
+    def _close_writer(self) -> None:
+        if self.writer is not None:
+            self.spool.close_document(self.writer)
+            self.writer = None
+
+    def _control_file(self, model: lpd.ControlFileModel) -> None:
+        job = self._ensure_job()
+        job.user = model.user or job.user
+        job.name = model.job_name or model.title or _source_name(model) or job.name
+        if model.host:
+            job.attributes["job-originating-host-name"] = model.host
+        if model.job_class:
+            job.attributes["lpd-class"] = model.job_class
+        if model.banner:
+            job.attributes["job-sheets"] = "standard"
+        self.spool.store.save(job)
+
+    def _file_end(self, event: lpd.FileEnd) -> None:
+        if event.kind is lpd.FileKind.DATA:
+            self._close_writer()
+        if event.ack_expected:
+            # The file is in the spool (or the control file parsed): acknowledge it.
+            self._send(self.codec.ack())
+
+    def _job_received(self, event: lpd.JobReceived) -> None:
+        job = self.job
+        if job is None:
+            return
+        self._close_writer()
+        control = event.control
+        # Documents in the order the control file prints them; copies as repeated lines.
+        order = [
+            self._files[f.data_file_name] for f in control.files if f.data_file_name in self._files
+        ]
+        job.documents = list(dict.fromkeys(order)) + [d for d in job.documents if d not in order]
+        first = control.files[0] if control.files else None
+        job.copies = first.copies if first is not None else 1
+        if first is not None and first.mime_type:
+            job.format = first.mime_type
+        if first is not None:
+            job.attributes["lpd-format"] = first.format_letter
+        self.job = None
+        self._files.clear()
+        if job.bytes == 0 and not control.files:
+            self.spool.abort(job, ["aborted-by-system"], "control file names no data file")
+            return
+        self.spool.finish(job)
+        log.info("lpd: %s: job %d accepted (%d bytes)", self.peer, job.id, job.bytes)
+
+    def _abort(self, reasons: list[str], message: str) -> None:
+        self._close_writer()
+        if self.job is not None:
+            self.spool.abort(self.job, reasons, message)
+            log.warning("lpd: %s: job %d aborted: %s", self.peer, self.job.id, message)
+        self.job = None
+        self._files.clear()
+
+    # -- queue commands ------------------------------------------------------------------
+
+    def _entries(self) -> list[lpd.QueueEntry]:
+        entries = []
+        for job in self.spool.active():
+            if "job-incoming" in job.state_reasons:
+                continue
+            entries.append(
+                lpd.QueueEntry(
+                    rank_active=job.state in (JobState.PROCESSING, JobState.STOPPED),
+                    owner=job.user,
+                    job_id=job.id,
+                    files=(job.name,),
+                    size=job.bytes,
+                    host=job.originating_host,
+                )
+            )
+        return entries
+
+    def _queue_state(self, event: lpd.QueueState) -> bytes:
+        if not self.service.has_queue(event.queue):
+            return f"{event.queue}: unknown printer\n".encode()
+        state = self.device.state
+        if state is PrinterState.STOPPED:
+            status = f"{event.queue} is down: {self.device.display}"
+        elif state is PrinterState.PROCESSING:
+            status = f"{event.queue} is ready and printing"
+        else:
+            status = f"{event.queue} is ready"
+        fmt = lpd.format_queue_long if event.long else lpd.format_queue_short
+        return fmt(self._entries(), event.operands, status=status)
+
+    def _remove(self, event: lpd.RemoveJobs) -> bytes:
+        if not self.service.has_queue(event.queue):
+            return f"{event.queue}: unknown printer\n".encode()
+        entries = self._entries()
+        if event.operands:
+            chosen = [e for e in entries if lpd.matches(e, event.operands)]
+        else:
+            chosen = [e for e in entries if e.rank_active][:1]  # RFC 1179 5.5: the active job
+        lines = []
+        for entry in chosen:
+            job = self.spool.get(entry.job_id)
+            if job is None:
+                continue
+            if event.agent not in (job.user, SUPERUSER):
+                lines.append(f"{event.agent}: cannot remove job {job.id}: not its owner")
+                log.info("lpd: %s: %s may not remove job %d", self.peer, event.agent, job.id)
+                continue
+            self.spool.cancel(job, "job-canceled-by-user")
+            lines.append(f"job {job.id} dequeued")
+            log.info("lpd: %s: %s removed job %d", self.peer, event.agent, job.id)
+        return "".join(line + "\n" for line in lines).encode()
+
+    # -- timers and shutdown -------------------------------------------------------------
+
+    def _check_idle(self) -> None:
+        timeout = self.service.config.idle_timeout
+        idle = time.monotonic() - self._last_activity
+        if idle < timeout:
+            self._idle_timer = asyncio.get_running_loop().call_later(
+                timeout - idle, self._check_idle
+            )
+            return
+        log.info("lpd: %s: idle for %.0f s, closing", self.peer, idle)
+        if self.job is not None:
+            self._abort(["aborted-by-system", "job-data-insufficient"], "sender went silent")
+        self._close()
+
+    def shutdown(self) -> None:
+        if self.job is not None:
+            self._abort(
+                ["aborted-by-system", "job-data-insufficient"],
+                f"the controller shut down while {self.peer} was sending",
+            )
+        self._close()
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+
+def _source_name(model: lpd.ControlFileModel) -> str | None:
+    for f in model.files:
+        if f.source_name:
+            return f.source_name
+    return None
