@@ -114,6 +114,19 @@ RLPR_DATA_FIRST = [
     b"Hvm\nPalice\nJ/tmp/hello.txt\nCvm\nLalice\nfdfA157vm\nUdfA157vm\nN/tmp/hello.txt\n\x00",
 ]
 
+# rlpr --send-data-first hello.txt second.txt: two jobs on one connection
+RLPR_TWO_JOBS = [
+    b"\x02lp\n",
+    b"\x0312 dfA958vm\n",
+    b"hello world\n\x00",
+    b"\x0274 cfA958vm\n",
+    b"Hvm\nPalice\nJ/tmp/hello.txt\nCvm\nLalice\nfdfA958vm\nUdfA958vm\nN/tmp/hello.txt\n\x00",
+    b"\x037 dfB958vm\n",
+    b"second\n\x00",
+    b"\x0276 cfB958vm\n",
+    b"Hvm\nPalice\nJ/tmp/second.txt\nCvm\nLalice\nfdfB958vm\nUdfB958vm\nN/tmp/second.txt\n\x00",
+]
+
 # LPRng lpr -U alice -J MyJob -#2 hello.txt (N before each print line)
 LPRNG_CONTROL = (
     b"Hlocalhost\nPalice\nJMyJob\nCA\nLalice\nAalice@localhost+607\n"
@@ -300,6 +313,19 @@ def test_rlpr_send_data_first() -> None:
     assert len(peer.of(JobReceived)) == 1
     assert peer.files() == {"dfA157vm": b"hello world\n"}
     assert peer.events[-1] == ReceiveEnd(True, "connection closed")
+
+
+def test_rlpr_two_files_are_two_jobs_on_one_connection() -> None:
+    peer = run(RLPR_TWO_JOBS)
+    jobs = [j for j in peer.of(JobReceived) if isinstance(j, JobReceived)]
+    assert [(j.control_name, j.data_files) for j in jobs] == [
+        ("cfA958vm", ("dfA958vm",)),
+        ("cfB958vm", ("dfB958vm",)),
+    ]
+    assert [j.control.files[0].source_name for j in jobs] == ["/tmp/hello.txt", "/tmp/second.txt"]
+    assert peer.files() == {"dfA958vm": b"hello world\n", "dfB958vm": b"second\n"}
+    assert peer.events[-1] == ReceiveEnd(True, "connection closed")
+    assert bytes(peer.sent) == ACK * 9
 
 
 def test_lprng_control_file() -> None:

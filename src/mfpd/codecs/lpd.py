@@ -25,6 +25,14 @@ which); the codec buffers input meanwhile.  They are:
 * ``FileEnd`` with ``ack_expected=True``: ``ack()`` once the file is safely kept, or ``reject()``.
 * ``Malformed`` needs no state change but the protocol's answer is a NAK: ``reject()``.
 
+``JobReceived`` comes once a control file and every data file its print lines name have been
+received and acknowledged (it is returned by the ``feed(b"")`` after the last ``ack()``, or by
+``eof()``).  ``ReceiveEnd`` comes last from ``eof()`` on a receive-job connection; with
+``complete=False`` it lists what was left half-received.
+
+Data files pass through as ``FileData`` chunks that are slices of the input (the input object
+itself when a whole ``bytes`` chunk is data): no per-byte Python work on the data path.
+
 Real senders this accepts (see shared/CLIENTS.md sections 1 and 3): control file before or
 after the data files, count 0 ("read until EOF", RFC 1179 section 6.3), huge counts meaning
 the same (CUPS ``mode=stream`` from stdin sends 999999999999, Windows with byte counting off
@@ -778,7 +786,8 @@ class LpdServerConnection:
             chunk = bytes(buf)
             buf.clear()
         else:
-            chunk = bytes(buf[: f.remaining])
+            with memoryview(buf) as view, view[: f.remaining] as part:
+                chunk = bytes(part)  # one copy, no intermediate bytearray
             del buf[: f.remaining]
         events.append(FileData(chunk))
         f.size += len(chunk)
@@ -993,6 +1002,7 @@ def encode_receive_job(
     """The messages of a receive-job exchange (sections 5.2, 6.2, 6.3).
 
     Each element is what a client sends before it waits for one acknowledgement octet.
+    An empty file would go out with count 0, which section 6.3 reads as "until EOF".
     """
     control_msgs = [
         b"\2%d %s\n" % (len(control), control_name.encode("utf-8")),

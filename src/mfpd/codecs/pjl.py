@@ -841,7 +841,7 @@ class RawStream:
             ev.append(
                 Malformed(
                     f"PJL line longer than {self._max_line} bytes",
-                    buf[p : p + _MALFORMED_KEEP],
+                    buf[p : p + min(_MALFORMED_KEEP, self._max_line + 1)],
                     StatusCode.COMMAND_BUFFER_OVERFLOW,
                 )
             )

@@ -162,8 +162,9 @@ class Spool:
     def finish(self, job: Job, **changes: Any) -> Job:
         """The sender is done: the job is accepted and waits for the engine.
 
-        The sniffed format replaces a missing one and overrides text/plain, which LPD's `f`
-        letter claims for whatever rlpr and Windows send; a PJL language stays as given.
+        As a printer's auto-sense does, a recognised page description language in the data
+        wins over what the sender claimed (rlpr's `f` letter says text for any file, CUPS's
+        `format=o` says PostScript for a PDF); text or unknown data keeps the claimed format.
         """
         for key, value in changes.items():
             if value is not None:
@@ -171,7 +172,9 @@ class Spool:
         head = self._heads.pop(job.id, b"")
         detected = sniff_format(head) if head else OCTET_STREAM
         job.attributes["document-format-detected"] = detected
-        if job.format in (OCTET_STREAM, "text/plain") and detected != OCTET_STREAM:
+        if detected not in (OCTET_STREAM, "text/plain") or (
+            job.format == OCTET_STREAM and detected != OCTET_STREAM
+        ):
             job.format = detected
         job.state_reasons = [r for r in job.state_reasons if r != INCOMING] or ["none"]
         self.store.save(job)

@@ -141,7 +141,7 @@ def _sniff_body(body: bytes) -> DocumentFormat | None:
     if body[:1] in (b"(", b")", b"'") and body[1:11] == b" HP-PCL XL":
         return DocumentFormat.PCLXL
     # Windows drivers prefix PostScript with ^D; editors prefix a UTF-8 BOM or blank lines.
-    stripped = body.lstrip(b"\x04 \t\r\n\x0c\x00")
+    stripped = body.lstrip(b"\x04 \t\r\n\x0c")
     if stripped.startswith(b"\xef\xbb\xbf"):
         stripped = stripped[3:]
     if stripped.startswith(b"%PDF-"):
