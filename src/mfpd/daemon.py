@@ -18,14 +18,13 @@ from mfpd.device.engine import Engine
 from mfpd.device.events import Event
 from mfpd.device.machine import Device, build_device
 from mfpd.device.spool import Spool
-from mfpd.device.store import JobStore
+from mfpd.device.store import DEVICE_KEY, JobStore
 from mfpd.ports import PORTS_FILE, configured_services, format_table, write_ports_file
 from mfpd.services import PROTOCOLS, service_factory
 from mfpd.services.base import PortEntry, Service, ServiceContext
 
 log = logging.getLogger("mfpd")
 
-SNAPSHOT_KEY = "device"
 SNAPSHOT_DELAY = 0.2
 # How long SIGTERM waits for in-flight transfers before it checkpoints them.
 STOP_GRACE = 5.0
@@ -75,7 +74,7 @@ class Daemon:
         self._lock()
         store = JobStore(self.state_dir)
         device = build_device(self.config)
-        snapshot = store.get(SNAPSHOT_KEY)
+        snapshot = store.get(DEVICE_KEY)
         if isinstance(snapshot, dict):
             device.restore(snapshot)
         spool = Spool(store, self.state_dir / "spool", device.events, self.config.spool)
@@ -136,9 +135,9 @@ class Daemon:
             for task in (engine_task, saver):
                 task.cancel()
             await asyncio.gather(engine_task, saver, return_exceptions=True)
-            store.put(SNAPSHOT_KEY, device.snapshot())
             if engine.current is not None:
-                store.save(engine.current)
+                store.checkpoint(engine.current, device.snapshot())
+            store.put(DEVICE_KEY, device.snapshot())
             store.close()
             (self.state_dir / PORTS_FILE).unlink(missing_ok=True)
             if self._lock_file is not None:
@@ -160,4 +159,4 @@ class Daemon:
             await asyncio.sleep(SNAPSHOT_DELAY)
             if self._snapshot_dirty:
                 self._snapshot_dirty = False
-                store.put(SNAPSHOT_KEY, device.snapshot())
+                store.put(DEVICE_KEY, device.snapshot())

@@ -876,7 +876,7 @@ _streams = st.one_of(
 )
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), stream=_streams, max_line=st.sampled_from([16, 40, 4096]))
 def test_any_bytes_any_chunking(data: st.DataObject, stream: bytes, max_line: int) -> None:
     parts = data.draw(chunked(stream))
@@ -907,7 +907,7 @@ def _pjl_free(stream: bytes) -> bool:
     return UEL not in stream and not blank_stripped.upper().startswith(b"@PJL")
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(data=st.data(), stream=st.binary(max_size=600), max_line=st.sampled_from([16, 64, 4096]))
 def test_pjl_free_streams_come_out_unchanged(
     data: st.DataObject, stream: bytes, max_line: int
@@ -923,7 +923,7 @@ def test_pjl_free_streams_come_out_unchanged(
     assert not any(isinstance(e, Command | Malformed | FileData) for e in events)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(data=st.data(), body=st.binary(max_size=2000))
 def test_data_after_enter_is_exact(data: st.DataObject, body: bytes) -> None:
     assume(UEL not in body)
@@ -937,7 +937,7 @@ def test_data_after_enter_is_exact(data: st.DataObject, body: bytes) -> None:
     assert [c.name for c in commands(events)][-1] == "INFO"
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(data=st.data(), payload=st.binary(max_size=300))
 def test_file_data_is_exact(data: st.DataObject, payload: bytes) -> None:
     stream = b'@PJL FSDOWNLOAD FORMAT:BINARY SIZE=%d NAME="0:/x"\r\n' % len(payload) + payload + UEL

@@ -178,7 +178,9 @@ def test_non_string_name(vol: PjlVolume) -> None:
     assert error_code(lambda: vol.parse(b"0:/x")) is FileError.ILLEGAL_NAME  # type: ignore[arg-type]
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     name=st.text(max_size=60)
     | st.lists(st.sampled_from(["0:", "..", ".", "/", "\\", "a", "\x00", " "])).map("".join)

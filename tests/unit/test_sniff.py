@@ -79,7 +79,7 @@ def test_pdf_header_after_junk_within_1024_bytes() -> None:
     ],
 )
 def test_pjl_enter_language_decides(language: bytes, expected: str) -> None:
-    head = UEL + b"@PJL JOB NAME=\"x\"\r\n@PJL ENTER LANGUAGE=" + language + b"\r\n" + bytes(16)
+    head = UEL + b'@PJL JOB NAME="x"\r\n@PJL ENTER LANGUAGE=' + language + b"\r\n" + bytes(16)
     assert sniff_format(head) == expected
 
 
@@ -169,7 +169,9 @@ GS = shutil.which("gs")
 )
 def test_ghostscript_output(tmp_path: Path, device: str, expected: str) -> None:
     source = tmp_path / "in.ps"
-    source.write_text("%!PS\n/Helvetica findfont 20 scalefont setfont 72 700 moveto (A) show showpage\n")
+    source.write_text(
+        "%!PS\n/Helvetica findfont 20 scalefont setfont 72 700 moveto (A) show showpage\n"
+    )
     out = tmp_path / "out"
     subprocess.run(
         [str(GS), "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-r36", f"-sDEVICE={device}",

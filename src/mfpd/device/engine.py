@@ -142,12 +142,13 @@ class Engine:
             job.sheets_completed += 1
             self.device.events.publish("job.page", job=job)
             if time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
-                self.spool.store.save(job)
+                self.spool.store.checkpoint(job, self.device.snapshot())
                 last_checkpoint = time.monotonic()
         job.state = JobState.COMPLETED
         job.state_reasons = ["job-completed-successfully"]
         job.completed_at = time.time()
         self.device.counters.jobs_completed += 1
+        self.spool.store.checkpoint(job, self.device.snapshot())
         self.spool.update(job)
         self.device.events.publish("job.completed", job=job)
 

@@ -7,14 +7,17 @@ promise a printer's spool disk makes. The CLI opens the same file read-only whil
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from mfpd.device.jobs import Job
 
 DB_NAME = "mfpd.sqlite3"
+DEVICE_KEY = "device"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -55,6 +58,23 @@ class JobStore:
             "UPDATE jobs SET state = ?, data = ? WHERE id = ?",
             (job.state.value, json.dumps(job.to_dict()), job.id),
         )
+
+    def checkpoint(self, job: Job, device: dict[str, Any]) -> None:
+        """Job progress and the device snapshot (counters, levels) in one transaction, so a
+        crash can never leave pages on one side and not the other."""
+        with self._transaction():
+            self.save(job)
+            self.put(DEVICE_KEY, device)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def delete(self, job_ids: list[int]) -> None:
         self._db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in job_ids])

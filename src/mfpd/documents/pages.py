@@ -203,8 +203,9 @@ _PS_SCAN: Final = re.compile(
     # DSC comments start a line (DSC 3.0 §3.1); the rest of the line is kept for %%Pages:.
     rb"(?<![^\r\n])%%(?P<kw>Pages|Page|BeginDocument|EndDocument|EndComments|Trailer)"
     rb"(?P<rest>[^\r\n]{0,200})"
-    # An executed showpage: not a literal /showpage, not glued to another name.
-    rb"|(?<![^\x00\t\n\x0c\r ()<>\[\]{}])showpage" + _PS_NAME_END
+    # An executed showpage: not a literal /showpage, not glued to another name, not the
+    # start of a string.
+    rb"|(?<![^\x00\t\n\x0c\r )<>\[\]{}])showpage" + _PS_NAME_END
 )
 _LEADING_INT: Final = re.compile(rb"[ \t]*([0-9]{1,9})")
 
