@@ -66,7 +66,7 @@ def test_kill_9_loses_no_accepted_job(mfpd_factory: Callable[..., Mfpd]) -> None
     mfpd.start()
     jobs = mfpd.jobs()
     assert [j["id"] for j in jobs] == [1, 2, 3, 4]
-    first, printing, queued, partial = jobs
+    first, printing, _queued, partial = jobs
     assert first["state"] == "completed"
     assert printing["state"] in ("pending", "processing", "completed")
     assert partial["state"] == "aborted"

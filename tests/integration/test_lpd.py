@@ -20,7 +20,9 @@ LPRNG = ROOT / ".tools" / "lprng" / "usr" / "bin"
 TEXT = b"line\n" * 100  # two pages at 60 lines per page
 
 
-def lpd_backend(uri: str, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def lpd_backend(
+    uri: str, *args: str, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     need(LPD_BACKEND)
     if os.geteuid() != 0:
         pytest.skip("CUPS's lpd backend runs as root only (mode 0744)")
@@ -30,7 +32,7 @@ def lpd_backend(uri: str, *args: str, stdin: bytes | None = None) -> subprocess.
         )
     # From stdin the backend first waits on side-channel fd 4: give it /dev/null there.
     return subprocess.run(
-        ["sh", "-c", f'exec "$0" "$@" 4</dev/null', LPD_BACKEND, *args],
+        ["sh", "-c", 'exec "$0" "$@" 4</dev/null', LPD_BACKEND, *args],
         env={"DEVICE_URI": uri}, input=stdin, capture_output=True, timeout=60,
     )  # fmt: skip
 
@@ -76,7 +78,9 @@ def test_rlpr_copies_and_queue_tools(mfpd: Mfpd, tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    job = mfpd.wait_for(lambda jobs: len(jobs) == 1 and "job-incoming" not in jobs[0]["state_reasons"])[0]
+    job = mfpd.wait_for(
+        lambda jobs: len(jobs) == 1 and "job-incoming" not in jobs[0]["state_reasons"]
+    )[0]
     assert (job["name"], job["user"], job["copies"], job["pages"]) == ("MyJob", "alice", 3, None)
     listing = subprocess.run(["rlpq", "-H127.0.0.1", f"--port={port}", "-Plp"],
                              capture_output=True, text=True, timeout=30).stdout  # fmt: skip
@@ -119,7 +123,10 @@ def lprng() -> Iterator[Path]:
     existed = etc.exists()
     etc.mkdir(exist_ok=True)
     created = []
-    for name, text in (("printcap", ""), ("lpd.conf", "printcap_path=/etc/lprng/printcap\nmc=10\n")):
+    for name, text in (
+        ("printcap", ""),
+        ("lpd.conf", "printcap_path=/etc/lprng/printcap\nmc=10\n"),
+    ):
         path = etc / name
         if not path.exists():
             path.write_text(text)

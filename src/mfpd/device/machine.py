@@ -326,7 +326,7 @@ class Device:
 
         self._changed(mutate)
         self.events.publish("device.levels")
-        return [item.name for item in (*trays, *supplies, *bins)]
+        return [t.name for t in trays] + [s.name for s in supplies] + [b.name for b in bins]
 
     def set_tray_level(self, tray: Tray, level: int) -> None:
         self._changed(lambda: setattr(tray, "level", max(0, min(level, tray.capacity))))

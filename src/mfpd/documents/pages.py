@@ -68,14 +68,15 @@ class _Doc:
 
 
 def _scan(
-    file: BinaryIO, start: int, pattern: re.Pattern[bytes], overlap: int
+    file: BinaryIO, start: int, pattern: re.Pattern[bytes], overlap: int, context: int = 1
 ) -> Iterator[tuple[int, re.Match[bytes]]]:
     """Every match of `pattern` in the file from `start`, with its absolute offset, in order.
 
     Gives the same matches as one `finditer` over the whole file, provided no match (plus one
-    byte of lookahead) is longer than `overlap` and lookbehinds need at most one byte: a match
-    is only taken once it starts `overlap` bytes before the end of the window, and one byte of
-    context is kept in front of the next window.
+    byte of lookahead) is longer than `overlap`: a match is only taken once it starts `overlap`
+    bytes before the end of the window. `context` bytes before the next window are kept, so a
+    caller may look up to that far behind a match in `match.string`. Patterns should start
+    with a literal: Python's re scans for those fast, and far slower for lookbehinds.
     """
     file.seek(start)
     buf = b""
@@ -95,7 +96,7 @@ def _scan(
         if eof:
             return
         cut = max(limit, last_end, skip)
-        keep = max(cut - 1, 0)
+        keep = max(cut - context, 0)
         buf_at += keep
         buf = buf[keep:]
         skip = cut - keep
@@ -198,15 +199,16 @@ def _count_text(doc: _Doc, lines_per_page: int) -> _Estimate:
 # --------------------------------------------------------------------------------------------
 # PostScript: Adobe Document Structuring Conventions 3.0 (TN 5001)
 
-_PS_NAME_END: Final = rb"(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])"
+# DSC comments (DSC 3.0 §3.1) and showpage, found by their literal start; the conditions that
+# need the byte before a match are checked in code (re is much slower with lookbehinds).
 _PS_SCAN: Final = re.compile(
-    # DSC comments start a line (DSC 3.0 §3.1); the rest of the line is kept for %%Pages:.
-    rb"(?<![^\r\n])%%(?P<kw>Pages|Page|BeginDocument|EndDocument|EndComments|Trailer)"
-    rb"(?P<rest>[^\r\n]{0,200})"
-    # An executed showpage: not a literal /showpage, not glued to another name, not the
-    # start of a string.
-    rb"|(?<![^\x00\t\n\x0c\r )<>\[\]{}])showpage" + _PS_NAME_END
+    rb"%%(?P<kw>Pages|Page|BeginDocument|EndDocument|EndComments|Trailer)(?P<rest>[^\r\n]{0,200})"
+    rb"|showpage"
 )
+# Bytes that may precede an executed showpage: not "/" (a literal name), not "(" (a string),
+# not a regular character (part of a longer name).
+_PS_BEFORE_OPERATOR: Final = frozenset(b"\x00\t\n\x0c\r )<>[]{}")
+_PS_REGULAR: Final = re.compile(rb"[^\x00\t\n\x0c\r ()<>\[\]{}/%]")
 _LEADING_INT: Final = re.compile(rb"[ \t]*([0-9]{1,9})")
 
 
@@ -222,11 +224,17 @@ def _count_postscript(doc: _Doc, lines_per_page: int) -> _Estimate:
     any_pages: int | None = None
     page_comments = 0
     showpages = 0
-    for _, match in _scan(doc.file, 0, _PS_SCAN, 512):
+    for where, match in _scan(doc.file, 0, _PS_SCAN, 512):
+        start, buf = match.start(), match.string
+        before = buf[start - 1] if where else None
         keyword = match.group("kw")
         if keyword is None:
-            showpages += depth == 0
+            after = buf[match.end() : match.end() + 1]
+            if (before is None or before in _PS_BEFORE_OPERATOR) and not _PS_REGULAR.match(after):
+                showpages += depth == 0
             continue
+        if before is not None and before not in b"\r\n":
+            continue  # a DSC comment starts a line
         rest: bytes = match.group("rest")
         if keyword == b"BeginDocument":
             depth += 1
@@ -886,11 +894,15 @@ _OBJ_HEADER: Final = re.compile(
 _STARTXREF: Final = re.compile(rb"startxref[\x00\t\n\x0c\r ]+([0-9]{1,15})")
 
 _PDF_NAME_END: Final = rb"(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])"
-_PDF_SCAN: Final = re.compile(
-    rb"(?<![0-9])(?P<num>[0-9]{1,10})[\x00\t\n\x0c\r ]{1,8}[0-9]{1,5}[\x00\t\n\x0c\r ]{1,8}obj"
-    + _PDF_NAME_END
-    + rb"|/Type[\x00\t\n\x0c\r ]{0,8}/(?P<type>Pages|Page|Catalog|ObjStm)"
-    + _PDF_NAME_END
+# The repair scan looks for the literals "obj" and "/Type" (fast in re) and checks what is
+# around them in code: an object header "n g obj" (§7.3.10) ends at the "obj".
+_PDF_SCAN: Final = re.compile(rb"obj|/Type")
+_PDF_SCAN_CONTEXT: Final = 40  # longer than the longest header the pattern below accepts
+_PDF_OBJ_HEADER: Final = re.compile(
+    rb"(?<![0-9])([0-9]{1,10})[\x00\t\n\x0c\r ]{1,8}[0-9]{1,5}[\x00\t\n\x0c\r ]{1,8}obj"
+)
+_PDF_TYPE_AT: Final = re.compile(
+    rb"/Type[\x00\t\n\x0c\r ]{0,8}/(Pages|Page|Catalog|ObjStm)" + _PDF_NAME_END
 )
 _PDF_TYPE: Final = re.compile(rb"/Type[\x00\t\n\x0c\r ]{0,8}/(Pages|Page|Catalog)" + _PDF_NAME_END)
 
@@ -1184,12 +1196,17 @@ class _PdfReader:
         current_at = 0
         catalogs: list[tuple[int, int]] = []  # (where, object number)
         object_streams: dict[int, int] = {}
-        for where, match in _scan(self.doc.file, 0, _PDF_SCAN, 256):
-            number = match.group("num")
-            if number is not None:
-                current, current_at = int(number), where
+        for where, match in _scan(self.doc.file, 0, _PDF_SCAN, 64, _PDF_SCAN_CONTEXT):
+            buf, start, end = match.string, match.start(), match.end()
+            if buf[start] == 0x6F:  # "obj"
+                header = _object_header_ending_at(buf, end)
+                if header is not None:
+                    current, current_at = int(header.group(1)), where - (start - header.start())
                 continue
-            kind = match.group("type")
+            kind_match = _PDF_TYPE_AT.match(buf, start)
+            if kind_match is None:
+                continue
+            kind = kind_match.group(1)
             if current is None:
                 anonymous += kind == b"Page"
             elif kind == b"Page":
@@ -1227,6 +1244,18 @@ class _PdfReader:
             if count:
                 return _Estimate(count, False)
         return _Estimate(len(pages) + anonymous, False)
+
+
+def _object_header_ending_at(buf: bytes, end: int) -> re.Match[bytes] | None:
+    """The "n g obj" header whose "obj" ends at `end`, if there is one."""
+    if _PDF_REGULAR.match(buf, end, end + 1):
+        return None  # "objx": another word
+    at = max(0, end - _PDF_SCAN_CONTEXT)
+    while (header := _PDF_OBJ_HEADER.search(buf, at, end)) is not None:
+        if header.end() == end:
+            return header
+        at = header.end()
+    return None
 
 
 def _lookup(section: _Section, num: int, doc: _Doc) -> _Location | _Free | None:

@@ -1,0 +1,148 @@
+"""The command line as a user meets it: defaults, port table, operator actions, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MFPD, ROOT, Mfpd, run_cli
+
+
+def test_ports_plans_without_opening_anything(tmp_path: Path) -> None:
+    out = run_cli("ports", "--json", "--port-offset", "10000")
+    assert out.returncode == 0, out.stderr
+    rows = {row["service"]: row for row in json.loads(out.stdout)}
+    assert rows["raw"]["port"] == 19100 and rows["raw"]["state"] == "planned"
+    assert rows["lpd"]["port"] == 10515
+    assert rows["ipp"]["state"] == "unavailable"
+    config = tmp_path / "c.toml"
+    config.write_text("[services.lpd]\nenabled = false\n")
+    table = run_cli("ports", "--config", str(config)).stdout
+    assert table.splitlines()[0].split() == ["SERVICE", "PROTO", "ADDRESS:PORT", "STATE", "NOTE"]
+    assert any(line.startswith("lpd") and "disabled" in line for line in table.splitlines())
+
+
+def test_actions_without_a_daemon_fail_clearly(tmp_path: Path) -> None:
+    for args in (("status",), ("refill", "all"), ("fault", "jam")):
+        result = run_cli(*args, state_dir=tmp_path)
+        assert result.returncode == 1
+        assert f"no mfpd is running with state dir {tmp_path}" in result.stderr
+    empty = run_cli("jobs", "--json", state_dir=tmp_path)
+    assert empty.returncode == 0 and json.loads(empty.stdout) == []
+
+
+def test_operator_actions_and_human_output(mfpd: Mfpd) -> None:
+    assert "Black Toner at 10%" in mfpd.cli("fault", "toner-low").stdout
+    status = mfpd.status()
+    assert status["state"] == "idle" and status["state_reasons"] == ["toner-low-warning"]
+    assert [a["code"] for a in status["alerts"]] == [1104]
+    assert "refilled Black Toner" in mfpd.cli("refill", "black").stdout
+    mfpd.cli("fault", "toner-empty", "cyan")
+    assert mfpd.status()["state"] == "stopped"
+    mfpd.cli("refill", "toner")
+    text = mfpd.cli("status").stdout
+    assert "state:   idle (none)" in text and "Tray 1" not in text and "tray-1" in text
+    bad = mfpd.cli("refill", "tray-9", check=False)
+    assert bad.returncode == 1 and "no tray or supply 'tray-9'" in bad.stderr
+    assert mfpd.cli("jobs").stdout.strip() == "no jobs"
+
+
+def test_a_second_daemon_on_the_same_state_dir_is_refused(mfpd: Mfpd) -> None:
+    second = subprocess.run(
+        [*MFPD, "serve", "--state-dir", str(mfpd.state_dir), "--port-offset", "1"],
+        capture_output=True, text=True, timeout=30, cwd=ROOT,
+    )  # fmt: skip
+    assert second.returncode == 1
+    assert "another mfpd is running" in second.stderr
+
+
+def _wait_ports(path: Path, proc: subprocess.Popen[str]) -> list[dict[str, object]]:
+    deadline = time.monotonic() + 30
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no ports.json"
+        time.sleep(0.05)
+    rows: list[dict[str, object]] = json.loads(path.read_text())
+    return rows
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_serve_with_no_arguments_as_an_unprivileged_user(tmp_path: Path) -> None:
+    """`mfpd serve` alone: embedded defaults, ./mfpd-data, 515 moves to 8515 without privilege.
+
+    As root (CI) the test takes away what a normal user lacks, the right to bind ports below
+    1024 (CAP_NET_BIND_SERVICE), since the interpreter may live where other users cannot read.
+    """
+    if not _free(9100) or not _free(8515):
+        pytest.skip("ports 9100/8515 are in use on this machine")
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("setpriv (util-linux) is needed to drop the bind privilege")
+        prefix = [setpriv, "--bounding-set", "-net_bind_service"]
+    else:
+        prefix = []
+    env = {k: v for k, v in os.environ.items() if k != "MFPD_STATE_DIR"}
+    env["PYTHONPATH"] = str(ROOT / "src")
+    proc = subprocess.Popen(
+        [*prefix, sys.executable, "-m", "mfpd", "serve"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        rows = {r["service"]: r for r in _wait_ports(tmp_path / "mfpd-data" / "ports.json", proc)}
+        assert rows["raw"]["port"] == 9100 and rows["raw"]["state"] == "listening"
+        assert rows["lpd"]["port"] == 8515 and rows["lpd"]["state"] == "moved"
+        with socket.create_connection(("127.0.0.1", 8515), timeout=5) as sock:
+            sock.sendall(b"\x02lp\n")
+            assert sock.recv(1) == b"\0"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "lpd          tcp   127.0.0.1:8515           moved" in out
+    assert not (tmp_path / "mfpd-data" / "ports.json").exists()
+
+
+def test_limits_come_from_the_configuration(mfpd_factory: object) -> None:
+    assert callable(mfpd_factory)
+    daemon: Mfpd = mfpd_factory(
+        "[engine]\nspeed_ppm = 0\n[services.raw]\nmax_connections = 2\nidle_timeout = 1.0\n"
+        "[spool]\nmax_job_bytes = 1000\n"
+    )
+    port = daemon.port("raw")
+    first = socket.create_connection(("127.0.0.1", port), timeout=10)
+    second = socket.create_connection(("127.0.0.1", port), timeout=10)
+    third = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        first.sendall(b"idle job data\n")
+        assert third.recv(1) == b""  # refused: two connections already open
+        # Silence for longer than idle_timeout ends the job and closes the connection.
+        first.settimeout(10)
+        assert first.recv(1) == b""
+        jobs = daemon.wait_jobs_done(1)
+        assert jobs[0]["bytes"] == len(b"idle job data\n") and jobs[0]["state"] == "completed"
+    finally:
+        for sock in (first, second, third):
+            sock.close()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as big:
+        big.sendall(b"x" * 5000)
+        big.shutdown(socket.SHUT_WR)
+        while big.recv(4096):
+            pass
+    jobs = daemon.wait_jobs_done(2)
+    assert jobs[1]["state"] == "aborted" and "job-too-large" in jobs[1]["state_reasons"]
+    log = daemon.log.read_text()
+    assert "refused: 2 connections open" in log and "exceeds spool.max_job_bytes" in log
