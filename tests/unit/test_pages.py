@@ -590,7 +590,6 @@ def test_ps_showpage_counts_match_ghostscript(tmp_path: Path, pages: int) -> Non
         [
             str(GS),
             "-q",
-            "-dNODISPLAY",
             "-dSAFER",
             "-dBATCH",
             "-dNOPAUSE",
@@ -888,7 +887,7 @@ def test_tiff_loop_and_dangling_offset(tmp_path: Path) -> None:
     assert count_bytes(tmp_path, tiff(3, loop=True)) == PageCount(TIFF, 3, False)
     dangling = tiff(2)[:-4] + struct.pack("<I", 10**6)
     assert count_bytes(tmp_path, dangling) == PageCount(TIFF, 2, False)
-    cut = tiff(3)[:-30]  # the third directory is cut off
+    cut = tiff(3)[:-10]  # the third directory is cut off
     assert count_bytes(tmp_path, cut) == PageCount(TIFF, 2, False)
 
 

@@ -578,29 +578,33 @@ _URF_MIN_PAGE: Final = _URF_PAGE_HEADER + 2  # a header and at least one all-whi
 
 
 def _count_urf(doc: _Doc, lines_per_page: int) -> _Estimate:
-    """The file header's page count when the file is big enough to hold that many pages;
-    otherwise (0 = unknown, or a lie) walk the pages."""
+    """Walk the pages, as CUPS's reader does: the file header's count is 0 when the writer
+    streams (ghostscript does), and nothing checks it when it is set. It only serves as the
+    estimate when the walk cannot finish and it is larger than what was walked (and small
+    enough for the file to hold that many pages)."""
     stream = _Stream(doc.file, doc.start)
     if not stream.fill(12) or not stream.buf.startswith(_URF_MAGIC, stream.pos):
         return _Estimate(1, False)
     (declared,) = struct.unpack_from(">I", stream.buf, stream.pos + 8)
     stream.skip(12)
-    if declared > 0 and declared * _URF_MIN_PAGE <= doc.size - stream.tell():
-        return _Estimate(declared, True)
+    plausible = declared * _URF_MIN_PAGE <= doc.size - stream.tell()
     pages = 0
     while True:
         if not stream.fill(_URF_PAGE_HEADER):
-            return _Estimate(pages, stream.pos >= len(stream.buf))
+            if stream.pos >= len(stream.buf):
+                return _Estimate(pages, True)
+            break  # trailing bytes that are not a page header
         header = stream.buf[stream.pos : stream.pos + _URF_PAGE_HEADER]
         bits = header[0]
         width, height = struct.unpack_from(">II", header, 12)
         line_bytes = (width * bits + 7) // 8
         if not bits or not height or not line_bytes or line_bytes > _MAX_LINE_BYTES:
-            return _Estimate(pages, False)
+            break
         stream.skip(_URF_PAGE_HEADER)
         pages += 1
         if not _skip_packed_lines(stream, height, line_bytes, max(1, (bits + 7) // 8)):
-            return _Estimate(pages, False)
+            break
+    return _Estimate(declared if plausible and declared > pages else pages, False)
 
 
 # --------------------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ from mfpd.services.pjl_volume import PjlVolume
 
 log = logging.getLogger("mfpd.raw")
 
-# Large enough that a fast sender fills it in one recv; small enough to stay cache-friendly.
-RECV_BUFFER = 1024 * 1024
+# A plain Protocol, not a BufferedProtocol: asyncio's recv() hands over a fresh bytes object
+# the codec and the spool use without a copy (bench/RESULTS.md measured both).
 PJL_DEFAULTS_KEY = "pjl-defaults"
 
 
@@ -68,7 +68,7 @@ class RawService:
             await self._server.wait_closed()
 
 
-class RawConnection(asyncio.BufferedProtocol):
+class RawConnection(asyncio.Protocol):
     def __init__(self, service: RawService) -> None:
         self.service = service
         self.ctx = service.ctx
@@ -78,7 +78,6 @@ class RawConnection(asyncio.BufferedProtocol):
         self.session = PjlSession(self.device, service.defaults, service.volume)
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
-        self._buffer = memoryview(bytearray(RECV_BUFFER))
         self.job: Job | None = None
         self.writer: DocumentWriter | None = None
         self._discarding = False  # the current job was refused; drop its data
@@ -109,12 +108,9 @@ class RawConnection(asyncio.BufferedProtocol):
         self.service.connections.add(self)
         self._arm_idle_timer()
 
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._buffer
-
-    def buffer_updated(self, nbytes: int) -> None:
+    def data_received(self, data: bytes) -> None:
         self._last_activity = time.monotonic()
-        self._handle(self.stream.feed(self._buffer[:nbytes]))
+        self._handle(self.stream.feed(data))
 
     def eof_received(self) -> bool:
         self._handle(self.stream.eof())
