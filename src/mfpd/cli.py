@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     ports.add_argument("--json", action="store_true")
 
     refill = sub.add_parser("refill", help="fill a tray or replace a supply")
-    refill.add_argument("target", help="tray-1..tray-5, bypass, black, cyan, ..., drum, all")
+    refill.add_argument(
+        "target", help="tray-1..tray-5, bypass, black, cyan, ..., drum, trays, toner, bins, all"
+    )
     _state_dir_arg(refill)
 
     fault = sub.add_parser("fault", help="raise or clear a device fault")

@@ -54,6 +54,8 @@ class EngineConfig(_Strict):
     warmup_seconds: Annotated[float, Field(ge=0)] = 0.0
     lines_per_page: Positive = 60
     default_media: str = "iso_a4_210x297mm"
+    # Someone collects the prints when a bin fills; false: the printer stops (output full).
+    auto_empty_bins: bool = True
 
 
 class TrayConfig(_Strict):

@@ -101,3 +101,20 @@ def test_unknown_names_are_clear_errors(device: Device) -> None:
         device.find_tray("tray-9")
     with pytest.raises(DeviceError, match="no tray or supply"):
         device.refill("unobtainium")
+
+
+def test_full_output_bins_stop_the_printer_unless_emptied() -> None:
+    config = Config.model_validate({"engine": {"auto_empty_bins": False}})
+    device = build_device(config)
+    total = sum(b.capacity for b in device.bins)
+    for _ in range(total):
+        device.print_impression(device.trays[3], color=False)
+    assert [b.level for b in device.bins] == [b.capacity for b in device.bins]
+    assert "output-area-full-error" in [str(r) for r in device.reasons]
+    assert device.state is PrinterState.STOPPED
+    device.refill("bins")
+    assert device.state is PrinterState.IDLE
+    staffed = build_device(Config())
+    for _ in range(total):
+        staffed.print_impression(staffed.trays[3], color=False)
+    assert staffed.state is PrinterState.IDLE

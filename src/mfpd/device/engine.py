@@ -28,6 +28,9 @@ log = logging.getLogger("mfpd.engine")
 # Commit progress at least this often, so a crash loses at most this much of a long job.
 CHECKPOINT_SECONDS = 1.0
 
+# Below this size a document is counted on the event loop: a thread hand-off costs more.
+INLINE_COUNT_BYTES = 64 * 1024
+
 PageCounter = Callable[[Path, str | None, int], int]
 
 
@@ -105,10 +108,13 @@ class Engine:
     async def _count_job(self, job: Job) -> int:
         total = 0
         for path in self.spool.document_paths(job):
-            # Counting reads the whole file: keep it off the event loop.
-            total += await asyncio.to_thread(
-                self._count, path, job.format, self.config.lines_per_page
-            )
+            if job.bytes <= INLINE_COUNT_BYTES:
+                total += self._count(path, job.format, self.config.lines_per_page)
+            else:
+                # Counting reads the whole file: keep big ones off the event loop.
+                total += await asyncio.to_thread(
+                    self._count, path, job.format, self.config.lines_per_page
+                )
         return total
 
     async def _impressions(self, job: Job) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -67,7 +67,8 @@ class Job:
         return None if self.pages is None else self.pages * self.copies
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Shallow, unlike dataclasses.asdict: this runs for every job update on the hot path.
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["state"] = self.state.value
         return data
 

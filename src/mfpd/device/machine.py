@@ -79,8 +79,10 @@ class Device:
         bins: list[OutputBin],
         *,
         clock: Callable[[], float] = time.time,
+        auto_empty_bins: bool = True,
     ) -> None:
         self.identity = identity
+        self.auto_empty_bins = auto_empty_bins
         self.trays = trays
         self.supplies = supplies
         self.bins = bins
@@ -302,7 +304,8 @@ class Device:
             supplies = list(self.supplies)
         if key == "toner":
             supplies = [s for s in self.supplies if s.kind == "toner"]
-        if not trays and not supplies:
+        bins = list(self.bins) if key in ("all", "bins") else []
+        if not trays and not supplies and not bins:
             try:
                 trays = [self.find_tray(key)]
             except DeviceError:
@@ -314,7 +317,6 @@ class Device:
                         f"no tray or supply {target!r} (have: all, trays, toner, supplies, "
                         f"bins, {', '.join(names)})"
                     ) from None
-        bins = list(self.bins) if key in ("all", "bins") else []
 
         def mutate() -> None:
             for tray in trays:
@@ -367,8 +369,7 @@ class Device:
             if new_sheet and tray is not None:
                 tray.level = max(0, tray.level - 1)
                 self.counters.sheets += 1
-                if self.bins:
-                    self.bins[0].level = min(self.bins[0].capacity, self.bins[0].level + 1)
+                self._deliver_sheet()
             self.counters.impressions += 1
             if color:
                 self.counters.color_impressions += 1
@@ -381,6 +382,17 @@ class Device:
 
         self._changed(mutate)
         self.events.publish("device.levels")
+
+    def _deliver_sheet(self) -> None:
+        """Put a printed sheet in the first bin with room (the offset tray takes the overflow)."""
+        for out in self.bins:
+            if out.level < out.capacity:
+                out.level += 1
+                if out.level == out.capacity and self.auto_empty_bins:
+                    # Somebody collects the prints, as in a staffed office; without it the
+                    # printer stops with output-area-full, as a real one does.
+                    out.level = 0
+                return
 
     # -- identity and console ------------------------------------------------------------
 
@@ -493,4 +505,4 @@ def build_device(config: Config) -> Device:
         for i, s in enumerate(config.supplies, 1)
     ]
     bins = [OutputBin(i, b.name, b.capacity) for i, b in enumerate(config.bins, 1)]
-    return Device(identity, trays, supplies, bins)
+    return Device(identity, trays, supplies, bins, auto_empty_bins=config.engine.auto_empty_bins)

@@ -86,7 +86,12 @@ class Spool:
         self._clock = clock
         directory.mkdir(parents=True, exist_ok=True)
         self._jobs: dict[int, Job] = {job.id: job for job in store.load()}
+        # Unfinished jobs in arrival order: what the engine and queue listings walk.
+        self._active: dict[int, Job] = {
+            j.id: j for j in self._jobs.values() if not j.state.terminal
+        }
         self._heads: dict[int, bytes] = {}
+        self._last_age_purge = 0.0
 
     # -- reading -------------------------------------------------------------------------
 
@@ -100,11 +105,11 @@ class Spool:
         return self._jobs.get(job_id)
 
     def active(self) -> list[Job]:
-        return [job for job in self._jobs.values() if not job.state.terminal]
+        return list(self._active.values())
 
     def next_printable(self) -> Job | None:
         """The oldest accepted job waiting for the engine."""
-        for job in self._jobs.values():
+        for job in self._active.values():
             if job.state in (JobState.PENDING, JobState.PROCESSING, JobState.STOPPED) and (
                 INCOMING not in job.state_reasons
             ):
@@ -143,6 +148,7 @@ class Spool:
             attributes=dict(attributes or {}),
         )
         self._jobs[job_id] = job
+        self._active[job_id] = job
         self.store.save(job)
         self.events.publish("job.created", job=job)
         return job
@@ -187,10 +193,11 @@ class Spool:
         job.state_reasons = reasons
         job.state_message = message
         job.completed_at = self._clock()
-        self.store.save(job)
-        self.events.publish("job.state", job=job)
+        self.update(job)
 
     def update(self, job: Job) -> None:
+        if job.state.terminal:
+            self._active.pop(job.id, None)
         self.store.save(job)
         self.events.publish("job.state", job=job)
 
@@ -232,15 +239,24 @@ class Spool:
         return notes
 
     def purge(self) -> int:
-        """Apply the retention policy to finished jobs; returns how many were removed."""
+        """Apply the retention policy to finished jobs; returns how many were removed.
+
+        Cheap when there is nothing to do: the engine calls it after every job.
+        """
+        finished_count = len(self._jobs) - len(self._active)
+        now = self._clock()
+        by_age = self.config.keep_completed_hours > 0 and now - self._last_age_purge > 60
+        if finished_count <= self.config.keep_completed and not by_age:
+            return 0
         finished = [job for job in self._jobs.values() if job.state.terminal]
         doomed = finished[: max(0, len(finished) - self.config.keep_completed)]
-        if self.config.keep_completed_hours > 0:
-            limit = self._clock() - self.config.keep_completed_hours * 3600
+        if by_age:
+            self._last_age_purge = now
+            limit = now - self.config.keep_completed_hours * 3600
             doomed += [
                 job
-                for job in finished
-                if job not in doomed and (job.completed_at or job.created_at) < limit
+                for job in finished[len(doomed) :]
+                if (job.completed_at or job.created_at) < limit
             ]
         for job in doomed:
             for path in self.document_paths(job):

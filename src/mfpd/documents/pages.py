@@ -13,6 +13,7 @@ import os
 import re
 import struct
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,12 +280,10 @@ def _count_postscript(doc: _Doc, lines_per_page: int) -> _Estimate:
 
 # Ch. 2 "PCL command syntax": ESC, a parameterized character (0x21-0x2F), an optional group
 # character (0x60-0x7E), then value/parameter pairs; a lowercase parameter character chains the
-# next pair, an uppercase one (0x40-0x5E) ends the command.
-_PCL_PARAM: Final = re.compile(
-    rb"\x1b([!-/])([`-~]?)((?:[+-]?[0-9]*(?:\.[0-9]*)?[`-~])*[+-]?[0-9]*(?:\.[0-9]*)?[@-^])"
-)
-_PCL_PAIR: Final = re.compile(rb"([+-]?[0-9]*(?:\.[0-9]*)?)([@-~])")
-_PCL_TWO_CHAR: Final = re.compile(rb"\x1b([0-~])")
+# next pair, an uppercase one (0x40-0x5E) ends the command. A data-carrying parameter (W, and
+# V in *b, X in &p) is followed by that many bytes of data, even in the middle of a chain
+# ("ESC *b2m10w<10 bytes>12w<12 bytes>..." is how DeskJet drivers send rows).
+_PCL_VALUE: Final = re.compile(rb"[+-]?[0-9]*(?:\.[0-9]*)?")
 _PCL_SPECIAL: Final = re.compile(rb"[\x1b\x0c]")
 _HPGL_SPECIAL: Final = re.compile(rb"\x1b")
 _NOT_INK: Final = bytes(range(0x21)) + b"\x7f"  # spacing and control codes put no toner down
@@ -292,6 +291,8 @@ _PCL_MAX_DATA: Final = 1 << 31
 # Commands that eject a marked page before taking effect: page size (&l#A), paper source
 # (&l#H, &l0H is the explicit eject), orientation (&l#O), duplex side selection (&a#G).
 _PCL_EJECTS: Final = frozenset({(b"&l", b"A"), (b"&l", b"H"), (b"&l", b"O"), (b"&a", b"G")})
+_PCL_DATA: Final = frozenset({(b"*b", b"V"), (b"&p", b"X")})  # besides W in any group
+_PCL_INK: Final = frozenset({(b"*b", b"W"), (b"*b", b"V"), (b"&p", b"X"), (b"*c", b"P")})
 
 
 def _skip_pjl_lines(stream: _Stream) -> None:
@@ -306,69 +307,102 @@ def _skip_pjl_lines(stream: _Stream) -> None:
             return
 
 
+class _PclPages:
+    """Page state of a PCL 5 job: ejected pages, and whether the current one is marked."""
+
+    def __init__(self) -> None:
+        self.ejected = 0
+        self.marked = False
+        self.hpgl = False  # HP-GL/2 mode (ESC %#B) until ESC %#A or a reset
+
+    def eject_if_marked(self) -> None:
+        self.ejected += self.marked
+        self.marked = False
+
+    def command(self, stream: _Stream) -> None:
+        """Parse the escape sequence at `stream.pos`, skipping any data it carries."""
+        stream.fill(64)
+        buf, pos = stream.buf, stream.pos + 1
+        introducer = buf[pos : pos + 1]
+        if not introducer or not 0x21 <= introducer[0] <= 0x2F:
+            stream.pos = min(pos + 1, len(buf))  # a two-character command (ESC E, ESC 9...)
+            if introducer == b"E":  # printer reset prints a marked page
+                self.eject_if_marked()
+                self.hpgl = False
+            return
+        pos += 1
+        group = introducer
+        if pos < len(buf) and 0x60 <= buf[pos] <= 0x7E:
+            group += buf[pos : pos + 1]
+            pos += 1
+        while True:
+            value = _PCL_VALUE.match(buf, pos)
+            assert value is not None  # every part of the pattern is optional
+            pos = value.end()
+            if pos >= len(buf) or not 0x40 <= buf[pos] <= 0x7E:
+                stream.pos = min(pos, len(buf))  # not a command after all
+                return
+            parameter = buf[pos] & 0xDF  # the uppercase form
+            final = buf[pos] < 0x60
+            pos += 1
+            self._parameter(group, bytes([parameter]), value.group())
+            if parameter == 0x57 or (group, bytes([parameter])) in _PCL_DATA:  # W
+                try:
+                    length = min(abs(int(float(value.group() or b"0"))), _PCL_MAX_DATA)
+                except ValueError:
+                    length = 0
+                stream.pos = pos
+                stream.skip(length)
+                if final:
+                    return
+                stream.fill(64)
+                buf, pos = stream.buf, stream.pos
+            elif final:
+                stream.pos = pos
+                return
+            elif len(buf) - pos < 32:
+                stream.pos = pos
+                stream.fill(64)
+                buf, pos = stream.buf, stream.pos
+
+    def _parameter(self, group: bytes, parameter: bytes, value: bytes) -> None:
+        if (group, parameter) in _PCL_EJECTS:
+            self.eject_if_marked()
+        elif (group, parameter) in _PCL_INK and value.strip(b"+-0.") != b"":
+            self.marked = True
+        elif group == b"%":
+            if parameter == b"X" and value == b"-12345":  # UEL: job boundary
+                self.eject_if_marked()
+                self.hpgl = False
+            elif parameter == b"B":
+                self.hpgl = self.marked = True  # HP-GL/2 is entered to draw
+            elif parameter == b"A":
+                self.hpgl = False
+
+
 def _count_pcl(doc: _Doc, lines_per_page: int) -> _Estimate:
     """Form feeds plus page-ejecting commands, skipping binary payloads (raster rows, fonts,
     patterns), plus one for a marked page at the end. PCL has no page count of its own."""
     stream = _Stream(doc.file, doc.start)
-    ejects = 0
-    dirty = False  # something was put on the current page
-    hpgl = False  # HP-GL/2 mode (ESC %#B) until ESC %#A or a reset
+    pages = _PclPages()
     while stream.fill(1):
         buf, pos = stream.buf, stream.pos
         # In HP-GL/2 mode a form feed is just a byte of a label; only ESC leaves the mode.
-        special = (_HPGL_SPECIAL if hpgl else _PCL_SPECIAL).search(buf, pos)
+        special = (_HPGL_SPECIAL if pages.hpgl else _PCL_SPECIAL).search(buf, pos)
         end = len(buf) if special is None else special.start()
         if end > pos:
-            dirty = dirty or bool(buf[pos:end].translate(None, _NOT_INK))
+            pages.marked = pages.marked or bool(buf[pos:end].translate(None, _NOT_INK))
             stream.pos = end
-            continue
-        if buf[pos] == 0x0C:
-            ejects += 1
-            dirty = False
+        elif buf[pos] == 0x0C:  # form feed: ejects the page, even a blank one
+            pages.ejected += 1
+            pages.marked = False
             stream.pos += 1
-            continue
-        stream.fill(512)
-        buf, pos = stream.buf, stream.pos
-        command = _PCL_PARAM.match(buf, pos)
-        if command is None:
-            two = _PCL_TWO_CHAR.match(buf, pos)
-            stream.pos = pos + (2 if two is not None else 1)
-            if two is not None and two.group(1) == b"E":  # printer reset prints a marked page
-                ejects += dirty
-                dirty = hpgl = False
-            continue
-        stream.pos = command.end()
-        group = command.group(1) + command.group(2)
-        if group == b"%":
-            terminator = command.group(3)[-1:]
-            if command.group(3) == b"-12345X":  # UEL: job boundary, PJL may follow
-                ejects += dirty
-                dirty = hpgl = False
+        else:
+            uel = buf.startswith(UEL, pos)
+            pages.command(stream)
+            if uel:
                 _skip_pjl_lines(stream)
-            elif terminator == b"B":
-                hpgl = True
-                dirty = True  # HP-GL/2 is entered to draw
-            elif terminator == b"A":
-                hpgl = False
-            continue
-        for _value, parameter in _PCL_PAIR.findall(command.group(3)):
-            final = parameter.upper()
-            if (group, final) in _PCL_EJECTS and dirty:
-                ejects += 1
-                dirty = False
-        value, parameter = _PCL_PAIR.findall(command.group(3))[-1]
-        if parameter == b"W" or (group, parameter) in ((b"*b", b"V"), (b"&p", b"X")):
-            # ESC *b#W raster row, ESC (s#W font data, ESC &p#X transparent print data...
-            try:
-                length = min(abs(int(float(value or b"0"))), _PCL_MAX_DATA)
-            except ValueError:
-                length = 0
-            if length and group in (b"*b", b"&p"):
-                dirty = True
-            stream.skip(length)
-        elif group == b"*c" and parameter == b"P":  # rectangle fill
-            dirty = True
-    return _Estimate(ejects + dirty, False)
+    return _Estimate(pages.ejected + pages.marked, False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -674,10 +708,13 @@ _PDF_NAME_ESCAPE: Final = re.compile(rb"#([0-9A-Fa-f]{2})")
 _PDF_MAX_DEPTH: Final = 64
 
 # Bounds that keep a hostile file from making us read or inflate without limit.
-_PDF_MAX_OBJECT: Final = 16 << 20  # one parsed object (a flat /Kids array of every page)
-_PDF_MAX_XREF_STREAM: Final = 32 << 20  # decoded xref stream: ~6M objects
-_PDF_MAX_OBJSTM: Final = 16 << 20  # decoded object stream
+_PDF_MAX_OBJECT: Final = 8 << 20  # one parsed object (a flat /Kids array of 800k pages)
+_PDF_MAX_ARRAY: Final = 1 << 16  # array elements kept; the rest are parsed and dropped
+_PDF_MAX_XREF_BYTES: Final = 16 << 20  # decoded xref streams, all sections together
+_PDF_MAX_OBJSTM: Final = 8 << 20  # one decoded object stream
 _PDF_MAX_SECTIONS: Final = 4096  # incremental updates followed through /Prev
+_PDF_MAX_SCANNED: Final = 200_000  # objects the repair scan remembers the place of
+_PDF_PAGE_BITMAP: Final = 1 << 24  # page object numbers the repair scan de-duplicates
 _PDF_TAIL: Final = 64 * 1024  # where "startxref" is looked for; §7.5.5 says the last 1024
 
 
@@ -689,7 +726,7 @@ class _Keyword(str):
     """A bare PDF keyword (obj, stream, R...) met where a value was expected."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Ref:
     """An indirect reference "num gen R" (§7.3.10)."""
 
@@ -750,7 +787,9 @@ class _PdfParser:
                 if data[self.pos] == 0x5D:
                     self.pos += 1
                     return items
-                items.append(self.value(depth + 1))
+                item = self.value(depth + 1)
+                if len(items) < _PDF_MAX_ARRAY:  # a page tree's /Kids is not what we read
+                    items.append(item)
         if char == 0x28:  # (
             return self._literal_string()
         if char in _PDF_DELIMITERS:
@@ -919,7 +958,9 @@ class _PdfReader:
         self.shift = 0  # added to every offset: a PJL or mail prefix before "%PDF-"
         self.sections: list[_Section] = []
         self.scanned: dict[int, _Location] = {}  # object locations found by the repair scan
+        self.scanned_at: dict[int, int] = {}  # and where in the file each was found
         self.objstm_cache: dict[int, tuple[tuple[tuple[int, int], ...], int, bytes]] = {}
+        self.xref_bytes = 0  # decoded cross-reference stream data held in self.sections
 
     # ---- the cross-reference route (§7.5.4 - §7.5.8) -----------------------------------
 
@@ -976,7 +1017,12 @@ class _PdfReader:
             if len(self.sections) >= _PDF_MAX_SECTIONS:
                 raise _Malformed("too many cross-reference sections")
             seen.add(previous)
-            section, trailer = self._section_at(previous)
+            try:
+                section, trailer = self._section_at(previous)
+            except _Malformed:
+                # A damaged older section only hides objects that later ones may not need;
+                # if the page tree needed them, its lookup fails and the repair scan runs.
+                return trailers
 
     def _section_at(self, offset: int) -> tuple[_Section, dict[str, object]]:
         where = offset + self.shift
@@ -1031,7 +1077,9 @@ class _PdfReader:
         if not isinstance(index, list) or len(index) % 2 or not all(type(i) is int for i in index):
             raise _Malformed("bad /Index")
         pairs = tuple((int(index[i]), int(index[i + 1])) for i in range(0, len(index), 2))
-        rows = self._stream_data(stream_dict, data_at, _PDF_MAX_XREF_STREAM)
+        budget = _PDF_MAX_XREF_BYTES - self.xref_bytes
+        rows = self._stream_data(stream_dict, data_at, budget)
+        self.xref_bytes += len(rows)
         w0, w1, w2 = (int(w) for w in widths)
         return _StreamSection(rows, (w0, w1, w2), pairs), stream_dict
 
@@ -1141,50 +1189,49 @@ class _PdfReader:
         params = self.resolve(stream_dict.get("DecodeParms"))
         if isinstance(params, list):
             params = params[0] if params else None
-        length = stream_dict.get("Length")
-        if isinstance(length, _Ref):
-            try:
-                length = self.resolve(length)
-            except _Malformed:
-                length = None
-        raw_limit = length if type(length) is int and length >= 0 else None
         if not names:
-            if raw_limit is None or raw_limit > limit:
+            length = stream_dict.get("Length")
+            if isinstance(length, _Ref):
+                length = self.resolve(length)
+            if type(length) is not int or not 0 <= length <= limit:
                 raise _Malformed("stream of unknown or excessive length")
-            return self.doc.read_at(data_at, raw_limit)
+            return self.doc.read_at(data_at, length)
         if len(names) != 1 or names[0] not in ("FlateDecode", "Fl"):
             raise _Malformed("unsupported stream filter")
-        data = self._inflate(data_at, raw_limit, limit)
+        data = self._inflate(data_at, limit)
         if isinstance(params, dict):
             data = _png_unpredict(data, params)
         return data
 
-    def _inflate(self, data_at: int, raw_limit: int | None, limit: int) -> bytes:
-        # Inflate until the deflate stream says it ended: a wrong /Length does not matter.
+    def _inflate(self, data_at: int, limit: int) -> bytes:
+        """Inflate from `data_at` until the deflate stream says it ended, so a wrong /Length
+        does not matter; never more than `limit` bytes of output (no zip bombs)."""
+        if limit <= 0:
+            raise _Malformed("no room left to inflate a stream")
         inflater = zlib.decompressobj()
         pieces: list[bytes] = []
         produced = 0
         where = data_at
-        remaining = raw_limit + 16 if raw_limit is not None else self.doc.size
         try:
-            while not inflater.eof and remaining > 0:
-                chunk = self.doc.read_at(where, min(64 * 1024, remaining))
-                if not chunk:
-                    break
+            while not inflater.eof:
+                chunk = self.doc.read_at(where, 64 * 1024)
                 where += len(chunk)
-                remaining -= len(chunk)
-                while chunk and not inflater.eof:
+                # An empty chunk (end of file) still drains output zlib holds back.
+                while not inflater.eof:
                     piece = inflater.decompress(chunk, limit - produced + 1)
                     produced += len(piece)
                     if produced > limit:
                         raise _Malformed("stream inflates beyond the limit")
                     pieces.append(piece)
                     chunk = inflater.unconsumed_tail
-            pieces.append(inflater.flush())
+                    if not chunk and not piece:
+                        break
+                if where >= self.doc.size:
+                    break
         except zlib.error as exc:
             if not produced:
                 raise _Malformed(f"bad deflate data: {exc}") from exc
-        return b"".join(pieces)[:limit]
+        return b"".join(pieces)
 
     # ---- the repair route: scan the whole file ---------------------------------------
 
@@ -1194,11 +1241,11 @@ class _PdfReader:
         /Type /Page objects (in object streams too)."""
         self.sections = []
         self.shift = 0
-        pages: set[int] = set()
+        pages = _PageSet()
         anonymous = 0  # /Type /Page outside any object header: count each
         current: int | None = None
         current_at = 0
-        catalogs: list[tuple[int, int]] = []  # (where, object number)
+        catalogs: deque[tuple[int, int]] = deque(maxlen=64)  # (where, number): the latest
         object_streams: dict[int, int] = {}
         for where, match in _scan(self.doc.file, 0, _PDF_SCAN, 64, _PDF_SCAN_CONTEXT):
             buf, start, end = match.string, match.start(), match.end()
@@ -1216,7 +1263,7 @@ class _PdfReader:
             elif kind == b"Page":
                 pages.add(current)
             else:
-                self.scanned[current] = _InFile(current_at)
+                self._remember(current, _InFile(current_at), current_at)
                 if kind == b"Catalog":
                     catalogs.append((current_at, current))
                 elif kind == b"ObjStm":
@@ -1237,7 +1284,7 @@ class _PdfReader:
                 if kind_match.group(1) == b"Page":
                     pages.add(num)
                 else:
-                    self.scanned.setdefault(num, _InStream(stream_num, index))
+                    self._remember(num, _InStream(stream_num, index), stream_at)
                     if kind_match.group(1) == b"Catalog":
                         catalogs.append((stream_at, num))
         for _, catalog in sorted(catalogs, reverse=True):
@@ -1247,7 +1294,34 @@ class _PdfReader:
                 continue
             if count:
                 return _Estimate(count, False)
-        return _Estimate(len(pages) + anonymous, False)
+        return _Estimate(pages.count + anonymous, False)
+
+    def _remember(self, num: int, location: _Location, at: int) -> None:
+        """Note where object `num` is, unless a later revision of it was seen (§7.5.6: the
+        last one in the file wins)."""
+        if at >= self.scanned_at.get(num, -1) and (
+            num in self.scanned or len(self.scanned) < _PDF_MAX_SCANNED
+        ):
+            self.scanned[num] = location
+            self.scanned_at[num] = at
+
+
+class _PageSet:
+    """Distinct page object numbers in bounded memory: a bitmap for the numbers writers use
+    (below 2**24), plain counting above (where nothing real lives)."""
+
+    def __init__(self) -> None:
+        self.bits = bytearray(_PDF_PAGE_BITMAP // 8)
+        self.count = 0
+
+    def add(self, num: int) -> None:
+        if num >= _PDF_PAGE_BITMAP:
+            self.count += 1
+            return
+        byte, bit = divmod(num, 8)
+        if not self.bits[byte] & (1 << bit):
+            self.bits[byte] |= 1 << bit
+            self.count += 1
 
 
 def _object_header_ending_at(buf: bytes, end: int) -> re.Match[bytes] | None:
