@@ -30,6 +30,23 @@ def free_port() -> int:
         return port
 
 
+def free_offset() -> int:
+    """A --port-offset under which the raw and LPD ports are free right now."""
+    for candidate in range(30000 + os.getpid() % 1000 * 20, 56000, 997):
+        if all(_free(p + candidate) for p in (9100, 515)):
+            return candidate
+    raise RuntimeError("no free port offset")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def rss_kib(pid: int, field: str = "VmRSS") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -43,7 +60,7 @@ class Daemon:
         self.state = Path(self.tmp.name) / "state"
         cfg = Path(self.tmp.name) / "mfpd.toml"
         cfg.write_text(config)
-        offset = 30000 + os.getpid() % 20000
+        offset = free_offset()
         self.log = open(Path(self.tmp.name) / "mfpd.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mfpd", "serve", "--config", str(cfg),
@@ -56,7 +73,8 @@ class Daemon:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("mfpd did not start")
             time.sleep(0.05)
-        self.ports = {r["service"]: r["port"] for r in json.loads(ports.read_text())}
+        rows = json.loads(ports.read_text())
+        self.ports = {r["service"]: r["port"] for r in rows if r["state"] == "listening"}
 
     def jobs(self) -> list[dict[str, object]]:
         out = subprocess.run(

@@ -166,7 +166,10 @@ def test_unknown_queue_gets_a_nak(mfpd: Mfpd) -> None:
 
 def test_windows_huge_count_and_several_files(mfpd: Mfpd) -> None:
     """Windows with byte counting off announces an impossible size and closes at the end."""
-    control = b"Hwinpc\nPerin\nJTwo files\nldfA001winpc\nldfB001winpc\nNa.txt\n"
+    control = (
+        b"Hwinpc\nPerin\nJC:\\Users\\erin\\My Documents\\two files.txt\n"
+        b"ldfA001winpc\nldfB001winpc\nNa.txt\n"
+    )
     port = mfpd.port("lpd")
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         for message in (b"\x02lp\n", b"\x02%d cfA001winpc\n" % len(control), control + b"\0",
@@ -180,7 +183,8 @@ def test_windows_huge_count_and_several_files(mfpd: Mfpd) -> None:
         sock.recv(1)
     job = mfpd.wait_jobs_done(1)[0]
     assert job["state"] == "completed"
-    assert (job["name"], job["user"], job["bytes"]) == ("Two files", "erin", len(TEXT) + 200)
+    assert job["name"] == "C:\\Users\\erin\\My Documents\\two files.txt"
+    assert (job["user"], job["bytes"]) == ("erin", len(TEXT) + 200)
     assert len(job["documents"]) == 2
 
 
@@ -207,3 +211,9 @@ def test_garbage_gets_a_nak_and_the_service_keeps_serving(mfpd: Mfpd) -> None:
     assert _exchange(port, [b"\x09\xff\xfe garbage\n"]) == b"\x01"
     assert _exchange(port, [b"\x02" + b"q" * 5000 + b"\n"]) in (b"\x01", b"")
     assert _exchange(port, [b"\x02lp\n"]) == b"\0"
+
+
+def test_print_waiting_jobs_command_is_answered_by_closing(mfpd: Mfpd) -> None:
+    with socket.create_connection(("127.0.0.1", mfpd.port("lpd")), timeout=10) as sock:
+        sock.sendall(b"\x01lp\n")
+        assert sock.recv(10) == b""  # RFC 1179 5.1: no answer; the server closes

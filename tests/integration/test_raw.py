@@ -182,3 +182,63 @@ def test_nmap_identifies_the_printer(mfpd: Mfpd, tmp_path: Path, script_args: st
         assert mfpd.status()["display"] == "MFPD TEST"
     else:
         assert re.search(r'^\|_pjl-ready-message: "READY"$', out, re.M), out
+
+
+def test_pjl_environment_set_default_inquire(mfpd: Mfpd) -> None:
+    port = mfpd.port("raw")
+    reply = pjl_query(
+        port,
+        "SET COPIES=4",
+        "INQUIRE COPIES",
+        "DINQUIRE COPIES",
+        "DEFAULT PAPER=LETTER",
+        "DINQUIRE PAPER",
+        "SET RESOLUTION=7",  # not a value the printer offers: ignored (PJLTRM 6)
+        "INQUIRE RESOLUTION",
+        "INQUIRE NOSUCHVAR",
+    )
+    assert b"@PJL INQUIRE COPIES\r\n4\r\n\x0c" in reply
+    assert b"@PJL DINQUIRE COPIES\r\n1\r\n\x0c" in reply
+    assert b"@PJL DINQUIRE PAPER\r\nLETTER\r\n\x0c" in reply
+    assert b"@PJL INQUIRE RESOLUTION\r\n600\r\n\x0c" in reply
+    assert b"@PJL INQUIRE NOSUCHVAR\r\n?\r\n\x0c" in reply
+    # SET lasts for one job; DEFAULT survives connections and restarts; INITIALIZE resets.
+    assert b"\r\n1\r\n" in pjl_query(port, "INQUIRE COPIES")
+    mfpd.stop()
+    mfpd.start()
+    port = mfpd.port("raw")
+    assert b"LETTER" in pjl_query(port, "DINQUIRE PAPER")
+    assert b"\r\nA4\r\n" in pjl_query(port, "INITIALIZE", "DINQUIRE PAPER")
+
+
+@pytest.mark.parametrize("category", ["CONFIG", "VARIABLES", "USTATUS", "MEMORY", "FILESYS"])
+def test_info_categories_are_well_formed(mfpd: Mfpd, category: str) -> None:
+    reply = pjl_query(mfpd.port("raw"), f"INFO {category}")
+    assert reply.startswith(f"@PJL INFO {category}".encode()) and reply.endswith(b"\r\n\x0c")
+    lines = reply[:-1].split(b"\r\n")
+    assert len(lines) > 2
+    for line in lines[1:-1]:
+        # Each line is NAME=VALUE [n TYPE], a tab-indented choice, or a table row.
+        assert re.match(
+            rb"^(\t.*|[A-Z][A-Z ]*(=\S+)?( \[\d+ (ENUMERATED|RANGE|TABLE)\])?)$", line
+        ), line
+    if category == "VARIABLES":
+        assert b"COPIES=1 [2 RANGE]\r\n\t1\r\n\t999" in reply
+    if category == "CONFIG":
+        assert b"IN TRAYS [6 ENUMERATED]" in reply
+
+
+def test_ustatus_job_and_page_follow_the_jobs_of_the_connection(mfpd: Mfpd) -> None:
+    with socket.create_connection(("127.0.0.1", mfpd.port("raw")), timeout=10) as sock:
+        sock.sendall(
+            UEL + b"@PJL USTATUS JOB=ON\r\n@PJL USTATUS PAGE=ON\r\n"
+            b'@PJL JOB NAME="tracked"\r\n@PJL ENTER LANGUAGE=PCL\r\n'
+            b"\x1bEone\x0ctwo\x1bE" + UEL + b"@PJL EOJ\r\n" + UEL
+        )
+        seen = b""
+        while b"END\r\n" not in seen:
+            seen += _read_until(sock, b"\x0c")
+    assert seen.startswith(b'@PJL USTATUS JOB\r\nSTART\r\nNAME="tracked"\r\n\x0c')
+    assert b"@PJL USTATUS PAGE\r\n1\r\n\x0c" in seen
+    assert b"@PJL USTATUS PAGE\r\n2\r\n\x0c" in seen
+    assert seen.endswith(b'@PJL USTATUS JOB\r\nEND\r\nNAME="tracked"\r\nPAGES=2\r\n\x0c')
