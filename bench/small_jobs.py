@@ -16,6 +16,7 @@ import socketserver
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 
 from common import Daemon, free_port, percentile
 
@@ -87,8 +88,7 @@ class _AckAll(socketserver.BaseRequestHandler):
             sock.sendall(b"\0")
 
 
-def run(label: str, job: object, jobs: int) -> tuple[float, list[float]]:
-    assert callable(job)
+def run(job: Callable[[int], float], jobs: int) -> tuple[float, list[float]]:
     latencies = []
     start = time.perf_counter()
     for n in range(jobs):
@@ -114,7 +114,7 @@ def main() -> None:
     )
     time.sleep(0.3)
     try:
-        report("socat fork sink (raw ref)", *run("", lambda n: raw_job(port), args.jobs))
+        report("socat fork sink (raw ref)", *run(lambda n: raw_job(port), args.jobs))
     finally:
         sink.kill()
         sink.wait()
@@ -123,7 +123,7 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     ref_port = server.server_address[1]
     try:
-        report("ACK-all LPD peer (lpd ref)", *run("", lambda n: lpd_job(ref_port, n), args.jobs))
+        report("ACK-all LPD peer (lpd ref)", *run(lambda n: lpd_job(ref_port, n), args.jobs))
     finally:
         server.shutdown()
         server.server_close()
@@ -131,8 +131,8 @@ def main() -> None:
     daemon = Daemon()
     try:
         raw, lpd = daemon.ports["raw"], daemon.ports["lpd"]
-        report("mfpd raw 9100", *run("", lambda n: raw_job(raw), args.jobs))
-        report("mfpd lpd 515", *run("", lambda n: lpd_job(lpd, n), args.jobs))
+        report("mfpd raw 9100", *run(lambda n: raw_job(raw), args.jobs))
+        report("mfpd lpd 515", *run(lambda n: lpd_job(lpd, n), args.jobs))
         deadline = time.monotonic() + 120
         while True:
             jobs = daemon.jobs()

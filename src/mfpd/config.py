@@ -51,7 +51,6 @@ class EngineConfig(_Strict):
     # 0 means instant, for tests; the WorkCentre 7755 prints 55 ppm black, 50 ppm colour.
     speed_ppm: NonNegative = 55
     speed_ppm_color: NonNegative = 50
-    warmup_seconds: Annotated[float, Field(ge=0)] = 0.0
     lines_per_page: Positive = 60
     default_media: str = "iso_a4_210x297mm"
     # Someone collects the prints when a bin fills; false: the printer stops (output full).

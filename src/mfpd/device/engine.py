@@ -154,8 +154,7 @@ class Engine:
         job.state_reasons = ["job-completed-successfully"]
         job.completed_at = time.time()
         self.device.counters.jobs_completed += 1
-        self.spool.store.checkpoint(job, self.device.snapshot())
-        self.spool.update(job)
+        self.spool.update(job, self.device.snapshot())
         self.device.events.publish("job.completed", job=job)
 
     def _feed_tray(self, media: str, tray_key: str | None) -> Tray | None:

@@ -132,32 +132,30 @@ class Spool:
         host: str = "",
         attributes: dict[str, Any] | None = None,
     ) -> Job:
-        now = self._clock()
-        job_id = self.store.new_job_id(now)
         job = Job(
-            id=job_id,
+            id=0,
             source=source,
-            name=name or f"Job {job_id}",
+            name=name,
             user=user or "anonymous",
             format=format or OCTET_STREAM,
             state=JobState.PENDING,
             state_reasons=[INCOMING],
-            created_at=now,
+            created_at=self._clock(),
             copies=max(1, copies),
             originating_host=host,
             attributes=dict(attributes or {}),
         )
-        self._jobs[job_id] = job
-        self._active[job_id] = job
-        self.store.save(job)
+        job.id = self.store.insert(job)
+        job.name = job.name or f"Job {job.id}"
+        self._jobs[job.id] = job
+        self._active[job.id] = job
         self.events.publish("job.created", job=job)
         return job
 
     def open_document(self, job: Job) -> DocumentWriter:
+        # Named after the job, so recovery finds the files of a job that never finished.
         name = f"{job.id:08d}-{len(job.documents) + 1}.dat"
         job.documents.append(name)
-        # The file name is committed before the first byte lands, so recovery finds it.
-        self.store.save(job)
         return DocumentWriter(self, job, self.directory / name)
 
     def close_document(self, writer: DocumentWriter) -> None:
@@ -195,10 +193,15 @@ class Spool:
         job.completed_at = self._clock()
         self.update(job)
 
-    def update(self, job: Job) -> None:
+    def update(self, job: Job, device: dict[str, Any] | None = None) -> None:
+        """Commit a change of the job; with the device snapshot in the same transaction when
+        the change carries printed pages (see JobStore.checkpoint)."""
         if job.state.terminal:
             self._active.pop(job.id, None)
-        self.store.save(job)
+        if device is None:
+            self.store.save(job)
+        else:
+            self.store.checkpoint(job, device)
         self.events.publish("job.state", job=job)
 
     def cancel(self, job: Job, reason: str = "job-canceled-by-user") -> bool:
@@ -219,7 +222,9 @@ class Spool:
             if job.state.terminal:
                 continue
             if INCOMING in job.state_reasons:
-                received = sum(p.stat().st_size for p in self.document_paths(job) if p.exists())
+                files = sorted(self.directory.glob(f"{job.id:08d}-*.dat"))
+                job.documents = [path.name for path in files]
+                received = sum(path.stat().st_size for path in files)
                 job.bytes = received
                 self.abort(
                     job,

@@ -45,10 +45,11 @@ class JobStore:
     def close(self) -> None:
         self._db.close()
 
-    def new_job_id(self, created_at: float) -> int:
+    def insert(self, job: Job) -> int:
+        """Store a new job; its id is the one the database hands out (job.id is ignored)."""
         cur = self._db.execute(
-            "INSERT INTO jobs (state, created_at, data) VALUES ('pending', ?, '{}')",
-            (created_at,),
+            "INSERT INTO jobs (state, created_at, data) VALUES (?, ?, ?)",
+            (job.state.value, job.created_at, json.dumps(job.to_dict())),
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -81,24 +82,7 @@ class JobStore:
 
     def load(self) -> list[Job]:
         rows = self._db.execute("SELECT id, data FROM jobs ORDER BY id").fetchall()
-        jobs = []
-        for job_id, data in rows:
-            values = json.loads(data)
-            if not values:
-                # The id was allocated but the job record never written: a crash between the
-                # two statements. Keep it visible as an aborted job rather than lose the id.
-                values = {
-                    "id": job_id,
-                    "source": "unknown",
-                    "name": "",
-                    "user": "",
-                    "format": "application/octet-stream",
-                    "state": "aborted",
-                    "state_reasons": ["aborted-by-system"],
-                    "created_at": 0.0,
-                }
-            jobs.append(Job.from_dict(values))
-        return jobs
+        return [_job(job_id, data) for job_id, data in rows]
 
     def get(self, key: str) -> Any:
         row = self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
@@ -112,6 +96,13 @@ class JobStore:
         )
 
 
+def _job(job_id: int, data: str) -> Job:
+    values = json.loads(data)
+    # The row id is the job id: the record was written before the id was known.
+    values["id"] = job_id
+    return Job.from_dict(values)
+
+
 def read_jobs(state_dir: Path) -> list[Job]:
     """The job list for the CLI, read-only, whether or not a daemon runs."""
     path = state_dir / DB_NAME
@@ -119,7 +110,7 @@ def read_jobs(state_dir: Path) -> list[Job]:
         return []
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = db.execute("SELECT data FROM jobs ORDER BY id").fetchall()
+        rows = db.execute("SELECT id, data FROM jobs ORDER BY id").fetchall()
     finally:
         db.close()
-    return [Job.from_dict(json.loads(data)) for (data,) in rows if data != "{}"]
+    return [_job(job_id, data) for job_id, data in rows]

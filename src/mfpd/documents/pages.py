@@ -200,8 +200,8 @@ def _count_text(doc: _Doc, lines_per_page: int) -> _Estimate:
 # --------------------------------------------------------------------------------------------
 # PostScript: Adobe Document Structuring Conventions 3.0 (TN 5001)
 
-# DSC comments (DSC 3.0 §3.1) and showpage, found by their literal start; the conditions that
-# need the byte before a match are checked in code (re is much slower with lookbehinds).
+# DSC comments (DSC 3.0: "%%" at the start of a line) and showpage, found by their literal
+# start; what needs the byte before a match is checked in code (re is slow with lookbehinds).
 _PS_SCAN: Final = re.compile(
     rb"%%(?P<kw>Pages|Page|BeginDocument|EndDocument|EndComments|Trailer)(?P<rest>[^\r\n]{0,200})"
     rb"|showpage"
@@ -278,11 +278,12 @@ def _count_postscript(doc: _Doc, lines_per_page: int) -> _Estimate:
 # --------------------------------------------------------------------------------------------
 # PCL 5: HP PCL 5 Printer Language Technical Reference Manual
 
-# Ch. 2 "PCL command syntax": ESC, a parameterized character (0x21-0x2F), an optional group
-# character (0x60-0x7E), then value/parameter pairs; a lowercase parameter character chains the
-# next pair, an uppercase one (0x40-0x5E) ends the command. A data-carrying parameter (W, and
-# V in *b, X in &p) is followed by that many bytes of data, even in the middle of a chain
-# ("ESC *b2m10w<10 bytes>12w<12 bytes>..." is how DeskJet drivers send rows).
+# "PCL Command Syntax", parameterized escape sequences: ESC, a parameterized character
+# (0x21-0x2F), an optional group character (0x60-0x7E), then value/parameter pairs; a lowercase
+# parameter character chains the next pair, an uppercase one (0x40-0x5E) ends the command.
+# A data-carrying parameter (W, and V in *b, X in &p) is followed by that many bytes of data,
+# even in the middle of a chain ("ESC *b2m10w<10 bytes>12w<12 bytes>..." is how DeskJet
+# drivers send rows).
 _PCL_VALUE: Final = re.compile(rb"[+-]?[0-9]*(?:\.[0-9]*)?")
 _PCL_SPECIAL: Final = re.compile(rb"[\x1b\x0c]")
 _HPGL_SPECIAL: Final = re.compile(rb"\x1b")
@@ -398,7 +399,8 @@ def _count_pcl(doc: _Doc, lines_per_page: int) -> _Estimate:
             pages.marked = False
             stream.pos += 1
         else:
-            uel = buf.startswith(UEL, pos)
+            stream.fill(len(UEL))
+            uel = stream.buf.startswith(UEL, stream.pos)
             pages.command(stream)
             if uel:
                 _skip_pjl_lines(stream)
@@ -406,9 +408,9 @@ def _count_pcl(doc: _Doc, lines_per_page: int) -> _Estimate:
 
 
 # --------------------------------------------------------------------------------------------
-# PCL XL: PCL XL Feature Reference Protocol Class 2.1
+# PCL XL: PCL XL Feature Reference, Protocol Class 2.0/2.1
 
-# §5 data types: attribute value tags and their sizes in bytes.
+# "Data Types": attribute value tags and their sizes in bytes.
 _XL_SCALARS: Final = {
     0xC0: 1, 0xC1: 2, 0xC2: 4, 0xC3: 2, 0xC4: 4, 0xC5: 4,  # ubyte .. real32
     0xD0: 2, 0xD1: 4, 0xD2: 8, 0xD3: 4, 0xD4: 8, 0xD5: 8,  # *_xy
@@ -417,13 +419,13 @@ _XL_SCALARS: Final = {
 }  # fmt: skip
 _XL_ARRAYS: Final = {0xC8: 1, 0xC9: 2, 0xCA: 4, 0xCB: 2, 0xCC: 4, 0xCD: 4}
 _XL_WHITESPACE: Final = frozenset(b"\x00\t\n\x0b\x0c\r ")
-_XL_BEGIN_PAGE: Final = 0x43  # §6 operator tags
+_XL_BEGIN_PAGE: Final = 0x43  # operator tags ("Operators")
 _XL_END_PAGE: Final = 0x44
 _XL_HEADER: Final = b" HP-PCL XL"
 
 
 def _xl_stream_header(stream: _Stream) -> str | None:
-    """Byte order from a stream header line (§5.1: "(" big-endian, ")" little-endian binding);
+    """Byte order from a stream header line ("Stream Header": "(" big-endian, ")" little);
     None if this is not one, or is the ASCII binding, which nobody sends."""
     stream.fill(256)
     buf, pos = stream.buf, stream.pos
@@ -470,7 +472,7 @@ def _count_pclxl(doc: _Doc, lines_per_page: int) -> _Estimate:
             header, count = length
             stream.skip(header + count * _XL_ARRAYS[tag])
         elif tag in (0xFA, 0xFB) and stream.fill(5 if tag == 0xFA else 2):
-            # §5.6 embedded data: a uint32 (0xFA) or ubyte (0xFB) length, then the data.
+            # "Embedded Data": a uint32 (0xFA) or ubyte (0xFB) length, then the data.
             if tag == 0xFA:
                 (size,) = struct.unpack_from(order + "I", stream.buf, stream.pos + 1)
                 stream.skip(5 + size)
@@ -486,7 +488,7 @@ def _count_pclxl(doc: _Doc, lines_per_page: int) -> _Estimate:
 
 def _xl_array_length(stream: _Stream, order: str) -> tuple[int, int] | None:
     """(bytes before the elements, element count) of an array: its length is itself a ubyte
-    or uint16 value (§5.3)."""
+    or uint16 value ("Data Types", arrays)."""
     if not stream.fill(6):
         return None
     kind = stream.buf[stream.pos + 1]
@@ -513,10 +515,11 @@ _MAX_LINE_BYTES: Final = 64 << 20
 def _skip_packed_lines(stream: _Stream, lines: int, line_bytes: int, unit: int) -> bool:
     """Walk `lines` rows of compressed raster data without decoding the pixels.
 
-    PWG 5102.4 "Page Data" (and URF, which copies it): each row group starts with a repeat
+    PWG 5102.4 page data (and URF, which copies it): each row group starts with a repeat
     byte (rows - 1), then runs until the row is full: 0-127 = next pixel repeated n+1 times,
-    129-255 = 257-n literal pixels, 128 = rest of the row is white. `unit` is the size of a
-    pixel in bytes. False if the file ends inside the page.
+    129-255 = 257-n literal pixels; 128, which URF writers use for "the rest of the row is
+    white", ends the row. `unit` is the size of a pixel in bytes. False if the file ends
+    inside the page.
     """
     need = 2 + 128 * unit  # the most one step below can consume
     buf, pos, end, eof = stream.buf, stream.pos, len(stream.buf), stream.eof
@@ -558,11 +561,12 @@ def _skip_packed_lines(stream: _Stream, lines: int, line_bytes: int, unit: int) 
 # PWG 5102.4 "Page Header": 1796 bytes, big-endian integers at these offsets (the CUPS v2
 # page header layout; the field names are CUPS's).
 _PWG_HEADER_SIZE: Final = 1796
-_PWG_FIELDS: Final = struct.Struct(">7I")  # at 372: cupsWidth, cupsHeight, cupsMediaType,
-# cupsBitsPerColor, cupsBitsPerPixel, cupsBytesPerLine, cupsColorOrder
+# At 372, seven uint32: cupsWidth, cupsHeight, cupsMediaType, cupsBitsPerColor,
+# cupsBitsPerPixel, cupsBytesPerLine, cupsColorOrder.
 _PWG_FIELDS_AT: Final = 372
 _PWG_NUM_COLORS_AT: Final = 420  # cupsNumColors
 _PWG_ORDER_PLANAR: Final = 2  # cupsColorOrder: PWG only allows chunky (0); CUPS has 1 and 2
+_PWG_MAX_BITS: Final = 240  # 15 colours of 16 bits: the most CUPS defines for one pixel
 
 
 def _count_pwg(doc: _Doc, lines_per_page: int) -> _Estimate:
@@ -589,7 +593,13 @@ def _count_pwg(doc: _Doc, lines_per_page: int) -> _Estimate:
         (colors,) = struct.unpack_from(endian + "I", header, _PWG_NUM_COLORS_AT)
         bits = bits_per_pixel if order == 0 else bits_per_color
         unit = max(1, (bits + 7) // 8)
-        if not height or not line_bytes or line_bytes % unit or line_bytes > _MAX_LINE_BYTES:
+        if (
+            not height
+            or not line_bytes
+            or bits > _PWG_MAX_BITS
+            or line_bytes % unit
+            or line_bytes > _MAX_LINE_BYTES
+        ):
             return _Estimate(pages, False)  # not a page header: trailing garbage
         lines = height * max(1, colors) if order == _PWG_ORDER_PLANAR else height
         pages += 1
@@ -715,7 +725,8 @@ _PDF_MAX_OBJSTM: Final = 8 << 20  # one decoded object stream
 _PDF_MAX_SECTIONS: Final = 4096  # incremental updates followed through /Prev
 _PDF_MAX_SCANNED: Final = 200_000  # objects the repair scan remembers the place of
 _PDF_PAGE_BITMAP: Final = 1 << 24  # page object numbers the repair scan de-duplicates
-_PDF_TAIL: Final = 64 * 1024  # where "startxref" is looked for; §7.5.5 says the last 1024
+_PDF_TAIL: Final = 64 * 1024  # where "startxref" is looked for: §7.5.5 puts it at the end,
+# junk (a PJL trailer, padding) may follow
 
 
 class _Name(str):
@@ -1370,7 +1381,7 @@ def _lookup(section: _Section, num: int, doc: _Doc) -> _Location | _Free | None:
 
 
 def _png_unpredict(data: bytes, params: dict[str, object]) -> bytes:
-    """Undo the PNG predictors of §7.4.4.4 (Table 10); TIFF predictor 2 is not used by any
+    """Undo the PNG predictors of §7.4.4.4; TIFF predictor 2 is not used by any
     writer for cross-reference data and is refused."""
     predictor = params.get("Predictor", 1)
     if type(predictor) is not int or predictor == 1:
@@ -1464,7 +1475,7 @@ def _choose_format(mime: str | None, head: bytes) -> str:
         name = mime.split(";", 1)[0].strip().lower()
         name = _ALIASES.get(name, name)
         if name in _COUNTERS:
-            return str(DocumentFormat(name).value)
+            return DocumentFormat(name).value
     # None, octet-stream, or a type we cannot count: look at the bytes.
     return sniff_format(head)
 
@@ -1478,7 +1489,7 @@ def count_pages(path: Path, mime: str | None = None, *, lines_per_page: int = 60
     chunks, so multi-GB files are counted with a few MB resident. Raises OSError only if the
     file cannot be opened.
     """
-    with path.open("rb") as file:
+    with Path(path).open("rb") as file:
         head = file.read(_HEAD_SIZE)
         fmt = _choose_format(mime, head)
         if not head:

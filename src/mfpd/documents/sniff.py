@@ -19,7 +19,7 @@ class DocumentFormat(StrEnum):
     PDF = "application/pdf"  # ISO 32000-1 §7.5.2: "%PDF-" header
     POSTSCRIPT = "application/postscript"  # Adobe PLRM 3rd ed. / DSC 3.0: "%!" header
     PCL = "application/vnd.hp-pcl"  # HP PCL 5 Technical Reference: ESC-prefixed commands
-    PCLXL = "application/vnd.hp-pclxl"  # PCL XL Feature Reference 2.1 §5: stream header
+    PCLXL = "application/vnd.hp-pclxl"  # PCL XL Feature Reference: "Stream Header"
     PWG_RASTER = "image/pwg-raster"  # PWG 5102.4-2012: sync word "RaS2"
     URF = "image/urf"  # Apple Raster (AirPrint): "UNIRAST\0"
     JPEG = "image/jpeg"  # ITU-T T.81 Annex B: SOI marker FFD8 then a marker FF..
@@ -29,11 +29,11 @@ class DocumentFormat(StrEnum):
     OCTET_STREAM = "application/octet-stream"
 
 
-# PJL Technical Reference Manual ch. 2: the Universal Exit Language command.
+# PJL Technical Reference Manual, "Kernel Commands": the Universal Exit Language command.
 UEL: Final = b"\x1b%-12345X"
 
-# "@PJL ENTER LANGUAGE = <personality>" (PJL Technical Reference ch. 6) names the PDL that
-# follows. Personality names are vendor-extended; these are the ones seen in the field.
+# "@PJL ENTER LANGUAGE = <personality>" (PJL Technical Reference, "Kernel Commands") names the
+# PDL that follows. Personality names are vendor-extended; these are the ones seen in the field.
 _PJL_LANGUAGES: Final[dict[str, DocumentFormat]] = {
     "PCL": DocumentFormat.PCL,
     "PCL5": DocumentFormat.PCL,
@@ -67,8 +67,8 @@ _PDF_HEADER_WINDOW: Final = 1024
 _BINARY_BYTES: Final = bytes(b for b in range(0x20) if b not in b"\x08\t\n\x0b\x0c\r\x1a") + b"\x7f"
 _HIGH_BYTES: Final = bytes(range(0x80, 0x100))
 
-# PCL 5 Technical Reference ch. 2: ESC followed by a two-character command (E, 9, =, Y, Z, z)
-# or by a parameterized-command introducer (!"#$%&'()*+,-./).
+# PCL 5 Technical Reference, "PCL Command Syntax": ESC followed by a two-character command
+# (E, 9, =, Y, Z, z) or by a parameterized-command introducer (!"#$%&'()*+,-./).
 _PCL_AFTER_ESC: Final = frozenset(b"E9=YZz!\"#$%&'()*+,-./")
 
 
@@ -135,9 +135,9 @@ def _sniff_body(body: bytes) -> DocumentFormat | None:
         return DocumentFormat.JPEG
     if body[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):  # classic and BigTIFF
         return DocumentFormat.TIFF
-    if body.startswith(b"\xc5\xd0\xd3\xc6"):  # DOS EPS binary header (EPSF 3.0 §5.2)
+    if body.startswith(b"\xc5\xd0\xd3\xc6"):  # DOS EPS binary header (EPSF 3.0, TN 5002)
         return DocumentFormat.POSTSCRIPT
-    # PCL XL Feature Reference §5.1: binding character ( ) or ' then " HP-PCL XL;".
+    # PCL XL Feature Reference, "Stream Header": binding character ( ) or ' then " HP-PCL XL;".
     if body[:1] in (b"(", b")", b"'") and body[1:11] == b" HP-PCL XL":
         return DocumentFormat.PCLXL
     # Windows drivers prefix PostScript with ^D; editors prefix a UTF-8 BOM or blank lines.
