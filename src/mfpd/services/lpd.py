@@ -94,9 +94,10 @@ class LpdConnection(asyncio.Protocol):
         while events:
             for event in events:
                 self._handle(event)
-            if self.transport is None or self.codec.state in (
-                lpd.LpdState.CLOSED,
-                lpd.LpdState.ERROR,
+            if (
+                self.transport is None
+                or self.transport.is_closing()
+                or self.codec.state in (lpd.LpdState.CLOSED, lpd.LpdState.ERROR)
             ):
                 return
             events = self.codec.feed(b"")
