@@ -6,12 +6,14 @@ import asyncio
 import errno
 import logging
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from mfpd.config import Config
+from mfpd.config import Config, ServiceConfig
+from mfpd.device.jobs import Job
 from mfpd.device.machine import Device
 from mfpd.device.spool import Spool
 
@@ -123,3 +125,134 @@ def peer_name(transport: asyncio.BaseTransport) -> str:
     if isinstance(peer, tuple) and len(peer) >= 2:
         return f"{peer[0]}:{peer[1]}"
     return str(peer)
+
+
+class JobService:
+    """A TCP service whose connections receive print jobs (raw 9100, LPD)."""
+
+    name: str
+
+    def __init__(self, ctx: ServiceContext, config: ServiceConfig) -> None:
+        self.ctx = ctx
+        self.limit = ConnectionLimit(config.max_connections)
+        self.idle_timeout = config.idle_timeout
+        self.port = config.port
+        self.connections: set[JobConnection] = set()
+        self.log = logging.getLogger(f"mfpd.{self.name}")
+        self._server: asyncio.Server | None = None
+
+    def connection(self) -> JobConnection:
+        raise NotImplementedError
+
+    async def start(self) -> list[PortEntry]:
+        self._server, entry = await listen_tcp(self.ctx, self.name, self.port, self.connection)
+        return [entry]
+
+    async def stop(self, grace: float) -> None:
+        if self._server is not None:
+            self._server.close()
+        deadline = time.monotonic() + grace
+        while any(c.job is not None for c in self.connections) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for conn in list(self.connections):
+            conn.shutdown()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+
+class JobConnection(asyncio.Protocol):
+    """What every job-receiving connection shares: the connection limit, the idle timeout,
+    and the rule that a job cut short is recorded as aborted, never dropped."""
+
+    def __init__(self, service: JobService) -> None:
+        self.service = service
+        self.log = service.log
+        self.spool = service.ctx.spool
+        self.device = service.ctx.device
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.job: Job | None = None
+        self._last_activity = time.monotonic()
+        self._idle_timer: asyncio.TimerHandle | None = None
+
+    # -- hooks for the protocol ----------------------------------------------------------
+
+    def opened(self) -> None:
+        """The connection was admitted."""
+
+    def idle(self) -> None:
+        """The peer was silent for the idle timeout; the default ends the connection."""
+        self.interrupt("the sender went silent")
+        self.close()
+
+    def interrupt(self, message: str) -> None:
+        """Abort the job being received, if any, with `message`."""
+        raise NotImplementedError
+
+    def closed(self) -> None:
+        """The connection is gone; release what the protocol holds."""
+
+    # -- shared machinery ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.peer = peer_name(transport)
+        if not self.service.limit.admit(transport):
+            self.log.warning(
+                "%s: %s refused: %d connections open",
+                self.service.name, self.peer, self.service.limit.maximum,
+            )  # fmt: skip
+            transport.abort()
+            return
+        self.transport = transport
+        self.service.connections.add(self)
+        self._idle_timer = asyncio.get_running_loop().call_later(
+            self.service.idle_timeout, self._check_idle
+        )
+        self.opened()
+
+    def touch(self) -> None:
+        self._last_activity = time.monotonic()
+
+    def _check_idle(self) -> None:
+        idle = time.monotonic() - self._last_activity
+        timeout = self.service.idle_timeout
+        if idle < timeout:
+            self._idle_timer = asyncio.get_running_loop().call_later(
+                timeout - idle, self._check_idle
+            )
+            return
+        self.log.info("%s: %s: idle for %.0f s, closing", self.service.name, self.peer, idle)
+        self.idle()
+
+    def send(self, data: bytes) -> None:
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def shutdown(self) -> None:
+        """The daemon stops: a job still arriving is recorded as interrupted, not printed."""
+        if self.job is not None:
+            self.interrupt(
+                f"the controller shut down while {self.peer} was sending "
+                f"({self.job.bytes} bytes received)"
+            )
+        self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is None:
+            return  # refused at the door
+        if self.job is not None:
+            self.interrupt(
+                f"connection from {self.peer} lost after {self.job.bytes} bytes: "
+                f"{exc or 'closed mid-job'}"
+            )
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        self.service.limit.release(self.transport)
+        self.service.connections.discard(self)
+        self.transport = None
+        self.closed()

@@ -7,16 +7,14 @@ real printers. A receive-job exchange becomes a spool job as soon as its first f
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 
 from mfpd.codecs import lpd
 from mfpd.config import LpdServiceConfig
 from mfpd.device.jobs import Job, JobState
 from mfpd.device.machine import PrinterState
 from mfpd.device.spool import DocumentWriter, JobTooLarge
-from mfpd.services.base import ConnectionLimit, PortEntry, ServiceContext, listen_tcp, peer_name
+from mfpd.services.base import JobConnection, JobService, ServiceContext
 
 log = logging.getLogger("mfpd.lpd")
 
@@ -24,72 +22,34 @@ log = logging.getLogger("mfpd.lpd")
 SUPERUSER = "root"
 
 
-class LpdService:
+class LpdService(JobService):
     name = "lpd"
 
     def __init__(self, ctx: ServiceContext) -> None:
-        self.ctx = ctx
         self.config: LpdServiceConfig = ctx.config.services.lpd
-        self.limit = ConnectionLimit(self.config.max_connections)
-        self.connections: set[LpdConnection] = set()
-        self._server: asyncio.Server | None = None
+        super().__init__(ctx, self.config)
 
-    async def start(self) -> list[PortEntry]:
-        self._server, entry = await listen_tcp(
-            self.ctx, self.name, self.config.port, lambda: LpdConnection(self)
-        )
-        return [entry]
-
-    async def stop(self, grace: float) -> None:
-        if self._server is not None:
-            self._server.close()
-        deadline = time.monotonic() + grace
-        while any(c.job is not None for c in self.connections) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        for conn in list(self.connections):
-            conn.shutdown()
-        if self._server is not None:
-            await self._server.wait_closed()
+    def connection(self) -> JobConnection:
+        return LpdConnection(self)
 
     def has_queue(self, name: str) -> bool:
         return name in self.config.queues
 
 
-class LpdConnection(asyncio.Protocol):
+class LpdConnection(JobConnection):
     def __init__(self, service: LpdService) -> None:
-        self.service = service
-        self.spool = service.ctx.spool
-        self.device = service.ctx.device
+        super().__init__(service)
+        self.lpd = service
         config = service.config
         self.codec = lpd.LpdServerConnection(config.max_line, config.max_control_file)
-        self.transport: asyncio.Transport | None = None
-        self.peer = "?"
         self.queue = ""
-        self.job: Job | None = None
         self.writer: DocumentWriter | None = None
         self._files: dict[str, str] = {}  # LPD data file name -> spool document name
-        self._last_activity = time.monotonic()
-        self._idle_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio protocol ----------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.peer = peer_name(transport)
-        if not self.service.limit.admit(transport):
-            log.warning(
-                "lpd: %s refused: %d connections open", self.peer, self.service.limit.maximum
-            )
-            transport.abort()
-            return
-        self.service.connections.add(self)
-        self._idle_timer = asyncio.get_running_loop().call_later(
-            self.service.config.idle_timeout, self._check_idle
-        )
-
     def data_received(self, data: bytes) -> None:
-        self._last_activity = time.monotonic()
+        self.touch()
         events = self.codec.feed(data)
         while events:
             for event in events:
@@ -107,39 +67,25 @@ class LpdConnection(asyncio.Protocol):
             self._handle(event)
         return False
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.job is not None:
-            self._abort(
-                ["aborted-by-system", "job-data-insufficient"],
-                f"connection from {self.peer} lost mid-job: {exc or 'closed'}",
-            )
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-        if self.transport is not None:
-            self.service.limit.release(self.transport)
-        self.service.connections.discard(self)
-        self.transport = None
+    def interrupt(self, message: str) -> None:
+        self._abort(["aborted-by-system", "job-data-insufficient"], message)
 
     # -- events --------------------------------------------------------------------------
-
-    def _send(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
 
     def _handle(self, event: lpd.Event) -> None:
         if isinstance(event, lpd.FileData):
             self._write(event.data)
         elif isinstance(event, lpd.ReceiveJob):
             self.queue = event.queue
-            if self.service.has_queue(event.queue):
-                self._send(self.codec.accept_receive())
+            if self.lpd.has_queue(event.queue):
+                self.send(self.codec.accept_receive())
             else:
                 log.info("lpd: %s: unknown queue %r", self.peer, event.queue)
-                self._send(self.codec.reject())
+                self.send(self.codec.reject())
         elif isinstance(event, lpd.DataFileStart):
             self._start_data_file(event)
         elif isinstance(event, lpd.ControlFileStart):
-            self._send(self.codec.ack())
+            self.send(self.codec.ack())
         elif isinstance(event, lpd.ControlFile):
             self._control_file(event.model)
         elif isinstance(event, lpd.FileEnd):
@@ -152,24 +98,24 @@ class LpdConnection(asyncio.Protocol):
                 self.spool.cancel(self.job, "job-canceled-by-user")
                 self.job = None
             self._files.clear()
-            self._send(self.codec.ack())
+            self.send(self.codec.ack())
         elif isinstance(event, lpd.ReceiveEnd):
             if not event.complete and self.job is not None:
                 self._abort(["aborted-by-system", "job-data-insufficient"], event.reason)
         elif isinstance(event, lpd.QueueState):
-            self._send(self._queue_state(event))
-            self._close()
+            self.send(self._queue_state(event))
+            self.close()
         elif isinstance(event, lpd.RemoveJobs):
-            self._send(self._remove(event))
-            self._close()
+            self.send(self._remove(event))
+            self.close()
         elif isinstance(event, lpd.PrintWaiting):
-            self._close()  # RFC 1179 5.1: no answer is defined
+            self.close()  # RFC 1179 5.1: no answer is defined
         elif isinstance(event, lpd.Malformed):
             log.warning("lpd: %s: %s", self.peer, event.reason)
-            self._send(self.codec.reject())
+            self.send(self.codec.reject())
             if self.job is not None:
                 self._abort(["aborted-by-system"], f"protocol error: {event.reason}")
-            self._close()
+            self.close()
 
     def _ensure_job(self) -> Job:
         if self.job is None:
@@ -188,12 +134,12 @@ class LpdConnection(asyncio.Protocol):
             log.warning(
                 "lpd: %s: data file of %d bytes refused (limit %d)", self.peer, event.count, limit
             )
-            self._send(self.codec.reject())
+            self.send(self.codec.reject())
             self._abort(["aborted-by-system", "job-too-large"], "data file exceeds the size limit")
             return
         self.writer = self.spool.open_document(job)
         self._files[event.name] = self.writer.path.name
-        self._send(self.codec.ack())
+        self.send(self.codec.ack())
 
     def _write(self, data: bytes) -> None:
         if self.writer is None:
@@ -203,11 +149,11 @@ class LpdConnection(asyncio.Protocol):
         except JobTooLarge as exc:
             log.warning("lpd: %s: %s", self.peer, exc)
             self._abort(["aborted-by-system", "job-too-large"], str(exc))
-            self._close()
+            self.close()
         except OSError as exc:
             log.error("lpd: %s: spool write failed: %s", self.peer, exc)
             self._abort(["aborted-by-system"], f"spool write failed: {exc.strerror}")
-            self._close()
+            self.close()
 
     def _close_writer(self) -> None:
         if self.writer is not None:
@@ -231,7 +177,7 @@ class LpdConnection(asyncio.Protocol):
             self._close_writer()
         if event.ack_expected:
             # The file is in the spool (or the control file parsed): acknowledge it.
-            self._send(self.codec.ack())
+            self.send(self.codec.ack())
 
     def _job_received(self, event: lpd.JobReceived) -> None:
         job = self.job
@@ -286,7 +232,7 @@ class LpdConnection(asyncio.Protocol):
         return entries
 
     def _queue_state(self, event: lpd.QueueState) -> bytes:
-        if not self.service.has_queue(event.queue):
+        if not self.lpd.has_queue(event.queue):
             return f"{event.queue}: unknown printer\n".encode()
         state = self.device.state
         if state is PrinterState.STOPPED:
@@ -299,7 +245,7 @@ class LpdConnection(asyncio.Protocol):
         return fmt(self._entries(), event.operands, status=status)
 
     def _remove(self, event: lpd.RemoveJobs) -> bytes:
-        if not self.service.has_queue(event.queue):
+        if not self.lpd.has_queue(event.queue):
             return f"{event.queue}: unknown printer\n".encode()
         entries = self._entries()
         if event.operands:
@@ -319,33 +265,6 @@ class LpdConnection(asyncio.Protocol):
             lines.append(f"job {job.id} dequeued")
             log.info("lpd: %s: %s removed job %d", self.peer, event.agent, job.id)
         return "".join(line + "\n" for line in lines).encode()
-
-    # -- timers and shutdown -------------------------------------------------------------
-
-    def _check_idle(self) -> None:
-        timeout = self.service.config.idle_timeout
-        idle = time.monotonic() - self._last_activity
-        if idle < timeout:
-            self._idle_timer = asyncio.get_running_loop().call_later(
-                timeout - idle, self._check_idle
-            )
-            return
-        log.info("lpd: %s: idle for %.0f s, closing", self.peer, idle)
-        if self.job is not None:
-            self._abort(["aborted-by-system", "job-data-insufficient"], "sender went silent")
-        self._close()
-
-    def shutdown(self) -> None:
-        if self.job is not None:
-            self._abort(
-                ["aborted-by-system", "job-data-insufficient"],
-                f"the controller shut down while {self.peer} was sending",
-            )
-        self._close()
-
-    def _close(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
 
 
 def _source_name(model: lpd.ControlFileModel) -> str | None:

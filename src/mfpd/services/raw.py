@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from collections.abc import Callable
 from typing import Any
 
 from mfpd.codecs import pjl
@@ -17,26 +17,21 @@ from mfpd.config import RawServiceConfig
 from mfpd.device.events import Event
 from mfpd.device.jobs import Job
 from mfpd.device.spool import DocumentWriter, JobTooLarge
-from mfpd.services.base import ConnectionLimit, PortEntry, ServiceContext, listen_tcp, peer_name
+from mfpd.services.base import JobConnection, JobService, ServiceContext
 from mfpd.services.pjl_commands import LANGUAGE_MIME, PjlDefaults, PjlSession, variables
 from mfpd.services.pjl_volume import PjlVolume
 
 log = logging.getLogger("mfpd.raw")
 
-# A plain Protocol, not a BufferedProtocol: asyncio's recv() hands over a fresh bytes object
-# the codec and the spool use without a copy (bench/RESULTS.md measured both).
 PJL_DEFAULTS_KEY = "pjl-defaults"
 
 
-class RawService:
+class RawService(JobService):
     name = "raw"
 
     def __init__(self, ctx: ServiceContext) -> None:
-        self.ctx = ctx
         self.config: RawServiceConfig = ctx.config.services.raw
-        self.limit = ConnectionLimit(self.config.max_connections)
-        self.connections: set[RawConnection] = set()
-        self._server: asyncio.Server | None = None
+        super().__init__(ctx, self.config)
         store = ctx.spool.store
         saved = store.get(PJL_DEFAULTS_KEY)
         self.defaults = PjlDefaults(
@@ -50,81 +45,52 @@ class RawService:
             else None
         )
 
-    async def start(self) -> list[PortEntry]:
-        self._server, entry = await listen_tcp(
-            self.ctx, self.name, self.config.port, lambda: RawConnection(self)
-        )
-        return [entry]
-
-    async def stop(self, grace: float) -> None:
-        if self._server is not None:
-            self._server.close()
-        deadline = time.monotonic() + grace
-        while any(c.receiving for c in self.connections) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        for conn in list(self.connections):
-            conn.shutdown()
-        if self._server is not None:
-            await self._server.wait_closed()
+    def connection(self) -> JobConnection:
+        return RawConnection(self)
 
 
-class RawConnection(asyncio.Protocol):
+class RawConnection(JobConnection):
     def __init__(self, service: RawService) -> None:
-        self.service = service
-        self.ctx = service.ctx
-        self.spool = service.ctx.spool
-        self.device = service.ctx.device
+        super().__init__(service)
         self.stream = pjl.RawStream(service.config.max_line)
         self.session = PjlSession(self.device, service.defaults, service.volume)
-        self.transport: asyncio.Transport | None = None
-        self.peer = "?"
-        self.job: Job | None = None
         self.writer: DocumentWriter | None = None
         self._discarding = False  # the current job was refused; drop its data
-        self._last_activity = time.monotonic()
-        self._idle_timer: asyncio.TimerHandle | None = None
         self._timed: asyncio.TimerHandle | None = None
         self._my_jobs: dict[int, str | None] = {}  # job id -> PJL name, for USTATUS JOB/PAGE
-        self._unsubscribe = self.device.events.subscribe(self._on_event)
-
-    @property
-    def receiving(self) -> bool:
-        return self.job is not None
+        self._unsubscribe: Callable[[], None] | None = None
 
     # -- asyncio protocol ----------------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.peer = peer_name(transport)
-        if not self.service.limit.admit(transport):
-            log.warning(
-                "raw: %s refused: %d connections open", self.peer, self.service.limit.maximum
-            )
-            self._unsubscribe()
-            transport.abort()
-            self.transport = None
-            return
-        self.service.connections.add(self)
-        self._arm_idle_timer()
+    def opened(self) -> None:
+        self._unsubscribe = self.device.events.subscribe(self._on_event)
 
     def data_received(self, data: bytes) -> None:
-        self._last_activity = time.monotonic()
+        # A plain Protocol, not a BufferedProtocol: asyncio's recv() hands over a fresh bytes
+        # object that the codec and the spool use without a copy (bench/RESULTS.md).
+        self.touch()
         self._handle(self.stream.feed(data))
 
     def eof_received(self) -> bool:
         self._handle(self.stream.eof())
-        self._close()
+        self.close()
         return False
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.job is not None:
-            # The peer vanished mid-job (reset, not a clean end): record it, do not print it.
-            self._abort_job(
-                ["aborted-by-system", "job-data-insufficient"],
-                f"connection from {self.peer} lost after {self.job.bytes} bytes: {exc}",
-            )
-        self._cleanup()
+    def idle(self) -> None:
+        # As a JetDirect card does: silence ends the job with what was received.
+        self._handle(self.stream.eof())
+        self.close()
+
+    def interrupt(self, message: str) -> None:
+        # The peer vanished or the daemon stops mid-job: record it, do not print it.
+        self._abort_job(["aborted-by-system", "job-data-insufficient"], message)
+
+    def closed(self) -> None:
+        self.session.close()
+        if self._timed is not None:
+            self._timed.cancel()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
 
     # -- events from the codec -----------------------------------------------------------
 
@@ -225,8 +191,7 @@ class RawConnection(asyncio.Protocol):
                 self._reply(pjl.format_ustatus_job_end(name, job.impressions_completed))
 
     def _reply(self, data: bytes) -> None:
-        if data and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
+        self.send(data)
         self._arm_timed()
 
     def _arm_timed(self) -> None:
@@ -238,47 +203,3 @@ class RawConnection(asyncio.Protocol):
         self._timed = None
         if self.session.timed and self.transport is not None:
             self._reply(self.session.device_status("TIMED"))
-
-    # -- timers and shutdown -------------------------------------------------------------
-
-    def _arm_idle_timer(self) -> None:
-        timeout = self.service.config.idle_timeout
-        self._idle_timer = asyncio.get_running_loop().call_later(timeout, self._check_idle)
-
-    def _check_idle(self) -> None:
-        idle = time.monotonic() - self._last_activity
-        timeout = self.service.config.idle_timeout
-        if idle < timeout:
-            self._idle_timer = asyncio.get_running_loop().call_later(
-                timeout - idle, self._check_idle
-            )
-            return
-        # As a JetDirect card does: silence ends the job with what was received.
-        log.info("raw: %s: idle for %.0f s, closing", self.peer, idle)
-        self._handle(self.stream.eof())
-        self._close()
-
-    def shutdown(self) -> None:
-        """The daemon stops: a job still arriving is recorded as interrupted, not printed."""
-        if self.job is not None:
-            self._abort_job(
-                ["aborted-by-system", "job-data-insufficient"],
-                f"the controller shut down while {self.peer} was sending "
-                f"({self.job.bytes} bytes received)",
-            )
-        self._close()
-
-    def _close(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
-
-    def _cleanup(self) -> None:
-        self.session.close()
-        for timer in (self._idle_timer, self._timed):
-            if timer is not None:
-                timer.cancel()
-        self._unsubscribe()
-        if self.transport is not None:
-            self.service.limit.release(self.transport)
-        self.service.connections.discard(self)
-        self.transport = None
