@@ -57,7 +57,7 @@ def test_lpd_jobs_of_every_format(mfpd: Mfpd, tmp_path: Path) -> None:
     port = str(mfpd.port("lpd"))
     for device, _ in FORMATS:
         document = render(tmp_path, device, pages=2)
-        rlpr = ["rlpr", "-H127.0.0.1", f"--port={port}", "-Plp", "-Ubob", f"-J{device}"]
+        rlpr = ["rlpr", "-N", "-H127.0.0.1", f"--port={port}", "-Plp", "-Ubob", f"-J{device}"]
         subprocess.run([*rlpr, str(document)], check=True, capture_output=True, timeout=30)
     jobs = mfpd.wait_jobs_done(len(FORMATS))
     assert [(j["name"], j["format"], j["pages"]) for j in jobs] == [

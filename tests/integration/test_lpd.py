@@ -1,5 +1,9 @@
 """LPD (RFC 1179) against the real daemon: CUPS's lpd backend, rlpr/rlpq/rlprm, LPRng's lpr,
-and hand-made exchanges for the quirks real senders have."""
+and hand-made exchanges for the quirks real senders have.
+
+rlpr's tools run with -N: as root they otherwise bind source ports 721-731, eleven ports that
+TIME_WAIT exhausts within one test run. The reserved-port case is CUPS's `reserve=rfc1179`.
+"""
 
 from __future__ import annotations
 
@@ -64,29 +68,29 @@ def test_cups_lpd_backend_streams_stdin_without_final_nul(mfpd: Mfpd) -> None:
     )  # fmt: skip
 
 
+def rlp(tool: str, port: int, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """rlpr, rlpq or rlprm against queue lp of the daemon (-N: see the module docstring)."""
+    cmd = [tool, "-N", "-H127.0.0.1", f"--port={port}", "-Plp", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=check)
+
+
 def test_rlpr_copies_and_queue_tools(mfpd: Mfpd, tmp_path: Path) -> None:
     need("rlpr", "rlpq", "rlprm")
-    port = str(mfpd.port("lpd"))
+    port = mfpd.port("lpd")
     doc = tmp_path / "notes for the meeting.txt"
     doc.write_bytes(TEXT)
     mfpd.cli("fault", "offline")  # keep the jobs in the queue while we look at it
-    empty = subprocess.run(["rlpq", "-H127.0.0.1", f"--port={port}", "-Plp"],
-                           capture_output=True, text=True, timeout=30)  # fmt: skip
-    assert "no entries" in empty.stdout
-    result = subprocess.run(
-        ["rlpr", "-H127.0.0.1", f"--port={port}", "-Plp", "-Ualice", "-JMyJob", "-#3", str(doc)],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+    assert "no entries" in rlp("rlpq", port).stdout
+    result = rlp("rlpr", port, "-Ualice", "-JMyJob", "-#3", str(doc))
     assert result.returncode == 0, result.stderr
     job = mfpd.wait_for(
         lambda jobs: len(jobs) == 1 and "job-incoming" not in jobs[0]["state_reasons"]
     )[0]
     assert (job["name"], job["user"], job["copies"], job["pages"]) == ("MyJob", "alice", 3, None)
-    listing = subprocess.run(["rlpq", "-H127.0.0.1", f"--port={port}", "-Plp"],
-                             capture_output=True, text=True, timeout=30).stdout  # fmt: skip
+    listing = rlp("rlpq", port).stdout
     assert "alice" in listing and str(job["id"]) in listing and "MyJob" in listing
     # Another user may not remove it (rlprm as root always sends agent "root": send by hand).
-    with socket.create_connection(("127.0.0.1", mfpd.port("lpd")), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(b"\x05lp mallory %d\n" % job["id"])
         refusal = sock.recv(4096)
     assert b"not its owner" in refusal
@@ -98,15 +102,13 @@ def test_rlpr_copies_and_queue_tools(mfpd: Mfpd, tmp_path: Path) -> None:
 
 def test_rlprm_as_root_removes_a_job(mfpd: Mfpd, tmp_path: Path) -> None:
     need("rlpr", "rlprm")
-    port = str(mfpd.port("lpd"))
+    port = mfpd.port("lpd")
     mfpd.cli("fault", "offline")
     doc = tmp_path / "a.txt"
     doc.write_bytes(TEXT)
-    subprocess.run(["rlpr", "-H127.0.0.1", f"--port={port}", "-Plp", "-Ucarol", str(doc)],
-                   check=True, timeout=30)  # fmt: skip
+    rlp("rlpr", port, "-Ucarol", str(doc), check=True)
     job_id = mfpd.wait_for(lambda jobs: len(jobs) == 1)[0]["id"]
-    out = subprocess.run(["rlprm", "-H127.0.0.1", f"--port={port}", "-Plp", "-Uroot", str(job_id)],
-                         capture_output=True, text=True, timeout=30)  # fmt: skip
+    out = rlp("rlprm", port, "-Uroot", str(job_id))
     assert f"job {job_id} dequeued" in out.stdout + out.stderr
     job = mfpd.wait_jobs_done(1)[0]
     assert job["state"] == "canceled" and job["state_reasons"] == ["job-canceled-by-user"]
