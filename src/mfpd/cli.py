@@ -85,11 +85,9 @@ def _serve(args: argparse.Namespace) -> int:
     # Imported here so that `jobs`, `status` and the like start fast.
     from mfpd.daemon import AlreadyRunning, Daemon
 
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(EscapingFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     state_dir = (args.state_dir or default_state_dir()).resolve()
     daemon = Daemon(config, state_dir, bind=args.bind, port_offset=args.port_offset)
     try:
@@ -100,6 +98,18 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"mfpd: cannot start: {exc}", file=sys.stderr)
         return 1
+
+
+# C0 and C1 control characters a log message may carry from the network, written as \xNN.
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if c != 0x09}
+
+
+class EscapingFormatter(logging.Formatter):
+    """Peers choose job names, queue names and PJL text: none of it may forge a log line or
+    drive the operator's terminal. Tracebacks (added after the message) keep their lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return super().formatMessage(record).translate(_ESCAPES)
 
 
 def _time(value: float | None) -> str:

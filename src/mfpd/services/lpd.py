@@ -112,7 +112,8 @@ class LpdConnection(JobConnection):
             self.close()  # RFC 1179 5.1: no answer is defined
         elif isinstance(event, lpd.Malformed):
             log.warning("lpd: %s: %s", self.peer, event.reason)
-            self.send(self.codec.reject())
+            if self.codec.state is not lpd.LpdState.CLOSED:  # eof() events need no answer
+                self.send(self.codec.reject())
             if self.job is not None:
                 self._abort(["aborted-by-system"], f"protocol error: {event.reason}")
             self.close()

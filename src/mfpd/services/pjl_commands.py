@@ -28,7 +28,7 @@ class Variable:
         if self.choices:
             return value in self.choices
         if self.low is not None and self.high is not None:
-            return value.isdigit() and self.low <= int(value) <= self.high
+            return _is_number(value) and self.low <= int(value) <= self.high
         return True
 
 
@@ -231,7 +231,7 @@ class PjlSession:
             value = opt.value.upper()
             if opt.key in USTATUS_KINDS and value in USTATUS_KINDS[opt.key]:
                 self.ustatus[opt.key] = value
-            elif opt.key == "TIMED" and value.isdigit():
+            elif opt.key == "TIMED" and _is_number(value):
                 seconds = int(value)
                 self.timed = (
                     0 if seconds == 0 else max(TIMED_RANGE[0], min(seconds, TIMED_RANGE[1]))
@@ -368,6 +368,11 @@ class PjlSession:
         if self._download is not None:
             self._download.abort()
             self._download = None
+
+
+def _is_number(value: str) -> bool:
+    # str.isdigit() alone admits superscripts and other digits int() refuses.
+    return value.isascii() and value.isdigit() and len(value) <= 9
 
 
 def _enumerated(head: str, values: Any) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -59,6 +60,9 @@ class RawConnection(JobConnection):
         self._timed: asyncio.TimerHandle | None = None
         self._my_jobs: dict[int, str | None] = {}  # job id -> PJL name, for USTATUS JOB/PAGE
         self._unsubscribe: Callable[[], None] | None = None
+        self._backlog: deque[pjl.Event] = deque()
+        self._writing_paused = False
+        self._eof = False
 
     # -- asyncio protocol ----------------------------------------------------------------
 
@@ -69,17 +73,39 @@ class RawConnection(JobConnection):
         # A plain Protocol, not a BufferedProtocol: asyncio's recv() hands over a fresh bytes
         # object that the codec and the spool use without a copy (bench/RESULTS.md).
         self.touch()
-        self._handle(self.stream.feed(data))
+        self._backlog.extend(self.stream.feed(data))
+        self._drain()
 
     def eof_received(self) -> bool:
-        self._handle(self.stream.eof())
-        self.close()
-        return False
+        self._backlog.extend(self.stream.eof())
+        self._eof = True
+        self._drain()
+        return True  # we close once every reply is out (see _drain)
+
+    def pause_writing(self) -> None:
+        # The peer does not read its replies (FSUPLOAD, INFO ...): stop reading its requests
+        # until it does, so that replies cannot pile up in memory.
+        self._writing_paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if self.transport is not None and not self._eof:
+            self.transport.resume_reading()
+        self._drain()
 
     def idle(self) -> None:
+        if self._writing_paused:
+            # Silent because it stopped reading our replies: a stuck peer, not a finished job.
+            self.interrupt(f"{self.peer} stopped reading its replies")
+            if self.transport is not None:
+                self.transport.abort()
+            return
         # As a JetDirect card does: silence ends the job with what was received.
-        self._handle(self.stream.eof())
-        self.close()
+        self._eof = True
+        self._backlog.extend(self.stream.eof())
+        self._drain()
 
     def interrupt(self, message: str) -> None:
         # The peer vanished or the daemon stops mid-job: record it, do not print it.
@@ -94,26 +120,33 @@ class RawConnection(JobConnection):
 
     # -- events from the codec -----------------------------------------------------------
 
-    def _handle(self, events: list[pjl.Event]) -> None:
-        for event in events:
-            if isinstance(event, pjl.JobData):
-                self._write(event.data)
-            elif isinstance(event, pjl.Command):
-                self._reply(self.session.handle(event.cmd))
-            elif isinstance(event, pjl.JobStart):
-                self._start_job(event)
-            elif isinstance(event, pjl.JobEnd):
-                self._end_job()
-            elif isinstance(event, pjl.FileData):
-                self.session.file_data(event.data)
-            elif isinstance(event, pjl.FileDataEnd):
-                self._reply(self.session.file_end(event.truncated))
-            elif isinstance(event, pjl.Malformed):
-                log.info("raw: %s: bad PJL line (%s): %r", self.peer, event.reason, event.line[:80])
-                if self.session.ustatus["DEVICE"] != "OFF":
-                    # PJLTRM 7: parser errors are reported only through unsolicited status.
-                    _, display, online = self.device.pjl_status()
-                    self._reply(pjl.format_ustatus("DEVICE", event.code, display, online))
+    def _drain(self) -> None:
+        """Act on the codec's events in order, stopping while the peer's window is full."""
+        backlog = self._backlog
+        while backlog and not self._writing_paused:
+            self._handle(backlog.popleft())
+        if self._eof and not backlog:
+            self.close()
+
+    def _handle(self, event: pjl.Event) -> None:
+        if isinstance(event, pjl.JobData):
+            self._write(event.data)
+        elif isinstance(event, pjl.Command):
+            self._reply(self.session.handle(event.cmd))
+        elif isinstance(event, pjl.JobStart):
+            self._start_job(event)
+        elif isinstance(event, pjl.JobEnd):
+            self._end_job()
+        elif isinstance(event, pjl.FileData):
+            self.session.file_data(event.data)
+        elif isinstance(event, pjl.FileDataEnd):
+            self._reply(self.session.file_end(event.truncated))
+        elif isinstance(event, pjl.Malformed):
+            log.info("raw: %s: bad PJL line (%s): %r", self.peer, event.reason, event.line[:80])
+            if self.session.ustatus["DEVICE"] != "OFF":
+                # PJLTRM 7: parser errors are reported only through unsolicited status.
+                _, display, online = self.device.pjl_status()
+                self._reply(pjl.format_ustatus("DEVICE", event.code, display, online))
 
     def _start_job(self, event: pjl.JobStart) -> None:
         attributes: dict[str, Any] = self.session.job_attributes()
