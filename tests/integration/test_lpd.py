@@ -108,7 +108,12 @@ def test_rlprm_as_root_removes_a_job(mfpd: Mfpd, tmp_path: Path) -> None:
     doc.write_bytes(TEXT)
     rlp("rlpr", port, "-Ucarol", str(doc), check=True)
     job_id = mfpd.wait_for(lambda jobs: len(jobs) == 1)[0]["id"]
+    # "root" from an unreserved port is anybody: refused (rlprm -N binds no reserved port).
     out = rlp("rlprm", port, "-Uroot", str(job_id))
+    assert "not its owner" in out.stdout + out.stderr
+    # From a reserved source port, as rlprm binds when run by root, it is believed.
+    cmd = ["rlprm", "-H127.0.0.1", f"--port={port}", "-Plp", str(job_id)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     assert f"job {job_id} dequeued" in out.stdout + out.stderr
     job = mfpd.wait_jobs_done(1)[0]
     assert job["state"] == "canceled" and job["state_reasons"] == ["job-canceled-by-user"]

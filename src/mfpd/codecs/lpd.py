@@ -43,6 +43,7 @@ files per control file, several jobs per connection, CR LF line ends.
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -452,6 +453,16 @@ class Malformed(Event):
 
 
 @dataclass(slots=True)
+class _WaitingControl:
+    """A control file received, waiting for the data files it prints."""
+
+    name: str
+    model: ControlFileModel
+    needed: tuple[str, ...]
+    missing: set[str]
+
+
+@dataclass(slots=True)
 class _OpenFile:
     kind: FileKind
     name: str
@@ -485,8 +496,10 @@ class LpdServerConnection:
         self._in_receive = False
         self._error: str | None = None
         # job tracking: controls waiting for data files, data files waiting for a control
-        self._controls: list[tuple[str, ControlFileModel]] = []
-        self._data_pool: list[str] = []
+        self._controls: list[_WaitingControl] = []
+        # Data files received and not yet claimed by a control file (a multiset: names
+        # may repeat across jobs). Sets and counters keep a job of many files linear.
+        self._data_pool: Counter[str] = Counter()
         self._unacked: tuple[FileKind, str, ControlFileModel | None] | None = None
         self._check_jobs_due = False
 
@@ -606,11 +619,15 @@ class LpdServerConnection:
             if problem:
                 problems.append(problem)
         if receiving:
-            for name, model in self._controls:
-                missing = [n for n in model.data_file_names if n not in self._data_pool]
-                problems.append(f"control file {name} without data file(s) {', '.join(missing)}")
+            for waiting in self._controls:
+                missing = [n for n in waiting.needed if n in waiting.missing]
+                problems.append(
+                    f"control file {waiting.name} without data file(s) {', '.join(missing)}"
+                )
             if self._data_pool:
-                problems.append("data file(s) without control file: " + ", ".join(self._data_pool))
+                problems.append(
+                    "data file(s) without control file: " + ", ".join(self._data_pool.elements())
+                )
             if problems:
                 events.append(ReceiveEnd(False, "; ".join(problems)))
             else:
@@ -855,21 +872,25 @@ class LpdServerConnection:
         kind, name, model = self._unacked
         self._unacked = None
         if kind is FileKind.CONTROL and model is not None:
-            self._controls.append((name, model))
+            needed = model.data_file_names
+            missing = {n for n in needed if self._data_pool[n] <= 0}
+            self._controls.append(_WaitingControl(name, model, needed, missing))
         else:
-            self._data_pool.append(name)
+            self._data_pool[name] += 1
+            for waiting in self._controls:
+                waiting.missing.discard(name)
         self._check_jobs_due = True
 
     def _check_jobs(self, events: list[Event]) -> None:
         self._check_jobs_due = False
-        for entry in list(self._controls):
-            name, model = entry
-            needed = model.data_file_names
-            if all(n in self._data_pool for n in needed):
-                for n in needed:
-                    self._data_pool.remove(n)
-                self._controls.remove(entry)
-                events.append(JobReceived(name, model, needed))
+        complete = [w for w in self._controls if not w.missing]
+        for waiting in complete:
+            for n in waiting.needed:
+                self._data_pool[n] -= 1
+            self._controls.remove(waiting)
+            events.append(JobReceived(waiting.name, waiting.model, waiting.needed))
+        if complete:
+            self._data_pool = +self._data_pool  # drop the names whose count reached zero
 
 
 # --------------------------------------------------------------------------------------------

@@ -733,10 +733,8 @@ class RawStream:
         # The hot path: most chunks of print data hold no UEL. memchr() rules out ESC-free
         # data at memory speed, and CPython's reverse search is 1.3-2.5x faster than its
         # forward one on print data (bench/RESULTS.md); find() runs only when a UEL is there.
-        if buf.find(b"\x1b", off) < 0 or buf.rfind(UEL, off) < 0:
-            i = -1
-        else:
-            i = buf.find(UEL, off)
+        no_uel = buf.find(b"\x1b", off) < 0 or buf.rfind(UEL, off) < 0
+        i = -1 if no_uel else buf.find(UEL, off)
         if i < 0:
             end = n
             if not final:

@@ -18,7 +18,8 @@ from mfpd.services.base import JobConnection, JobService, ServiceContext
 
 log = logging.getLogger("mfpd.lpd")
 
-# The agent that may remove any job (RFC 1179 5.5 leaves it to the server; BSD lpd's rule).
+# The agent that may remove any job (RFC 1179 5.5 leaves it to the server). As in BSD lpd,
+# it is believed only from a reserved source port, which only root on the client can bind.
 SUPERUSER = "root"
 
 
@@ -190,7 +191,8 @@ class LpdConnection(JobConnection):
         order = [
             self._files[f.data_file_name] for f in control.files if f.data_file_name in self._files
         ]
-        job.documents = list(dict.fromkeys(order)) + [d for d in job.documents if d not in order]
+        printed = dict.fromkeys(order)
+        job.documents = [*printed, *(d for d in job.documents if d not in printed)]
         first = control.files[0] if control.files else None
         job.copies = first.copies if first is not None else 1
         if first is not None and first.mime_type:
@@ -212,6 +214,10 @@ class LpdConnection(JobConnection):
             log.warning("lpd: %s: job %d aborted: %s", self.peer, self.job.id, message)
         self.job = None
         self._files.clear()
+
+    def _reserved_port(self) -> bool:
+        port = _port_of(self.transport.get_extra_info("peername")) if self.transport else None
+        return port is not None and port < 1024
 
     # -- queue commands ------------------------------------------------------------------
 
@@ -258,7 +264,7 @@ class LpdConnection(JobConnection):
             job = self.spool.get(entry.job_id)
             if job is None:
                 continue
-            if event.agent not in (job.user, SUPERUSER):
+            if event.agent != job.user and not (event.agent == SUPERUSER and self._reserved_port()):
                 lines.append(f"{event.agent}: cannot remove job {job.id}: not its owner")
                 log.info("lpd: %s: %s may not remove job %d", self.peer, event.agent, job.id)
                 continue
@@ -266,6 +272,12 @@ class LpdConnection(JobConnection):
             lines.append(f"job {job.id} dequeued")
             log.info("lpd: %s: %s removed job %d", self.peer, event.agent, job.id)
         return "".join(line + "\n" for line in lines).encode()
+
+
+def _port_of(peer: object) -> int | None:
+    if isinstance(peer, tuple) and len(peer) >= 2 and isinstance(peer[1], int):
+        return peer[1]
+    return None
 
 
 def _source_name(model: lpd.ControlFileModel) -> str | None:

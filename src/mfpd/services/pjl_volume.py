@@ -38,6 +38,7 @@ MAX_PATH = 255
 MAX_ITEMS = 9
 MAX_ITEM = 100
 _BAD_EDGE = frozenset(" \xe5")
+ENTRY_BLOCK = 4096  # what one directory entry costs against the quota
 _TMP_PREFIX = " pjltmp-"  # a leading space makes it an illegal PJL name: never addressable
 
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -106,6 +107,10 @@ class PjlVolume:
         self._volumes = tuple(names)
         self._lock = threading.Lock()
         self._reserved = 0
+        # Directories and empty files cost no quota bytes, yet disk all the same: each entry
+        # counts as one 4 KiB block against the quota, so FSMKDIR / SIZE=0 floods end.
+        self._max_entries = max(16, quota_bytes // ENTRY_BLOCK)
+        self._entries = 0
         for v in self._volumes:
             self._volume_dir(v).mkdir(mode=0o700, exist_ok=True)
         self._used = self._scan_usage()
@@ -252,12 +257,22 @@ class PjlVolume:
         dfd = self._open_parent(path)
         try:
             old = self._size_of(dfd, path.name)
+            new_entry = not self._exists(dfd, path.name)
+            if new_entry:
+                self._add_entry()
             # an FSDOWNLOAD replaces the old bytes; an FSAPPEND adds to them
-            self._reserve(size if append else max(0, size - old))
             try:
-                return VolumeWriter(self, dfd, path, size, append, old)
+                self._reserve(size if append else max(0, size - old))
+            except BaseException:
+                if new_entry:
+                    self._drop_entry()
+                raise
+            try:
+                return VolumeWriter(self, dfd, path, size, append, old, new_entry)
             except BaseException:
                 self._release(size if append else max(0, size - old))
+                if new_entry:
+                    self._drop_entry()
                 raise
         except BaseException:
             _close(dfd)
@@ -279,13 +294,16 @@ class PjlVolume:
         if path.is_root:
             return
         with self._parent(path) as fd:
+            self._add_entry()
             try:
                 os.mkdir(path.name, 0o700, dir_fd=fd)
             except FileExistsError:
+                self._drop_entry()
                 st = self._lstat(fd, path.name)
                 if not stat.S_ISDIR(st.st_mode):
                     raise VolumeError(FileError.FILE_ALREADY_EXISTS) from None
             except OSError as exc:
+                self._drop_entry()
                 raise _os_error(exc) from None
 
     def delete(self, name: str) -> None:
@@ -302,6 +320,7 @@ class PjlVolume:
                     os.unlink(path.name, dir_fd=fd)
             except OSError as exc:
                 raise _os_error(exc) from None
+        self._drop_entry()
         if stat.S_ISREG(st.st_mode):
             with self._lock:
                 self._used = max(0, self._used - st.st_size)
@@ -329,8 +348,10 @@ class PjlVolume:
 
     def _scan_usage(self) -> int:
         total = 0
+        self._entries = 0
         for v in self._volumes:
-            for dirpath, _dirs, files in os.walk(self._volume_dir(v), followlinks=False):
+            for dirpath, dirs, files in os.walk(self._volume_dir(v), followlinks=False):
+                self._entries += len(dirs) + sum(1 for f in files if _legal_item(f))
                 for f in files:
                     try:
                         st = os.lstat(os.path.join(dirpath, f))
@@ -398,6 +419,15 @@ class PjlVolume:
             raise VolumeError(FileError.FILE_NOT_FOUND, "not a file or directory")
         return st
 
+    def _exists(self, fd: int, name: str) -> bool:
+        try:
+            self._lstat(fd, name)
+        except VolumeError as exc:
+            if exc.code is FileError.FILE_NOT_FOUND:
+                return False
+            raise
+        return True
+
     def _size_of(self, fd: int, name: str) -> int:
         """Size of the file ``name`` to be replaced or appended to; 0 when it does not exist."""
         try:
@@ -422,6 +452,16 @@ class PjlVolume:
                 raise VolumeError(FileError.FILE_OP_ON_DIRECTORY)
             raise VolumeError(FileError.FILE_NOT_FOUND, "not a regular file")
         return fd
+
+    def _add_entry(self) -> None:
+        with self._lock:
+            if self._entries >= self._max_entries:
+                raise VolumeError(FileError.DISK_FULL, "no room for another entry")
+            self._entries += 1
+
+    def _drop_entry(self) -> None:
+        with self._lock:
+            self._entries = max(0, self._entries - 1)
 
     def _reserve(self, nbytes: int) -> None:
         with self._lock:
@@ -464,9 +504,17 @@ class VolumeWriter:
     (or leaving a ``with`` block by an exception) rolls the partial write back."""
 
     def __init__(
-        self, volume: PjlVolume, dfd: int, path: PjlPath, size: int, append: bool, old: int
+        self,
+        volume: PjlVolume,
+        dfd: int,
+        path: PjlPath,
+        size: int,
+        append: bool,
+        old: int,
+        new_entry: bool = False,
     ) -> None:
         self._volume = volume
+        self._new_entry = new_entry  # an entry was counted for this file: give it back on abort
         self._dfd = dfd
         self._path = path
         self._size = size
@@ -566,6 +614,8 @@ class VolumeWriter:
             pass
         self._finish()
         self._volume._settle(self._reserved, 0)
+        if self._new_entry:
+            self._volume._drop_entry()
 
     def _finish(self) -> None:
         self._done = True
