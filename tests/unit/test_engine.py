@@ -116,3 +116,25 @@ async def test_recovery_resumes_accepted_and_aborts_half_received(tmp_path: Path
     assert "job-data-insufficient" in aborted.state_reasons
     assert aborted.bytes == 7
     assert any("half-received" in n for n in notes)
+
+
+async def test_a_document_the_engine_cannot_read_aborts_only_that_job(rig: Rig) -> None:
+    broken = submit(rig.spool, b"first\n")
+    for path in rig.spool.document_paths(broken):
+        path.unlink()  # e.g. removed by hand from the spool directory
+    good = submit(rig.spool, b"second\n")
+    await until(lambda: good.state is JobState.COMPLETED)
+    assert broken.state is JobState.ABORTED
+    assert "document-unprintable-error" in broken.state_reasons
+
+
+async def test_multi_document_jobs_count_each_document_in_its_own_format(rig: Rig) -> None:
+    job = rig.spool.create("lpd", name="two files", user="erin")
+    for data in (b"%!PS-Adobe-3.0\n%%Pages: 4\n%%EOF\n", b"text\n" * 61):
+        writer = rig.spool.open_document(job)
+        writer.write(data)
+        rig.spool.close_document(writer)
+    rig.spool.finish(job)
+    await until(lambda: job.state is JobState.COMPLETED)
+    assert job.format == "application/postscript"
+    assert job.pages == 4 + 2

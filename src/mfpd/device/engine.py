@@ -60,9 +60,6 @@ class Engine:
         if event.kind in ("printer.state", "device.levels", "job.queued", "job.state"):
             self._wake.set()
 
-    def wake(self) -> None:
-        self._wake.set()
-
     async def _wait(self) -> None:
         await self._wake.wait()
         self._wake.clear()
@@ -79,7 +76,14 @@ class Engine:
                     self._wake.clear()
                     await self._wait()
                     continue
-                await self._print(job)
+                try:
+                    await self._print(job)
+                except Exception as exc:
+                    # A document the engine cannot handle must not stop the engine.
+                    log.exception("job %d: the engine failed", job.id)
+                    self.spool.abort(
+                        job, ["aborted-by-system", "document-unprintable-error"], str(exc)
+                    )
                 self.spool.purge()
         finally:
             self.device.set_busy(False)
@@ -94,6 +98,8 @@ class Engine:
         try:
             if job.pages is None:
                 job.pages = await self._count_job(job)
+                if job.state.terminal:  # canceled while its pages were being counted
+                    return
             job.state = JobState.PROCESSING
             job.state_reasons = ["job-printing"]
             job.processing_at = job.processing_at or time.time()
@@ -106,14 +112,17 @@ class Engine:
             self.device.set_waiting_on(None)
 
     async def _count_job(self, job: Job) -> int:
+        paths = self.spool.document_paths(job)
+        # The job's format is its first document's; the others (LPD) are sniffed on their own.
+        mime = job.format if len(paths) == 1 else None
         total = 0
-        for path in self.spool.document_paths(job):
+        for path in paths:
             if job.bytes <= INLINE_COUNT_BYTES:
-                total += self._count(path, job.format, self.config.lines_per_page)
+                total += self._count(path, mime, self.config.lines_per_page)
             else:
                 # Counting reads the whole file: keep big ones off the event loop.
                 total += await asyncio.to_thread(
-                    self._count, path, job.format, self.config.lines_per_page
+                    self._count, path, mime, self.config.lines_per_page
                 )
         return total
 
