@@ -16,6 +16,7 @@ from mfpd.services.base import Service, ServiceContext
 REGISTRY: dict[str, str] = {
     "raw": "mfpd.services.raw:RawService",
     "lpd": "mfpd.services.lpd:LpdService",
+    "ipp": "mfpd.services.ipp.server:IppService",
 }
 
 PROTOCOLS: dict[str, str] = {

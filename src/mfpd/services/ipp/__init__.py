@@ -1,0 +1,1 @@
+"""IPP/2.x printer: HTTP transport, operations, printer and job attributes."""

@@ -1,0 +1,422 @@
+"""IPP operations (RFC 8011 section 4): request validation and the handlers.
+
+`IppOperations.handle` takes a decoded request and the rest of the HTTP body (the document
+data, streamed, never held whole) and returns the response message. Protocol rules live
+here; the state lives in the device and the spool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from mfpd.codecs.ipp.tags import DelimiterTag, Operation, StatusCode, ValueTag
+from mfpd.codecs.ipp.values import Attribute, AttributeGroup, Message
+from mfpd.device.jobs import Job
+from mfpd.device.machine import Device
+from mfpd.device.spool import INCOMING, JobTooLarge, Spool
+from mfpd.services.ipp import build as b
+from mfpd.services.ipp.job_attributes import GET_JOBS_DEFAULT, job_attributes
+from mfpd.services.ipp.printer_attributes import (
+    DOCUMENT_FORMATS,
+    FINISHINGS,
+    JOB_TEMPLATE,
+    MEDIA_SIZES,
+    SIDES,
+    PrinterUris,
+    printer_attributes,
+)
+
+log = logging.getLogger("mfpd.ipp")
+
+CHARSETS = ("utf-8", "us-ascii")
+COMPRESSIONS = ("none", "gzip", "deflate")
+PRINT_COLOR_MODES = ("auto", "color", "monochrome")
+
+
+class IppError(Exception):
+    """Ends a request with an IPP status (RFC 8011 appendix B)."""
+
+    def __init__(self, status: StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Response:
+    status: StatusCode = StatusCode.SUCCESSFUL_OK
+    message: str = ""
+    operation: list[Attribute] = field(default_factory=list)
+    unsupported: list[Attribute] = field(default_factory=list)
+    groups: list[AttributeGroup] = field(default_factory=list)
+
+
+@dataclass
+class Request:
+    message: Message
+    operation: AttributeGroup
+    job_template: AttributeGroup
+    peer: str
+
+    def get(self, name: str) -> Attribute | None:
+        return self.operation.get(name)
+
+    def value(self, name: str, default: object = None) -> object:
+        attr = self.operation.get(name)
+        if attr is None or attr.is_out_of_band:
+            return default
+        return attr.value
+
+    @property
+    def user(self) -> str:
+        user = self.value("requesting-user-name")
+        return user if isinstance(user, str) and user else "anonymous"
+
+
+Body = AsyncIterator[bytes]
+Handler = Callable[[Request, Body, Response], Awaitable[None]]
+
+
+class IppOperations:
+    def __init__(self, device: Device, spool: Spool, max_document_bytes: int) -> None:
+        self.device = device
+        self.spool = spool
+        self.max_document_bytes = max_document_bytes
+        self.uris = PrinterUris("ipp://localhost/ipp/print", "http://localhost/")
+        self.handlers: dict[int, Handler] = {
+            Operation.PRINT_JOB: self.print_job,
+            Operation.VALIDATE_JOB: self.validate_job,
+            Operation.CREATE_JOB: self.create_job,
+            Operation.SEND_DOCUMENT: self.send_document,
+            Operation.CLOSE_JOB: self.close_job,
+            Operation.CANCEL_JOB: self.cancel_job,
+            Operation.GET_JOB_ATTRIBUTES: self.get_job_attributes,
+            Operation.GET_JOBS: self.get_jobs,
+            Operation.GET_PRINTER_ATTRIBUTES: self.get_printer_attributes,
+        }
+
+    # -- the request pipeline ------------------------------------------------------------
+
+    async def handle(self, message: Message, body: Body, uris: PrinterUris, peer: str) -> Message:
+        self.uris = uris
+        response = Response()
+        try:
+            request = self._validate(message, peer)
+            handler = self.handlers.get(message.code)
+            if handler is None:
+                raise IppError(
+                    StatusCode.SERVER_ERROR_OPERATION_NOT_SUPPORTED,
+                    f"operation 0x{message.code:04x} is not supported",
+                )
+            await handler(request, body, response)
+        except IppError as exc:
+            response.status = exc.status
+            response.message = str(exc)
+            response.groups = []
+            log.info("ipp: %s: %s: %s", peer, exc.status.name.lower(), exc)
+        return self._message(message, response)
+
+    def _validate(self, message: Message, peer: str) -> Request:
+        # RFC 8011 4.1.8 and appendix B: the order of these checks is the order of answers.
+        if message.version[0] not in (1, 2):
+            raise IppError(
+                StatusCode.SERVER_ERROR_VERSION_NOT_SUPPORTED,
+                f"IPP/{message.version[0]}.{message.version[1]} is not supported",
+            )
+        if message.request_id <= 0:
+            raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "request-id must be 1 or more")
+        if not message.groups or message.groups[0].tag != DelimiterTag.OPERATION:
+            raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "no operation attributes")
+        operation = message.groups[0]
+        names = operation.names()
+        if names[:2] != ["attributes-charset", "attributes-natural-language"]:
+            raise IppError(
+                StatusCode.CLIENT_ERROR_BAD_REQUEST,
+                "attributes-charset and attributes-natural-language must come first",
+            )
+        charset = operation["attributes-charset"]
+        if charset.tag != ValueTag.CHARSET or str(charset.value).lower() not in CHARSETS:
+            raise IppError(StatusCode.CLIENT_ERROR_CHARSET_NOT_SUPPORTED, "charset not supported")
+        if operation["attributes-natural-language"].tag != ValueTag.NATURAL_LANGUAGE:
+            raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "bad attributes-natural-language")
+        if "printer-uri" not in operation and "job-uri" not in operation:
+            raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "no printer-uri or job-uri")
+        for group in message.groups:
+            if group.tag not in (DelimiterTag.OPERATION, DelimiterTag.JOB):
+                raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "unexpected attribute group")
+        job_template = message.first(DelimiterTag.JOB) or AttributeGroup(DelimiterTag.JOB)
+        return Request(message, operation, job_template, peer)
+
+    def _message(self, request: Message, response: Response) -> Message:
+        major = request.version[0] if request.version[0] in (1, 2) else 1
+        minor = request.version[1] if request.version[0] in (1, 2) else 1
+        operation = [
+            b.charset("attributes-charset", "utf-8"),
+            b.language("attributes-natural-language", "en"),
+        ]
+        if response.message:
+            operation.append(b.text("status-message", response.message[:255]))
+        operation += response.operation
+        groups = [AttributeGroup(DelimiterTag.OPERATION, tuple(operation))]
+        if response.unsupported:
+            groups.append(AttributeGroup(DelimiterTag.UNSUPPORTED, tuple(response.unsupported)))
+            if response.status == StatusCode.SUCCESSFUL_OK:
+                response.status = StatusCode.SUCCESSFUL_OK_IGNORED_OR_SUBSTITUTED_ATTRIBUTES
+        groups += response.groups
+        return Message((major, minor), response.status, max(0, request.request_id), tuple(groups))
+
+    # -- job creation --------------------------------------------------------------------
+
+    def _check_job(self, request: Request, response: Response) -> str:
+        """Validate a job's operation and template attributes; its document format."""
+        fmt = request.value("document-format", "application/octet-stream")
+        if not isinstance(fmt, str) or fmt not in DOCUMENT_FORMATS:
+            response.unsupported.append(b.mime("document-format", str(fmt)))
+            raise IppError(
+                StatusCode.CLIENT_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED,
+                f"document-format {fmt} is not supported",
+            )
+        compression = request.value("compression", "none")
+        if compression not in COMPRESSIONS:
+            response.unsupported.append(b.keyword("compression", str(compression)))
+            raise IppError(
+                StatusCode.CLIENT_ERROR_COMPRESSION_NOT_SUPPORTED,
+                f"compression {compression} is not supported",
+            )
+        self._check_template(request, response)
+        return fmt
+
+    def _check_template(self, request: Request, response: Response) -> None:
+        unsupported: list[Attribute] = []
+        for attr in request.job_template:
+            if not _supported(attr):
+                unsupported.append(attr)
+        response.unsupported += unsupported
+        fidelity = request.value("ipp-attribute-fidelity", False)
+        if unsupported and fidelity is True:
+            raise IppError(
+                StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+                "unsupported job attributes with ipp-attribute-fidelity",
+            )
+
+    def _new_job(self, request: Request, fmt: str) -> Job:
+        template = request.job_template
+        attributes: dict[str, object] = {"ipp-requesting-host": request.peer}
+        mode = template.get("print-color-mode")
+        if mode is not None and mode.value in ("color", "monochrome"):
+            attributes["color"] = mode.value == "color"
+        media = template.get("media")
+        if media is not None and media.value in MEDIA_SIZES:
+            attributes["media"] = media.value
+        sides = template.get("sides")
+        if sides is not None and sides.value in SIDES:
+            attributes["sides"] = sides.value
+        copies = template.get("copies")
+        name = request.value("job-name")
+        return self.spool.create(
+            "ipp",
+            name=name if isinstance(name, str) else "",
+            user=request.user,
+            format=None if fmt == "application/octet-stream" else fmt,
+            copies=copies.value if copies is not None and _supported(copies) else 1,  # type: ignore[arg-type]
+            host=request.peer.rsplit(":", 1)[0],
+            attributes=attributes,
+        )
+
+    async def _receive(self, request: Request, job: Job, body: Body) -> None:
+        """Stream the document of a Print-Job or Send-Document into the spool."""
+        compression = request.value("compression", "none")
+        inflate = (
+            zlib.decompressobj(wbits=47 if compression == "gzip" else 15)
+            if compression in ("gzip", "deflate")
+            else None
+        )
+        writer = self.spool.open_document(job)
+        try:
+            async for chunk in body:
+                data = inflate.decompress(chunk) if inflate is not None else chunk
+                if data:
+                    writer.write(data)
+            if inflate is not None:
+                writer.write(inflate.flush())
+        except JobTooLarge as exc:
+            self.spool.close_document(writer)
+            self.spool.abort(job, ["aborted-by-system", "job-too-large"], str(exc))
+            raise IppError(StatusCode.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE, str(exc)) from None
+        except zlib.error as exc:
+            self.spool.close_document(writer)
+            self.spool.abort(job, ["aborted-by-system", "compression-error"], str(exc))
+            raise IppError(StatusCode.CLIENT_ERROR_COMPRESSION_ERROR, str(exc)) from None
+        except (ConnectionError, OSError, asyncio.CancelledError) as exc:
+            # The client went away, or the daemon stops mid-upload: recorded, not printed.
+            self.spool.close_document(writer)
+            self.spool.abort(
+                job,
+                ["aborted-by-system", "job-data-insufficient"],
+                f"upload from {request.peer} ended after {job.bytes} bytes: "
+                f"{exc or type(exc).__name__}",
+            )
+            raise
+        self.spool.close_document(writer)
+
+    def _job_response(self, job: Job, response: Response) -> None:
+        attrs = job_attributes(job, self.device, self.uris.ipp)
+        wanted = {"job-id", "job-uri", "job-state", "job-state-reasons", "job-state-message"}
+        response.groups.append(
+            AttributeGroup(DelimiterTag.JOB, tuple(a for a in attrs if a.name in wanted))
+        )
+
+    async def print_job(self, request: Request, body: Body, response: Response) -> None:
+        fmt = self._check_job(request, response)
+        job = self._new_job(request, fmt)
+        await self._receive(request, job, body)
+        self.spool.finish(job)
+        log.info("ipp: %s: job %d accepted (%d bytes)", request.peer, job.id, job.bytes)
+        self._job_response(job, response)
+
+    async def validate_job(self, request: Request, body: Body, response: Response) -> None:
+        self._check_job(request, response)
+
+    async def create_job(self, request: Request, body: Body, response: Response) -> None:
+        fmt = self._check_job(request, response)
+        job = self._new_job(request, fmt)
+        self._job_response(job, response)
+
+    def _target_job(self, request: Request) -> Job:
+        job_id = request.value("job-id")
+        if job_id is None:
+            uri = request.value("job-uri")
+            if isinstance(uri, str) and uri.rsplit("/", 1)[-1].isdigit():
+                job_id = int(uri.rsplit("/", 1)[-1])
+        if not isinstance(job_id, int) or isinstance(job_id, bool):
+            raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "no job-id or job-uri")
+        job = self.spool.get(job_id)
+        if job is None:
+            raise IppError(StatusCode.CLIENT_ERROR_NOT_FOUND, f"job {job_id} does not exist")
+        return job
+
+    async def send_document(self, request: Request, body: Body, response: Response) -> None:
+        job = self._target_job(request)
+        if job.state.terminal or INCOMING not in job.state_reasons:
+            raise IppError(
+                StatusCode.CLIENT_ERROR_NOT_POSSIBLE, f"job {job.id} takes no more documents"
+            )
+        last = request.value("last-document")
+        if not isinstance(last, bool):
+            raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "last-document is required")
+        fmt = request.value("document-format")
+        if isinstance(fmt, str):
+            if fmt not in DOCUMENT_FORMATS:
+                raise IppError(
+                    StatusCode.CLIENT_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED,
+                    f"document-format {fmt} is not supported",
+                )
+            if fmt != "application/octet-stream":
+                job.format = fmt
+        await self._receive(request, job, body)
+        if last:
+            self.spool.finish(job)
+            log.info("ipp: %s: job %d accepted (%d bytes)", request.peer, job.id, job.bytes)
+        self._job_response(job, response)
+
+    async def close_job(self, request: Request, body: Body, response: Response) -> None:
+        job = self._target_job(request)
+        if INCOMING in job.state_reasons and not job.state.terminal:
+            if job.documents:
+                self.spool.finish(job)
+            else:
+                self.spool.abort(job, ["aborted-by-system"], "closed without a document")
+        self._job_response(job, response)
+
+    async def cancel_job(self, request: Request, body: Body, response: Response) -> None:
+        job = self._target_job(request)
+        if not self.spool.cancel(job, "job-canceled-by-user"):
+            raise IppError(
+                StatusCode.CLIENT_ERROR_NOT_POSSIBLE, f"job {job.id} is already {job.state.value}"
+            )
+
+    # -- queries -------------------------------------------------------------------------
+
+    def _requested(self, request: Request, default: tuple[str, ...] = ("all",)) -> set[str]:
+        attr = request.get("requested-attributes")
+        if attr is None or attr.is_out_of_band:
+            return set(default)
+        return {str(v) for v in attr.values}
+
+    async def get_job_attributes(self, request: Request, body: Body, response: Response) -> None:
+        job = self._target_job(request)
+        response.groups.append(
+            AttributeGroup(DelimiterTag.JOB, tuple(self._job_view(job, self._requested(request))))
+        )
+
+    def _job_view(self, job: Job, wanted: set[str]) -> list[Attribute]:
+        attrs = job_attributes(job, self.device, self.uris.ipp)
+        if "all" in wanted or "job-description" in wanted or "job-status" in wanted:
+            return attrs
+        return [a for a in attrs if a.name in wanted]
+
+    async def get_jobs(self, request: Request, body: Body, response: Response) -> None:
+        which = request.value("which-jobs", "not-completed")
+        if which not in ("completed", "not-completed", "all"):
+            response.unsupported.append(b.keyword("which-jobs", str(which)))
+            raise IppError(
+                StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+                f"which-jobs {which} is not supported",
+            )
+        limit = request.value("limit")
+        mine = request.value("my-jobs") is True
+        wanted = self._requested(request, GET_JOBS_DEFAULT)
+        jobs = [
+            job
+            for job in self.spool
+            if (which == "all" or (which == "completed") == job.state.terminal)
+            and (not mine or job.user == request.user)
+        ]
+        if which == "completed":
+            jobs.reverse()  # RFC 8011 4.2.6.1: most recently completed first
+        if isinstance(limit, int) and limit > 0:
+            jobs = jobs[:limit]
+        for job in jobs:
+            response.groups.append(
+                AttributeGroup(DelimiterTag.JOB, tuple(self._job_view(job, wanted)))
+            )
+
+    async def get_printer_attributes(
+        self, request: Request, body: Body, response: Response
+    ) -> None:
+        wanted = self._requested(request)
+        attrs = printer_attributes(self.device, self.spool, self.uris)
+        if "all" not in wanted and "printer-description" not in wanted:
+            names = set(wanted)
+            if "job-template" in wanted:
+                names |= JOB_TEMPLATE
+            attrs = [a for a in attrs if a.name in names]
+        elif "all" not in wanted:  # printer-description: everything but job template
+            attrs = [a for a in attrs if a.name not in JOB_TEMPLATE or a.name in wanted]
+        response.groups.append(AttributeGroup(DelimiterTag.PRINTER, tuple(attrs)))
+
+
+def _supported(attr: Attribute) -> bool:
+    """Whether a job template attribute's value is one the printer offers."""
+    value = attr.value
+    name = attr.name
+    if name == "copies":
+        return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 999
+    if name == "sides":
+        return value in SIDES
+    if name == "media":
+        return value in MEDIA_SIZES
+    if name == "print-color-mode":
+        return value in PRINT_COLOR_MODES
+    if name == "print-quality":
+        return value in (3, 4, 5)
+    if name == "orientation-requested":
+        return value in (3, 4, 5, 6)
+    if name == "finishings":
+        return all(v in FINISHINGS for v in attr.values)
+    if name == "output-bin":
+        return value == "face-down"
+    return name in ("media-col", "printer-resolution", "job-priority", "job-hold-until")

@@ -1,0 +1,260 @@
+"""Printer attributes (RFC 8011 5.4, PWG 5100.14 IPP Everywhere), built live from the device.
+
+Every value that changes (state, reasons, supplies, trays, counters) is read from `Device` at
+request time, so IPP says what SNMP and PJL say. URIs are built from the request's Host.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from mfpd.codecs.ipp.values import Attribute, Collection
+from mfpd.device.machine import Device
+from mfpd.device.spool import Spool
+from mfpd.services.ipp import build as b
+
+# What the page counter reads (documents/pages.py): PWG 5100.14 requires PDF, JPEG, PWG
+# raster and (for AirPrint) URF; the rest auto-sense or are counted best effort.
+DOCUMENT_FORMATS = (
+    "application/pdf",
+    "image/pwg-raster",
+    "image/urf",
+    "image/jpeg",
+    "application/postscript",
+    "application/vnd.hp-pcl",
+    "text/plain",
+    "application/octet-stream",
+)
+
+OPERATIONS = (
+    0x0002,  # Print-Job
+    0x0004,  # Validate-Job
+    0x0005,  # Create-Job
+    0x0006,  # Send-Document
+    0x0008,  # Cancel-Job
+    0x0009,  # Get-Job-Attributes
+    0x000A,  # Get-Jobs
+    0x000B,  # Get-Printer-Attributes
+    0x003B,  # Close-Job
+)
+
+MEDIA_SIZES = {
+    # PWG 5101.1 name: (width, height) in hundredths of millimetres
+    "iso_a4_210x297mm": (21000, 29700),
+    "iso_a3_297x420mm": (29700, 42000),
+    "iso_a5_148x210mm": (14800, 21000),
+    "na_letter_8.5x11in": (21590, 27940),
+    "na_legal_8.5x14in": (21590, 35560),
+    "na_ledger_11x17in": (27940, 43180),
+}
+# RFC 8011 5.2.6 finishings: none (3), staple (4), punch (5): the WorkCentre's office finisher.
+FINISHINGS = (3, 4, 5)
+MEDIA_TYPES = ("stationery", "stationery-recycled", "stationery-letterhead", "cardstock", "labels")
+MARGIN = 423  # 4.23 mm, the 1/6 inch a laser engine cannot print on
+SIDES = ("one-sided", "two-sided-long-edge", "two-sided-short-edge")
+JOB_CREATION = (
+    "copies",
+    "finishings",
+    "media",
+    "media-col",
+    "sides",
+    "print-color-mode",
+    "print-quality",
+    "printer-resolution",
+    "orientation-requested",
+    "output-bin",
+)
+MEDIA_COL_MEMBERS = (
+    "media-size",
+    "media-type",
+    "media-source",
+    "media-bottom-margin",
+    "media-left-margin",
+    "media-right-margin",
+    "media-top-margin",
+)
+
+
+@dataclass(frozen=True)
+class PrinterUris:
+    ipp: str  # ipp://host:port/ipp/print
+    web: str  # http://host:port/ (the embedded web server, on the same port as IPP)
+
+
+def source_key(index: int, name: str) -> str:
+    """media-source keyword of a tray (PWG 5100.7: tray-N, by-pass-tray)."""
+    return "by-pass-tray" if name.lower() == "bypass" else f"tray-{index}"
+
+
+def media_col(media: str, media_type: str, source: str | None = None) -> Collection:
+    width, height = MEDIA_SIZES.get(media, MEDIA_SIZES["iso_a4_210x297mm"])
+    parts = [
+        b.collection(
+            "media-size",
+            b.members(b.integer("x-dimension", width), b.integer("y-dimension", height)),
+        ),
+        b.keyword("media-size-name", media),
+        b.integer("media-bottom-margin", MARGIN),
+        b.integer("media-left-margin", MARGIN),
+        b.integer("media-right-margin", MARGIN),
+        b.integer("media-top-margin", MARGIN),
+        b.keyword("media-type", media_type),
+    ]
+    if source is not None:
+        parts.append(b.keyword("media-source", source))
+    return b.members(*parts)
+
+
+def _supplies(device: Device) -> list[Attribute]:
+    colors = {"black": "#000000", "cyan": "#00FFFF", "magenta": "#FF00FF", "yellow": "#FFFF00"}
+    kinds = {"toner": "toner", "opc": "opc", "fuser": "fuser", "waste": "waste-toner"}
+    supplies = device.supplies
+    # PWG 5100.13 printer-supply: the prtMarkerSuppliesTable row as a string.
+    rows = [
+        (
+            f"index={s.index};class={_supply_class(s.kind)};type={kinds.get(s.kind, 'other')};"
+            f"unit=percent;maxcapacity=100;level={s.percent};"
+            f"colorantname={s.color if s.color != 'none' else 'unknown'};"
+        ).encode()
+        for s in supplies
+    ]
+    return [
+        b.octets("printer-supply", *rows),
+        b.text("printer-supply-description", *(s.name for s in supplies)),
+        b.name_("marker-names", *(s.name for s in supplies)),
+        b.name_("marker-colors", *(colors.get(s.color, "none") for s in supplies)),
+        b.keyword("marker-types", *(kinds.get(s.kind, "other") for s in supplies)),
+        b.integer("marker-levels", *(s.percent for s in supplies)),
+        b.integer("marker-low-levels", *(s.low_percent for s in supplies)),
+        b.integer("marker-high-levels", *(100 for _ in supplies)),
+    ]
+
+
+def _supply_class(kind: str) -> str:
+    return "receptacleThatIsFilled" if kind == "waste" else "supplyThatIsConsumed"
+
+
+def _trays(device: Device) -> list[Attribute]:
+    trays = device.trays
+    # PWG 5100.13 printer-input-tray / printer-output-tray: prtInput/prtOutput rows.
+    inputs = [
+        (
+            f"type=sheetFeedAutoRemovableTray;mediafeed={t.capacity};mediaxfeed=0;"
+            f"maxcapacity={t.capacity};level={t.level};status=0;name={t.name};"
+        ).encode()
+        for t in trays
+    ]
+    outputs = [
+        (
+            f"type=unRemovableBin;maxcapacity={o.capacity};remaining={o.capacity - o.level};"
+            f"status=0;name={o.name};stackingorder=firstToLast;pagedelivery=faceDown;"
+        ).encode()
+        for o in device.bins
+    ]
+    loaded = [t for t in trays if not t.empty]
+    return [
+        b.octets("printer-input-tray", *inputs),
+        b.octets("printer-output-tray", *outputs),
+        b.keyword("media-ready", *dict.fromkeys(t.media for t in loaded)),
+        b.collection(
+            "media-col-ready",
+            *(media_col(t.media, t.media_type, source_key(t.index, t.name)) for t in loaded),
+        ),
+        b.keyword("media-source-supported", "auto", *(source_key(t.index, t.name) for t in trays)),
+    ]
+
+
+def printer_attributes(device: Device, spool: Spool, uris: PrinterUris) -> list[Attribute]:
+    ident = device.identity
+    now = int(time.time())
+    up = max(1, now - int(device.started_at))
+    reasons = [str(r) for r in device.reasons] or ["none"]
+    default_media = "iso_a4_210x297mm"
+    return [
+        b.charset("charset-configured", "utf-8"),
+        b.charset("charset-supported", "utf-8", "us-ascii"),
+        b.boolean("color-supported", True),
+        b.keyword("compression-supported", "none", "gzip", "deflate"),
+        b.integer("copies-default", 1),
+        b.range_("copies-supported", 1, 999),
+        b.mime("document-format-default", "application/octet-stream"),
+        b.mime("document-format-supported", *DOCUMENT_FORMATS),
+        b.language("generated-natural-language-supported", "en"),
+        b.keyword("ipp-versions-supported", "1.0", "1.1", "2.0"),
+        b.keyword("job-creation-attributes-supported", *JOB_CREATION),
+        b.boolean("job-ids-supported", True),
+        b.keyword("media-default", default_media),
+        b.keyword("media-supported", *MEDIA_SIZES),
+        b.collection(
+            "media-size-supported",
+            *(
+                b.members(b.integer("x-dimension", w), b.integer("y-dimension", h))
+                for w, h in MEDIA_SIZES.values()
+            ),
+        ),
+        b.enum("finishings-default", 3),
+        b.enum("finishings-supported", *FINISHINGS),
+        b.collection("media-col-default", media_col(default_media, "stationery")),
+        b.keyword("media-col-supported", *MEDIA_COL_MEMBERS),
+        b.keyword("media-type-supported", *MEDIA_TYPES),
+        b.integer("media-bottom-margin-supported", MARGIN),
+        b.integer("media-left-margin-supported", MARGIN),
+        b.integer("media-right-margin-supported", MARGIN),
+        b.integer("media-top-margin-supported", MARGIN),
+        b.boolean("multiple-document-jobs-supported", False),
+        b.language("natural-language-configured", "en"),
+        b.enum("operations-supported", *OPERATIONS),
+        b.enum("orientation-requested-default", 3),
+        b.enum("orientation-requested-supported", 3, 4, 5, 6),
+        b.keyword("output-bin-default", "face-down"),
+        b.keyword("output-bin-supported", "face-down"),
+        b.integer("pages-per-minute", 55),
+        b.integer("pages-per-minute-color", 50),
+        b.keyword("pdl-override-supported", "attempted"),
+        b.keyword("print-color-mode-default", "auto"),
+        b.keyword("print-color-mode-supported", "auto", "color", "monochrome"),
+        b.enum("print-quality-default", 4),
+        b.enum("print-quality-supported", 3, 4, 5),
+        b.text("printer-device-id", ident.device_id),
+        b.text("printer-info", f"{ident.make_and_model} ({ident.hostname})"),
+        b.boolean("printer-is-accepting-jobs", True),
+        b.text("printer-location", ident.location),
+        b.text("printer-make-and-model", ident.make_and_model),
+        b.uri("printer-more-info", uris.web),
+        b.uri("printer-supply-info-uri", uris.web + "#supplies"),
+        b.name_("printer-name", ident.hostname),
+        b.keyword("printer-kind", "document"),
+        b.resolution("printer-resolution-default", 600),
+        b.resolution("printer-resolution-supported", 600, 1200),
+        b.enum("printer-state", device.state.ipp),
+        b.keyword("printer-state-reasons", *reasons),
+        b.text("printer-state-message", device.display),
+        b.integer("printer-up-time", up),
+        b.integer("printer-state-change-time", up),
+        b.integer("printer-config-change-time", 1),
+        b.uri("printer-uri-supported", uris.ipp),
+        b.keyword("uri-authentication-supported", "none"),
+        b.keyword("uri-security-supported", "none"),
+        b.uri("printer-uuid", f"urn:uuid:{ident.uuid}"),
+        b.text("printer-firmware-string-version", ident.firmware),
+        b.integer("printer-impressions-completed", device.counters.impressions),
+        b.integer("printer-media-sheets-completed", device.counters.sheets),
+        b.integer("queued-job-count", len(spool.active())),
+        b.keyword("sides-default", "one-sided"),
+        b.keyword("sides-supported", *SIDES),
+        b.keyword("which-jobs-supported", "completed", "not-completed", "all"),
+        b.resolution("pwg-raster-document-resolution-supported", 300, 600),
+        b.keyword("pwg-raster-document-sheet-back", "normal"),
+        b.keyword("pwg-raster-document-type-supported", "black_1", "sgray_8", "srgb_8"),
+        b.keyword("urf-supported", "V1.4", "CP1", "W8", "SRGB24", "RS300-600", "DM1", "IS1"),
+        b.unknown("printer-geo-location"),
+        *_supplies(device),
+        *_trays(device),
+    ]
+
+
+# RFC 8011 5.2 / PWG 5100.14 requested-attributes group "job-template".
+JOB_TEMPLATE = frozenset(
+    name for base in JOB_CREATION for name in (f"{base}-default", f"{base}-supported")
+) | {"media-ready", "media-col-ready", "media-source-supported", "media-type-supported"}
