@@ -97,7 +97,7 @@ class Engine:
         self.current = job
         try:
             if job.pages is None:
-                job.pages = await self._count_job(job)
+                job.pages = _selected(await self._count_job(job), job.attributes.get("page-ranges"))
                 if job.state.terminal:  # canceled while its pages were being counted
                     return
             job.state = JobState.PROCESSING
@@ -190,3 +190,13 @@ class Engine:
         # Our own updates above set the wake flag; only a later change may end the wait.
         self._wake.clear()
         await self._wait()
+
+
+def _selected(pages: int, ranges: object) -> int:
+    """Pages a job prints after its page-ranges (RFC 8011 5.2.7), or all of them."""
+    if not isinstance(ranges, list) or not ranges:
+        return pages
+    chosen: set[int] = set()
+    for low, high in ranges:
+        chosen.update(range(max(1, low), min(pages, high) + 1))
+    return len(chosen)

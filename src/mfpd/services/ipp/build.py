@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from mfpd.codecs.ipp.tags import ValueTag
 from mfpd.codecs.ipp.values import Attribute, Collection, Range, Resolution, Value
 
@@ -74,6 +76,11 @@ def collection(name: str, *values: Collection) -> Attribute:
 
 def members(*attributes: Attribute) -> Collection:
     return Collection(attributes)
+
+
+def date(name: str, when: float) -> Attribute:
+    moment = datetime.datetime.fromtimestamp(when, datetime.UTC).replace(microsecond=0)
+    return Attribute(name, ValueTag.DATE_TIME, (moment,))
 
 
 def unknown(name: str) -> Attribute:

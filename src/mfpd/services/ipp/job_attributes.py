@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import time
 
 from mfpd.codecs.ipp.tags import ValueTag
@@ -25,10 +24,7 @@ def _uptime(device: Device, when: float | None) -> int:
 
 
 def _date(name: str, when: float | None) -> Attribute:
-    if not when:
-        return Attribute.of(name, ValueTag.NO_VALUE)
-    moment = datetime.datetime.fromtimestamp(when, datetime.UTC).replace(microsecond=0)
-    return Attribute(name, ValueTag.DATE_TIME, (moment,))
+    return b.date(name, when) if when else Attribute.of(name, ValueTag.NO_VALUE)
 
 
 def _time(name: str, device: Device, when: float | None) -> Attribute:

@@ -14,17 +14,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from mfpd.codecs.ipp.tags import DelimiterTag, Operation, StatusCode, ValueTag
-from mfpd.codecs.ipp.values import Attribute, AttributeGroup, Message
+from mfpd.codecs.ipp.values import Attribute, AttributeGroup, Message, Range
 from mfpd.device.jobs import Job
 from mfpd.device.machine import Device
 from mfpd.device.spool import INCOMING, JobTooLarge, Spool
 from mfpd.services.ipp import build as b
 from mfpd.services.ipp.job_attributes import GET_JOBS_DEFAULT, job_attributes
 from mfpd.services.ipp.printer_attributes import (
+    CONTENT_OPTIMIZE,
     DOCUMENT_FORMATS,
     FINISHINGS,
+    IDENTIFY_ACTIONS,
     JOB_TEMPLATE,
     MEDIA_SIZES,
+    RENDERING_INTENTS,
     SIDES,
     PrinterUris,
     printer_attributes,
@@ -96,6 +99,8 @@ class IppOperations:
             Operation.GET_JOB_ATTRIBUTES: self.get_job_attributes,
             Operation.GET_JOBS: self.get_jobs,
             Operation.GET_PRINTER_ATTRIBUTES: self.get_printer_attributes,
+            Operation.CANCEL_MY_JOBS: self.cancel_my_jobs,
+            Operation.IDENTIFY_PRINTER: self.identify_printer,
         }
 
     # -- the request pipeline ------------------------------------------------------------
@@ -214,6 +219,11 @@ class IppOperations:
         sides = template.get("sides")
         if sides is not None and sides.value in SIDES:
             attributes["sides"] = sides.value
+        ranges = template.get("page-ranges")
+        if ranges is not None and _supported(ranges):
+            attributes["page-ranges"] = [
+                [r.low, r.high] for r in ranges.values if isinstance(r, Range)
+            ]
         copies = template.get("copies")
         name = request.value("job-name")
         return self.spool.create(
@@ -338,6 +348,34 @@ class IppOperations:
                 StatusCode.CLIENT_ERROR_NOT_POSSIBLE, f"job {job.id} is already {job.state.value}"
             )
 
+    async def cancel_my_jobs(self, request: Request, body: Body, response: Response) -> None:
+        """PWG 5100.11 4.2: cancel the requesting user's unfinished jobs (or those named)."""
+        ids = request.get("job-ids")
+        wanted = {v for v in ids.values if isinstance(v, int)} if ids is not None else None
+        mine = [job for job in self.spool.active() if job.user == request.user]
+        if wanted is not None:
+            missing = wanted - {job.id for job in mine}
+            if missing:
+                raise IppError(
+                    StatusCode.CLIENT_ERROR_NOT_POSSIBLE,
+                    f"job(s) {sorted(missing)} are not yours or already finished",
+                )
+            mine = [job for job in mine if job.id in wanted]
+        for job in mine:
+            self.spool.cancel(job, "job-canceled-by-user")
+
+    async def identify_printer(self, request: Request, body: Body, response: Response) -> None:
+        """PWG 5100.11 4.3: make the device noticeable; shown on the virtual front panel."""
+        actions = request.get("identify-actions")
+        chosen = [str(v) for v in actions.values] if actions is not None else ["flash"]
+        if any(a not in IDENTIFY_ACTIONS for a in chosen):
+            response.unsupported.append(b.keyword("identify-actions", *chosen))
+        text = request.value("message")
+        log.info("ipp: %s: identify %s %s", request.peer, ",".join(chosen), text or "")
+        if "display" in chosen:
+            self.device.set_console(status_message=str(text or "IDENTIFY")[:80])
+        self.device.events.publish("printer.identify", actions=chosen, message=text or "")
+
     # -- queries -------------------------------------------------------------------------
 
     def _requested(self, request: Request, default: tuple[str, ...] = ("all",)) -> set[str]:
@@ -396,6 +434,9 @@ class IppOperations:
             attrs = [a for a in attrs if a.name in names]
         elif "all" not in wanted:  # printer-description: everything but job template
             attrs = [a for a in attrs if a.name not in JOB_TEMPLATE or a.name in wanted]
+        if "media-col-database" not in wanted:
+            # PWG 5100.7: the database is large; "all" leaves it out unless asked for.
+            attrs = [a for a in attrs if a.name != "media-col-database"]
         response.groups.append(AttributeGroup(DelimiterTag.PRINTER, tuple(attrs)))
 
 
@@ -417,6 +458,12 @@ def _supported(attr: Attribute) -> bool:
         return value in (3, 4, 5, 6)
     if name == "finishings":
         return all(v in FINISHINGS for v in attr.values)
+    if name == "page-ranges":
+        return all(isinstance(r, Range) and 1 <= r.low <= r.high for r in attr.values)
+    if name == "print-content-optimize":
+        return value in CONTENT_OPTIMIZE
+    if name == "print-rendering-intent":
+        return value in RENDERING_INTENTS
     if name == "output-bin":
         return value == "face-down"
     return name in ("media-col", "printer-resolution", "job-priority", "job-hold-until")

@@ -20,8 +20,9 @@ from mfpd.codecs.ipp.tags import DelimiterTag
 from mfpd.codecs.ipp.values import AttributeGroup, Message
 from mfpd.services.base import PortEntry, ServiceContext, listen_tcp
 from mfpd.services.ipp import build as b
+from mfpd.services.ipp.icon import icon_png
 from mfpd.services.ipp.operations import IppOperations
-from mfpd.services.ipp.printer_attributes import PrinterUris
+from mfpd.services.ipp.printer_attributes import ICON_PATH, PrinterUris
 
 log = logging.getLogger("mfpd.ipp")
 
@@ -45,6 +46,7 @@ class IppService:
         app = web.Application()
         for path in IPP_PATHS:
             app.router.add_post(path, self._post)
+        app.router.add_get(ICON_PATH, self._icon)
         app.on_response_prepare.append(self._identity)
         return app
 
@@ -71,6 +73,9 @@ class IppService:
             self._server.close()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def _icon(self, request: web.Request) -> web.Response:
+        return web.Response(body=icon_png(), content_type="image/png")
 
     async def _post(self, request: web.Request) -> web.StreamResponse:
         peer = f"{request.remote}"
