@@ -168,3 +168,16 @@ def test_an_upload_cut_short_is_recorded_not_printed(mfpd: Mfpd, framing: str) -
     assert job["state"] == "aborted" and "job-data-insufficient" in job["state_reasons"]
     assert job["user"] == "carl"
     assert "Traceback" not in mfpd.log.read_text()
+
+
+def test_printer_icon_is_served_on_the_ipp_port(mfpd: Mfpd) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", mfpd.port("ipp"), timeout=10)
+    try:
+        conn.request("GET", "/icon.png")
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    assert response.status == 200 and response.getheader("Content-Type") == "image/png"
+    assert body.startswith(b"\x89PNG\r\n\x1a\n") and b"IHDR" in body[:16]
+    assert "WorkCentre" in (response.getheader("Server") or "")

@@ -138,3 +138,9 @@ async def test_multi_document_jobs_count_each_document_in_its_own_format(rig: Ri
     await until(lambda: job.state is JobState.COMPLETED)
     assert job.format == "application/postscript"
     assert job.pages == 4 + 2
+
+
+async def test_page_ranges_limit_the_printed_pages(rig: Rig) -> None:
+    job = submit(rig.spool, b"line\n" * 600, **{"page-ranges": [[2, 3], [9, 40]]})
+    await until(lambda: job.state is JobState.COMPLETED)
+    assert job.pages == 4  # pages 2, 3, 9 and 10 of a 10-page text
