@@ -4,52 +4,52 @@ ipp backend. (The IPP issue's full bar, IPPS and the remaining operations, is st
 from __future__ import annotations
 
 import http.client
-import shutil
 import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Mfpd, need
-from tests.documents import make_pdf, postscript_bytes
+from tests.conftest import ROOT, Mfpd, need
+from tests.documents import make_pdf
+from tests.ipp_samples import prepare
 
-IPPTOOL_DIR = Path("/usr/share/cups/ipptool")
 IPP_BACKEND = "/usr/lib/cups/backend/ipp"
 
 
 @pytest.fixture(scope="session")
-def ipptool_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """ipptool's .test files beside the documents they name (Debian ships none of those)."""
+def ipptool_dir() -> Path:
+    """ipptool's .test files beside every document they name, cached across runs."""
     need("ipptool", "gs")
-    work = tmp_path_factory.mktemp("ipptool")
-    for name in ("ipp-1.1.test", "ipp-2.0.test"):
-        shutil.copy(IPPTOOL_DIR / name, work / name)
-    for name in ("document-a4.pdf", "document-letter.pdf"):
-        make_pdf(work / name, pages=1)
-    for name in ("document-a4.ps", "document-letter.ps"):
-        (work / name).write_bytes(postscript_bytes(2))
-    for device, name in (("jpeg", "color.jpg"), ("jpeggray", "gray.jpg")):
-        subprocess.run(
-            ["gs", "-q", "-dNOPAUSE", "-dBATCH", f"-sDEVICE={device}", "-r20",
-             "-dFirstPage=1", "-dLastPage=1", "-o", str(work / name), str(work / "document-a4.ps")],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
-    return work
+    directory = ROOT / ".cache" / "ipptool"
+    prepare(directory, "ipp-1.1.test", "ipp-2.0.test", "ipp-everywhere.test")
+    return directory
 
 
-def ipptool(mfpd: Mfpd, directory: Path, test: str) -> tuple[int, str]:
+def ipptool(mfpd: Mfpd, directory: Path, *args: str) -> tuple[int, str]:
     uri = f"ipp://127.0.0.1:{mfpd.port('ipp')}/ipp/print"
     result = subprocess.run(
-        ["ipptool", "-t", "-I", "-f", "document-a4.pdf", uri, test],
-        cwd=directory, capture_output=True, text=True, timeout=300,
+        ["ipptool", "-t", "-I", *args[:-1], uri, args[-1]],
+        cwd=directory, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     return result.returncode, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(("test", "passes"), [("ipp-1.1.test", 42), ("ipp-2.0.test", 43)])
-def test_ipptool_conformance(mfpd: Mfpd, ipptool_dir: Path, test: str, passes: int) -> None:
-    code, out = ipptool(mfpd, ipptool_dir, test)
+@pytest.mark.parametrize(
+    ("args", "passes"),
+    [
+        (("-f", "document-a4.pdf", "ipp-1.1.test"), 42),
+        (("-f", "document-a4.pdf", "ipp-2.0.test"), 43),
+        # PWG 5100.14: the IPP Everywhere file, as its README says to run it.
+        (("-V", "2.0", "-f", "onepage-letter.pdf", "ipp-everywhere.test"), 103),
+    ],
+    ids=["ipp-1.1", "ipp-2.0", "ipp-everywhere"],
+)
+def test_ipptool_conformance(
+    mfpd: Mfpd, ipptool_dir: Path, args: tuple[str, ...], passes: int
+) -> None:
+    test = args[-1]
+    code, out = ipptool(mfpd, ipptool_dir, *args)
     failures = [line for line in out.splitlines() if "[FAIL]" in line]
     assert failures == [], "\n".join(failures) + out[-3000:]
     assert code == 0, out[-3000:]  # ipptool exits 1 when anything failed

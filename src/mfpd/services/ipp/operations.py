@@ -239,8 +239,9 @@ class IppOperations:
     async def _receive(self, request: Request, job: Job, body: Body) -> None:
         """Stream the document of a Print-Job or Send-Document into the spool."""
         compression = request.value("compression", "none")
+        # RFC 8011 5.4.32: "deflate" is RFC 1951 raw deflate (no zlib header), "gzip" RFC 1952.
         inflate = (
-            zlib.decompressobj(wbits=47 if compression == "gzip" else 15)
+            zlib.decompressobj(wbits=31 if compression == "gzip" else -15)
             if compression in ("gzip", "deflate")
             else None
         )
