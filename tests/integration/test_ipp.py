@@ -41,7 +41,7 @@ def ipptool(mfpd: Mfpd, directory: Path, *args: str) -> tuple[int, str]:
         (("-f", "document-a4.pdf", "ipp-1.1.test"), 42),
         (("-f", "document-a4.pdf", "ipp-2.0.test"), 43),
         # PWG 5100.14: the IPP Everywhere file, as its README says to run it.
-        (("-V", "2.0", "-f", "onepage-letter.pdf", "ipp-everywhere.test"), 103),
+        (("-V", "2.0", "-f", "onepage-letter.pdf", "ipp-everywhere.test"), 146),
     ],
     ids=["ipp-1.1", "ipp-2.0", "ipp-everywhere"],
 )

@@ -27,7 +27,11 @@ the server should answer with. What is checked (RFC 8010 sections 3.1-3.9):
   members introduced by memberAttrName with an empty name, every member with a value, no
   duplicate member, nesting bounded;
 * the configurable `Limits` (sizes, counts, depth, per-syntax maximum lengths), and no
-  attribute twice in one group (RFC 8011 4.1.3 leaves the choice to reject it; we do).
+  attribute twice in one group (a repeated attribute makes a request ambiguous; it is
+  answered with client-error-bad-request unless `Limits.reject_duplicates` is off).
+
+Value semantics are the server's: a rangeOfInteger with low > high, an unknown enum value,
+a request-id of 0 or an unsupported version all decode; the server answers them.
 """
 
 from __future__ import annotations
@@ -102,7 +106,9 @@ class Limits:
             ValueTag.MIME_MEDIA_TYPE: self.max_mime_media_type,
             ValueTag.OCTET_STRING: self.max_octet_string,
         }.items():
-            by_tag[tag] = limit
+            # never above the wire maximum: the decoder relies on it to refuse the
+            # "negative" SIGNED-SHORT lengths 0x8000-0xFFFF
+            by_tag[tag] = min(limit, WIRE_MAX_LENGTH)
         object.__setattr__(self, "_by_tag", tuple(by_tag))
 
     @classmethod
@@ -258,7 +264,7 @@ class _Decoder:
         count = 0
         max_values = limits.max_values
         max_attributes = limits.max_attributes
-        max_name = limits.max_attribute_name
+        max_name = min(limits.max_attribute_name, WIRE_MAX_LENGTH)
         reject_duplicates = limits.reject_duplicates
         max_len = self.max_len
         tokens = _TOKENS
@@ -266,89 +272,92 @@ class _Decoder:
         new_attribute = _new_attribute
         pos = 8
         v: Value
-        while True:
-            if pos >= n:
-                raise self.truncated(pos)
-            tag = data[pos]
-            if tag < 0x10:  # RFC 8010 3.5.1: a delimiter tag ends the attribute and group
-                if name is not None:
-                    attrs.append(new_attribute(name, atag, values, vtags))
-                    name = None
-                if group_tag is not None:
-                    groups.append(AttributeGroup(group_tag, tuple(attrs)))
-                pos += 1
-                if tag == _END:
-                    break
-                group_tag = _GROUP_TAGS.get(tag)
-                if group_tag is None:
-                    raise self.fail(f"reserved delimiter tag 0x{tag:02x}", pos - 1)
-                if len(groups) >= limits.max_groups:
-                    raise self.fail(f"more than {limits.max_groups} groups", pos - 1, _TOO_LARGE)
-                attrs = []
-                seen = set()
-                continue
-            if pos + 5 > n:
-                raise self.truncated(pos)
-            nlen = (data[pos + 1] << 8) | data[pos + 2]
-            p = pos + 3
-            if nlen:
-                q = p + nlen
-                if nlen > max_name:
-                    if nlen & 0x8000:
-                        raise self.fail("negative name-length", pos + 1)
-                    raise self.fail("attribute name too long", p, _TOO_LONG)
-                if q + 2 > n:
-                    raise self.truncated(p)
-                new_name = tokens.get(data[p:q]) or self.name(p, q)
-                if group_tag is None:
-                    raise self.fail("attribute before the first attribute group", pos)
-                if name is not None:
-                    attrs.append(new_attribute(name, atag, values, vtags))
-                if new_name in seen and reject_duplicates:
-                    raise self.fail(f"attribute {new_name!r} twice in one group", p)
-                seen.add(new_name)
-                count += 1
-                if count > max_attributes:
-                    raise self.too_many_attributes(pos)
-                name = new_name
-                atag = tag
-                values = []
-                vtags = None
-                p = q
-            else:  # RFC 8010 3.1.5: an additional value of the attribute before
-                if name is None:
+        # Reading past the end raises IndexError: that is the truncation check for every
+        # header field (slices do not raise, so value ends are checked explicitly).
+        try:
+            while True:
+                tag = data[pos]
+                if tag < 0x10:  # RFC 8010 3.5.1: a delimiter tag ends the attribute and group
+                    if name is not None:
+                        attrs.append(new_attribute(name, atag, values, vtags))
+                        name = None
+                    if group_tag is not None:
+                        groups.append(AttributeGroup(group_tag, tuple(attrs)))
+                    pos += 1
+                    if tag == _END:
+                        break
+                    group_tag = _GROUP_TAGS.get(tag)
+                    if group_tag is None:
+                        raise self.fail(f"reserved delimiter tag 0x{tag:02x}", pos - 1)
+                    if len(groups) >= limits.max_groups:
+                        raise self.fail(
+                            f"more than {limits.max_groups} groups", pos - 1, _TOO_LARGE
+                        )
+                    attrs = []
+                    seen = set()
+                    continue
+                nlen = (data[pos + 1] << 8) | data[pos + 2]
+                p = pos + 3
+                if nlen:
+                    q = p + nlen
+                    if nlen > max_name:
+                        if nlen & 0x8000:
+                            raise self.fail("negative name-length", pos + 1)
+                        raise self.fail("attribute name too long", p, _TOO_LONG)
+                    new_name = tokens.get(data[p:q]) or self.name(p, q)
                     if group_tag is None:
                         raise self.fail("attribute before the first attribute group", pos)
-                    raise self.fail("additional value without an attribute", pos)
-                if len(values) >= max_values:
-                    raise self.fail(f"more than {max_values} values in {name!r}", pos, _TOO_LARGE)
-                if vtags is None and tag != atag:
-                    vtags = [atag] * len(values)
-            vlen = (data[p] << 8) | data[p + 1]
-            p += 2
-            end = p + vlen
-            if end > n:
-                raise self.truncated(p)
-            # the frequent syntaxes inline, the others (and every error) in value()
-            if _KEYWORD <= tag <= _NATURAL_LANGUAGE and vlen <= max_len[tag]:
-                v = tokens.get(data[p:end]) or value(tag, p, end)
-            elif (tag in (_INTEGER, _ENUM)) and vlen == 4:
-                v = int.from_bytes(data[p:end], "big", signed=True)
-            elif (tag in (_NAME, _TEXT)) and vlen <= max_len[tag]:
-                try:
-                    v = data[p:end].decode("utf-8")
-                except UnicodeDecodeError:
-                    raise self.fail("text or name is not UTF-8", p) from None
-            elif tag == _BEG and not vlen:
-                self.attributes = count
-                v, end = self.collection(end, 1)
-                count = self.attributes
-            else:
-                v = value(tag, p, end)
-            values.append(v)
-            if vtags is not None:
-                vtags.append(tag)
-            pos = end
+                    if name is not None:
+                        attrs.append(new_attribute(name, atag, values, vtags))
+                    if new_name in seen and reject_duplicates:
+                        raise self.fail(f"attribute {new_name!r} twice in one group", p)
+                    seen.add(new_name)
+                    count += 1
+                    if count > max_attributes:
+                        raise self.too_many_attributes(pos)
+                    name = new_name
+                    atag = tag
+                    values = []
+                    vtags = None
+                    p = q
+                else:  # RFC 8010 3.1.5: an additional value of the attribute before
+                    if name is None:
+                        if group_tag is None:
+                            raise self.fail("attribute before the first attribute group", pos)
+                        raise self.fail("additional value without an attribute", pos)
+                    if len(values) >= max_values:
+                        raise self.fail(
+                            f"more than {max_values} values in {name!r}", pos, _TOO_LARGE
+                        )
+                    if vtags is None and tag != atag:
+                        vtags = [atag] * len(values)
+                vlen = (data[p] << 8) | data[p + 1]
+                p += 2
+                end = p + vlen
+                if end > n:
+                    raise self.truncated(p)
+                # the frequent syntaxes inline, the others (and every error) in value()
+                if _KEYWORD <= tag <= _NATURAL_LANGUAGE and vlen <= max_len[tag]:
+                    v = tokens.get(data[p:end]) or value(tag, p, end)
+                elif (tag in (_INTEGER, _ENUM)) and vlen == 4:
+                    v = int.from_bytes(data[p:end], "big", signed=True)
+                elif (tag in (_NAME, _TEXT)) and vlen <= max_len[tag]:
+                    try:
+                        v = data[p:end].decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise self.fail("text or name is not UTF-8", p) from None
+                elif tag == _BEG and not vlen:
+                    self.attributes = count
+                    v, end = self.collection(end, 1)
+                    count = self.attributes
+                else:
+                    v = value(tag, p, end)
+                values.append(v)
+                if vtags is not None:
+                    vtags.append(tag)
+                pos = end
+        except IndexError:
+            raise self.truncated(pos) from None
         return Message(version, code, request_id, tuple(groups)), pos
 
     def collection(self, pos: int, depth: int) -> tuple[Collection, int]:
@@ -371,14 +380,10 @@ class _Decoder:
         values: list[Value] = []
         vtags: list[int] | None = None
         v: Value
-        while True:
-            if pos >= n:
-                raise self.truncated(pos)
+        while True:  # truncation: IndexError, turned into IppDecodeError by message()
             tag = data[pos]
             if tag < 0x10:
                 raise self.fail("collection not ended by endCollection", pos)
-            if pos + 5 > n:
-                raise self.truncated(pos)
             # RFC 8010 3.1.6-3.1.7: inside a collection every name-length is 0; the member
             # name travels as the value of a memberAttrName.
             if data[pos + 1] or data[pos + 2]:
@@ -621,10 +626,13 @@ def decode_message(
     Only the first ``limits.max_message_bytes`` octets are looked at: an attribute part that
     does not end within them raises with client-error-request-entity-too-large.
     """
-    head = data[: limits.max_message_bytes]
-    if not isinstance(head, bytes):
-        head = bytes(head)
-    return _Decoder(head, limits).message()
+    limit = limits.max_message_bytes
+    # The decoder needs the data to end where it may stop reading (it detects truncation
+    # by IndexError), so a longer body is cut to the limit; a server streaming a document
+    # should use MessageParser, which never holds more than the attribute part.
+    if isinstance(data, bytes) and len(data) <= limit:
+        return _Decoder(data, limits).message()
+    return _Decoder(bytes(data[:limit]), limits).message()
 
 
 class MessageParser:

@@ -10,7 +10,7 @@ per-syntax maxima (that is `Limits`, on the receiving side).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -39,20 +39,15 @@ __all__ = [
 _WIRE_MAX: Final = 0x7FFF  # RFC 8010 3.1: lengths are SIGNED-SHORT
 _INT_MIN: Final = -(2**31)
 _INT_MAX: Final = 2**31 - 1
-_ASCII_TAGS: Final = frozenset(
-    {
-        ValueTag.KEYWORD,
-        ValueTag.URI,
-        ValueTag.URI_SCHEME,
-        ValueTag.CHARSET,
-        ValueTag.NATURAL_LANGUAGE,
-        ValueTag.MIME_MEDIA_TYPE,
-    }
-)
-_STRUCTURAL: Final = frozenset(
-    {ValueTag.END_COLLECTION, ValueTag.MEMBER_ATTR_NAME, ValueTag.EXTENSION}
-)
 _END_COLLECTION: Final = b"\x37\x00\x00\x00\x00"  # endCollection, empty name and value
+_NO_NAME: Final = b"\x00\x00"
+
+# Encoded forms of token strings (keywords, URIs, charsets, languages) and attribute names
+# with their length prefix: they repeat in every response. A bounded memo of a pure
+# function, like the decoder's.
+_TOKENS: dict[str, bytes] = {}
+_NAMES: dict[str, bytes] = {}
+_CACHE_ENTRIES: Final = 8192
 
 
 def _length(n: int, what: str) -> bytes:
@@ -61,158 +56,252 @@ def _length(n: int, what: str) -> bytes:
     return n.to_bytes(2, "big")
 
 
-def _ascii(s: str, tag: ValueTag) -> bytes:
+def _token(value: Value) -> bytes:
+    """keyword, uri, uriScheme, charset, naturalLanguage: printable US-ASCII, no spaces."""
+    raw = _TOKENS.get(value) if isinstance(value, str) else None
+    if raw is not None:
+        return raw
+    if not isinstance(value, str):
+        raise IppEncodeError(f"a keyword/uri/charset/language value must be a str: {value!r}")
     try:
-        raw = s.encode("ascii")
+        raw = value.encode("ascii")
     except UnicodeEncodeError:
-        raise IppEncodeError(f"{tag.name.lower()} value {s!r} is not US-ASCII") from None
-    if not raw or not s.isprintable() or (" " in s and tag is not ValueTag.MIME_MEDIA_TYPE):
-        raise IppEncodeError(f"{tag.name.lower()} value {s!r} is empty or not a token")
+        raise IppEncodeError(f"{value!r} is not US-ASCII") from None
+    if not raw or not value.isprintable() or " " in value:
+        raise IppEncodeError(f"{value!r} is empty or not a token (spaces, controls)")
+    if len(_TOKENS) < _CACHE_ENTRIES and len(raw) <= 64:
+        _TOKENS[value] = raw
     return raw
 
 
-def _utf8(s: str) -> bytes:
+def _mime(value: Value) -> bytes:
+    """mimeMediaType: printable US-ASCII; parameters may hold spaces (RFC 8011 5.1.10)."""
+    if not isinstance(value, str):
+        raise IppEncodeError(f"mimeMediaType value must be a str: {value!r}")
     try:
-        return s.encode("utf-8")
+        raw = value.encode("ascii")
+    except UnicodeEncodeError:
+        raise IppEncodeError(f"mimeMediaType {value!r} is not US-ASCII") from None
+    if not raw or not value.isprintable():
+        raise IppEncodeError(f"mimeMediaType {value!r} is empty or has control characters")
+    return raw
+
+
+def _utf8(value: Value) -> bytes:
+    """text and name (RFC 8011 5.1.2/5.1.3): UTF-8."""
+    if not isinstance(value, str):
+        raise IppEncodeError(f"text/name value must be a str: {value!r}")
+    try:
+        return value.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates
-        raise IppEncodeError(f"{s!r} cannot be encoded in UTF-8") from None
+        raise IppEncodeError(f"{value!r} cannot be encoded in UTF-8") from None
 
 
-def _int(value: Value, tag: ValueTag) -> bytes:
+def _int(value: object) -> bytes:
+    """integer and enum: 4-octet SIGNED-INTEGER (RFC 8010 3.9)."""
     if not isinstance(value, int) or isinstance(value, bool):
-        raise IppEncodeError(f"{tag.name.lower()} value must be an int, not {value!r}")
-    if not _INT_MIN <= value <= _INT_MAX:
-        raise IppEncodeError(f"{tag.name.lower()} value {value} is not a 32-bit integer")
-    return value.to_bytes(4, "big", signed=True)
+        raise IppEncodeError(f"integer/enum value must be an int: {value!r}")
+    try:
+        return value.to_bytes(4, "big", signed=True)
+    except OverflowError:
+        raise IppEncodeError(f"integer/enum value {value} is not a 32-bit integer") from None
 
 
-def _date_time(value: datetime) -> bytes:
-    # RFC 2579 DateAndTime with the UTC offset (RFC 8010 3.9): local time, then the offset.
+def _boolean(value: Value) -> bytes:
+    if not isinstance(value, bool):
+        raise IppEncodeError(f"boolean value must be a bool: {value!r}")
+    return b"\x01" if value else b"\x00"
+
+
+def _octets(value: Value) -> bytes:
+    if not isinstance(value, bytes | bytearray):
+        raise IppEncodeError(f"octetString value must be bytes: {value!r}")
+    return bytes(value)
+
+
+def _date_time(value: Value) -> bytes:
+    """RFC 2579 DateAndTime with the UTC offset (RFC 8010 3.9): local time, then offset."""
+    if not isinstance(value, datetime):
+        raise IppEncodeError(f"dateTime value must be a datetime: {value!r}")
     offset = value.utcoffset()
     if offset is None:
         raise IppEncodeError("dateTime needs a timezone-aware datetime")
     if offset % timedelta(minutes=1) or abs(offset) >= timedelta(hours=15):
         raise IppEncodeError(f"UTC offset {offset} is not whole minutes within 14 hours")
     minutes = int(offset.total_seconds()) // 60
-    sign = b"+" if minutes >= 0 else b"-"
     h, m = divmod(abs(minutes), 60)
-    return (
-        value.year.to_bytes(2, "big")
-        + bytes(
-            (
-                value.month,
-                value.day,
-                value.hour,
-                value.minute,
-                value.second,
-                value.microsecond // 100_000,
-            )
+    return value.year.to_bytes(2, "big") + bytes(
+        (
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond // 100_000,
+            0x2B if minutes >= 0 else 0x2D,  # '+' / '-'
+            h,
+            m,
         )
-        + sign
-        + bytes((h, m))
     )
 
 
-def _value_bytes(tag: ValueTag, value: Value) -> bytes:
-    """The value octets of one non-collection value (RFC 8010 3.9 table 7)."""
-    if tag in _ASCII_TAGS:
-        if not isinstance(value, str):
-            raise IppEncodeError(f"{tag.name.lower()} value must be a str, not {value!r}")
-        return _ascii(value, tag)
-    if tag is ValueTag.TEXT or tag is ValueTag.NAME:
-        if not isinstance(value, str):
-            raise IppEncodeError(f"{tag.name.lower()} value must be a str, not {value!r}")
-        return _utf8(value)
-    if tag is ValueTag.INTEGER or tag is ValueTag.ENUM:
-        return _int(value, tag)
-    if tag is ValueTag.BOOLEAN:
-        if not isinstance(value, bool):
-            raise IppEncodeError(f"boolean value must be a bool, not {value!r}")
-        return b"\x01" if value else b"\x00"
-    if tag.is_out_of_band:
+def _resolution(value: Value) -> bytes:
+    if not isinstance(value, Resolution):
+        raise IppEncodeError(f"resolution value must be a Resolution: {value!r}")
+    units = int(value.units)
+    if units not in (3, 4):
+        raise IppEncodeError(f"resolution units {units} are neither 3 nor 4")
+    return _int(value.x) + _int(value.y) + bytes((units,))
+
+
+def _range(value: Value) -> bytes:
+    if not isinstance(value, Range):
+        raise IppEncodeError(f"rangeOfInteger value must be a Range: {value!r}")
+    return _int(value.low) + _int(value.high)
+
+
+def _with_language(value: TextWithLanguage | NameWithLanguage) -> bytes:
+    lang = _token(value.language)
+    text = _utf8(value.text)
+    return _length(len(lang), "language") + lang + _length(len(text), "text") + text
+
+
+def _text_with_language(value: Value) -> bytes:
+    if not isinstance(value, TextWithLanguage):
+        raise IppEncodeError(f"textWithLanguage value must be a TextWithLanguage: {value!r}")
+    return _with_language(value)
+
+
+def _name_with_language(value: Value) -> bytes:
+    if not isinstance(value, NameWithLanguage):
+        raise IppEncodeError(f"nameWithLanguage value must be a NameWithLanguage: {value!r}")
+    return _with_language(value)
+
+
+def _out_of_band(tag: ValueTag) -> Callable[[Value], bytes]:
+    def encode(value: Value) -> bytes:
+        # RFC 8010 3.8: no value octets
         if not isinstance(value, OutOfBand) or value.tag is not tag:
             raise IppEncodeError(f"{tag.name.lower()} needs the value OutOfBand({tag.name})")
         return b""
-    if tag is ValueTag.OCTET_STRING:
-        if not isinstance(value, bytes | bytearray):
-            raise IppEncodeError(f"octetString value must be bytes, not {value!r}")
-        return bytes(value)
-    if tag is ValueTag.DATE_TIME:
-        if not isinstance(value, datetime):
-            raise IppEncodeError(f"dateTime value must be a datetime, not {value!r}")
-        return _date_time(value)
-    if tag is ValueTag.RESOLUTION:
-        if not isinstance(value, Resolution):
-            raise IppEncodeError(f"resolution value must be a Resolution, not {value!r}")
-        units = int(value.units)
-        if units not in (3, 4):
-            raise IppEncodeError(f"resolution units {units} are neither 3 nor 4")
-        return _int(value.x, tag) + _int(value.y, tag) + bytes((units,))
-    if tag is ValueTag.RANGE_OF_INTEGER:
-        if not isinstance(value, Range):
-            raise IppEncodeError(f"rangeOfInteger value must be a Range, not {value!r}")
-        return _int(value.low, tag) + _int(value.high, tag)
-    if tag is ValueTag.TEXT_WITH_LANGUAGE or tag is ValueTag.NAME_WITH_LANGUAGE:
-        cls = TextWithLanguage if tag is ValueTag.TEXT_WITH_LANGUAGE else NameWithLanguage
-        if not isinstance(value, cls):
-            raise IppEncodeError(f"{tag.name.lower()} value must be a {cls.__name__}")
-        lang = _ascii(value.language, ValueTag.NATURAL_LANGUAGE)
-        text = _utf8(value.text)
-        return _length(len(lang), "language") + lang + _length(len(text), "text") + text
-    if tag in _STRUCTURAL or tag is ValueTag.BEG_COLLECTION:
-        raise IppEncodeError(f"{tag.name} is structural, not a value tag of its own")
-    raise IppEncodeError(f"cannot encode value tag {tag!r}")  # pragma: no cover
+
+    return encode
 
 
-def _encode_values(out: bytearray, attribute: Attribute, name: bytes) -> None:
-    """The values of an attribute; ``name`` goes with the first value only (RFC 8010 3.1.3)."""
-    if not attribute.values:
+# The value octets per value tag (RFC 8010 3.9 table 7). begCollection is written by
+# _encode_values; endCollection, memberAttrName and the extension tag are structure, not
+# values, so an attribute cannot carry them.
+_ENCODERS: Final[dict[int, Callable[[Value], bytes]]] = {
+    ValueTag.INTEGER: _int,
+    ValueTag.ENUM: _int,
+    ValueTag.BOOLEAN: _boolean,
+    ValueTag.OCTET_STRING: _octets,
+    ValueTag.DATE_TIME: _date_time,
+    ValueTag.RESOLUTION: _resolution,
+    ValueTag.RANGE_OF_INTEGER: _range,
+    ValueTag.TEXT_WITH_LANGUAGE: _text_with_language,
+    ValueTag.NAME_WITH_LANGUAGE: _name_with_language,
+    ValueTag.TEXT: _utf8,
+    ValueTag.NAME: _utf8,
+    ValueTag.KEYWORD: _token,
+    ValueTag.URI: _token,
+    ValueTag.URI_SCHEME: _token,
+    ValueTag.CHARSET: _token,
+    ValueTag.NATURAL_LANGUAGE: _token,
+    ValueTag.MIME_MEDIA_TYPE: _mime,
+    **{tag: _out_of_band(tag) for tag in ValueTag if tag.is_out_of_band},
+}
+_BEG: Final = int(ValueTag.BEG_COLLECTION)
+
+
+def _encode_value(out: bytearray, tag: int, value: Value, what: str) -> None:
+    """One value after its tag and name: value-length and value (RFC 8010 3.1.4)."""
+    encoder = _ENCODERS.get(tag)
+    if encoder is not None:
+        raw = encoder(value)
+        n = len(raw)
+        if n > _WIRE_MAX:
+            raise IppEncodeError(f"value of {what} is {n} octets; at most {_WIRE_MAX} fit")
+        out += n.to_bytes(2, "big")
+        out += raw
+    elif tag == _BEG:
+        if not isinstance(value, Collection):
+            raise IppEncodeError(f"collection value of {what} must be a Collection: {value!r}")
+        out += _NO_NAME  # begCollection has an empty value (RFC 8010 3.1.6)
+        _encode_members(out, value)
+        out += _END_COLLECTION
+    else:
+        raise IppEncodeError(f"{ValueTag(tag).name} is structure, not a value tag ({what})")
+
+
+def _encode_values(out: bytearray, attribute: Attribute, header: bytes) -> None:
+    """The values of an attribute; ``header`` (name-length and name) goes with the first
+    value only, additional values have an empty name (RFC 8010 3.1.3-3.1.5)."""
+    values = attribute.values
+    if not values:
         raise IppEncodeError(f"attribute {attribute.name!r} has no value")
-    if attribute.value_tags is not None and len(attribute.value_tags) != len(attribute.values):
+    value_tags = attribute.value_tags
+    if value_tags is None:
+        tag = attribute.tag
+        encoder = _ENCODERS.get(tag)
+        if encoder is None:  # collections and structural tags
+            for value in values:
+                out.append(tag)
+                out += header
+                header = _NO_NAME
+                _encode_value(out, tag, value, repr(attribute.name))
+            return
+        for value in values:
+            raw = encoder(value)
+            n = len(raw)
+            if n > _WIRE_MAX:
+                raise IppEncodeError(f"a value of {attribute.name!r} is {n} octets, too long")
+            out.append(tag)
+            out += header
+            out += n.to_bytes(2, "big")
+            out += raw
+            header = _NO_NAME
+        return
+    if len(value_tags) != len(values):
         raise IppEncodeError(f"attribute {attribute.name!r}: one value tag per value needed")
-    header = _length(len(name), "attribute name") + name
-    for tag, value in attribute.tagged():
+    for tag, value in zip(value_tags, values, strict=True):
         out.append(tag)
         out += header
-        header = b"\x00\x00"  # additional values have an empty name (RFC 8010 3.1.5)
-        if tag is ValueTag.BEG_COLLECTION:
-            if not isinstance(value, Collection):
-                raise IppEncodeError(f"collection value must be a Collection, not {value!r}")
-            out += b"\x00\x00"  # begCollection has an empty value (RFC 8010 3.1.6)
-            _encode_members(out, value)
-            out += _END_COLLECTION
-        else:
-            raw = _value_bytes(tag, value)
-            out += _length(len(raw), f"value of {attribute.name!r}")
-            out += raw
+        header = _NO_NAME
+        _encode_value(out, tag, value, repr(attribute.name))
 
 
 def _encode_members(out: bytearray, collection: Collection) -> None:
     # RFC 8010 3.1.7: memberAttrName (empty name, the member name as value), then the
     # member's values, each with an empty name.
     for member in collection.members:
-        name = _name(member.name)
         out.append(ValueTag.MEMBER_ATTR_NAME)
-        out += b"\x00\x00"
-        out += _length(len(name), "member name")
-        out += name
-        _encode_values(out, member, b"")
+        out += _NO_NAME
+        out += _name_header(member.name)
+        _encode_values(out, member, _NO_NAME)
 
 
-def _name(name: str) -> bytes:
+def _name_header(name: str) -> bytes:
+    """name-length and name (RFC 8010 3.6-3.7): a keyword, printable US-ASCII."""
+    header = _NAMES.get(name)
+    if header is not None:
+        return header
     try:
         raw = name.encode("ascii")
     except UnicodeEncodeError:
         raise IppEncodeError(f"attribute name {name!r} is not US-ASCII") from None
     if not raw or not name.isprintable() or " " in name:
         raise IppEncodeError(f"attribute name {name!r} is empty or not a token")
-    return raw
+    header = _length(len(raw), "attribute name") + raw
+    if len(_NAMES) < _CACHE_ENTRIES and len(raw) <= 64:
+        _NAMES[name] = header
+    return header
 
 
 def encode_attribute(attribute: Attribute) -> bytes:
     """One attribute with all its values, as it appears inside a group."""
     out = bytearray()
-    _encode_values(out, attribute, _name(attribute.name))
+    _encode_values(out, attribute, _name_header(attribute.name))
     return bytes(out)
 
 
@@ -233,7 +322,7 @@ def encode_message(message: Message) -> bytes:
             raise IppEncodeError("end-of-attributes is not a group tag")
         out.append(group.tag)
         for attribute in group.attributes:
-            _encode_values(out, attribute, _name(attribute.name))
+            _encode_values(out, attribute, _name_header(attribute.name))
     out.append(DelimiterTag.END)
     return bytes(out)
 

@@ -326,10 +326,24 @@ class _AttributeShell:
         self.value_tags = value_tags
 
 
-def fast_attribute(
+def _fast_attribute(
     name: str, tag: ValueTag, values: tuple[Value, ...], value_tags: tuple[ValueTag, ...] | None
 ) -> Attribute:
-    """``Attribute(name, tag, values, value_tags)``, built the fast way (codec internal)."""
     shell = _AttributeShell(name, tag, values, value_tags)
     shell.__class__ = Attribute  # type: ignore[assignment]
     return shell  # type: ignore[return-value]
+
+
+def _shell_works() -> bool:
+    # An interpreter that refuses the __class__ assignment, or lays the slots out otherwise,
+    # gets the plain constructor.
+    try:
+        probe = _fast_attribute("n", ValueTag.INTEGER, (1,), (ValueTag.INTEGER,))
+    except TypeError:
+        return False
+    expected = Attribute("n", ValueTag.INTEGER, (1,), (ValueTag.INTEGER,))
+    return type(probe) is Attribute and probe == expected and probe.values == (1,)
+
+
+#: ``Attribute(name, tag, values, value_tags)``, built the fast way (codec internal).
+fast_attribute = _fast_attribute if _shell_works() else Attribute
