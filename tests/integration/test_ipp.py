@@ -22,7 +22,7 @@ def ipptool_dir() -> Path:
     """ipptool's .test files beside every document they name, cached across runs."""
     need("ipptool", "gs")
     directory = ROOT / ".cache" / "ipptool"
-    prepare(directory, "ipp-1.1.test", "ipp-2.0.test", "ipp-everywhere.test")
+    prepare(directory, "ipp-1.1.test", "ipp-2.0.test", "ipp-everywhere.test", "print-job-hold.test")
     return directory
 
 
@@ -42,8 +42,9 @@ def ipptool(mfpd: Mfpd, directory: Path, *args: str) -> tuple[int, str]:
         (("-f", "document-a4.pdf", "ipp-2.0.test"), 43),
         # PWG 5100.14: the IPP Everywhere file, as its README says to run it.
         (("-V", "2.0", "-f", "onepage-letter.pdf", "ipp-everywhere.test"), 146),
+        (("-f", "document-a4.pdf", "print-job-hold.test"), 2),
     ],
-    ids=["ipp-1.1", "ipp-2.0", "ipp-everywhere"],
+    ids=["ipp-1.1", "ipp-2.0", "ipp-everywhere", "print-job-hold"],
 )
 def test_ipptool_conformance(
     mfpd: Mfpd, ipptool_dir: Path, args: tuple[str, ...], passes: int
@@ -181,3 +182,58 @@ def test_printer_icon_is_served_on_the_ipp_port(mfpd: Mfpd) -> None:
     assert response.status == 200 and response.getheader("Content-Type") == "image/png"
     assert body.startswith(b"\x89PNG\r\n\x1a\n") and b"IHDR" in body[:16]
     assert "WorkCentre" in (response.getheader("Server") or "")
+
+
+PRINTER_CONTROL_TEST = """
+{{
+ NAME "{op}"
+ OPERATION {op}
+ GROUP operation-attributes-tag
+ ATTR charset attributes-charset utf-8
+ ATTR language attributes-natural-language en
+ ATTR uri printer-uri $uri
+ ATTR name requesting-user-name root
+ STATUS successful-ok
+}}
+{{
+ NAME "state after {op}"
+ OPERATION Get-Printer-Attributes
+ GROUP operation-attributes-tag
+ ATTR charset attributes-charset utf-8
+ ATTR language attributes-natural-language en
+ ATTR uri printer-uri $uri
+ ATTR keyword requested-attributes printer-state,printer-state-reasons
+ STATUS successful-ok
+ DISPLAY printer-state
+ DISPLAY printer-state-reasons
+}}
+"""
+
+
+def test_pause_resume_and_hold_new_jobs(mfpd: Mfpd, tmp_path: Path) -> None:
+    need("ipptool")
+    uri = f"ipp://127.0.0.1:{mfpd.port('ipp')}/ipp/print"
+
+    def run(op: str) -> str:
+        test = tmp_path / f"{op}.test"
+        test.write_text(PRINTER_CONTROL_TEST.format(op=op))
+        out = subprocess.run(["ipptool", "-t", uri, str(test)], capture_output=True,
+                             text=True, timeout=60).stdout  # fmt: skip
+        assert "[FAIL]" not in out, out
+        return out
+
+    assert "printer-state (enum) = stopped" in run("Pause-Printer")
+    assert mfpd.status()["state"] == "stopped"
+    assert "printer-state (enum) = idle" in run("Resume-Printer")
+    assert "hold-new-jobs-report" in run("Hold-New-Jobs")
+    pdf = make_pdf(tmp_path / "held.pdf", 1)
+    send = subprocess.run(
+        [IPP_BACKEND, "1", "dana", "Held", "1", "", str(pdf)],
+        env={"DEVICE_URI": uri + "?waitjob=false", "CONTENT_TYPE": "application/pdf"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert send.returncode == 0, send.stderr[-2000:]
+    job = mfpd.wait_for(lambda jobs: len(jobs) == 1 and jobs[0]["state"] == "held")[0]
+    assert "job-held-on-create" in job["state_reasons"]
+    run("Release-Held-New-Jobs")
+    assert mfpd.wait_jobs_done(1)[0]["state"] == "completed"

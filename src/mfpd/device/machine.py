@@ -96,6 +96,7 @@ class Device:
         self._next_alert = 1
         self._busy = False
         self._paused = False
+        self.hold_new_jobs = False
         # A condition the current job is blocked on (an empty tray turns into an error).
         self._waiting_on: tuple[ConditionKind, int] | None = None
         self._sync_conditions()
@@ -133,6 +134,8 @@ class Device:
                 found[keyword] = Reason(keyword, severity)
         if self._paused:
             found["paused"] = Reason("paused", "report")
+        if self.hold_new_jobs:
+            found["hold-new-jobs"] = Reason("hold-new-jobs", "report")
         return list(found.values())
 
     @property
@@ -196,6 +199,11 @@ class Device:
     def set_paused(self, paused: bool) -> None:
         if paused != self._paused:
             self._changed(lambda: setattr(self, "_paused", paused))
+
+    def set_hold_new_jobs(self, hold: bool) -> None:
+        """PWG 5100.11 Hold-New-Jobs: new jobs wait, held, until released."""
+        if hold != self.hold_new_jobs:
+            self._changed(lambda: setattr(self, "hold_new_jobs", hold))
 
     def set_waiting_on(self, condition: tuple[ConditionKind, int] | None) -> None:
         if condition != self._waiting_on:

@@ -213,6 +213,25 @@ class Spool:
         self.update(job)
         return True
 
+    def hold(self, job: Job, reason: str = "job-hold-until-specified") -> bool:
+        """Keep a job that has not started printing from printing (RFC 8011 4.3.5)."""
+        if job.state is not JobState.PENDING or job.impressions_completed:
+            return False
+        job.state = JobState.HELD
+        job.state_reasons = [r for r in job.state_reasons if r == INCOMING] + [reason]
+        self.update(job)
+        return True
+
+    def release(self, job: Job) -> bool:
+        """Let a held job print again (RFC 8011 4.3.6)."""
+        if job.state is not JobState.HELD:
+            return False
+        job.state = JobState.PENDING
+        job.state_reasons = [r for r in job.state_reasons if r == INCOMING] or ["none"]
+        self.update(job)
+        self.events.publish("job.queued", job=job)
+        return True
+
     # -- start-up and housekeeping -------------------------------------------------------
 
     def recover(self) -> list[str]:

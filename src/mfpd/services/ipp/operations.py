@@ -25,6 +25,7 @@ from mfpd.services.ipp.printer_attributes import (
     DOCUMENT_FORMATS,
     FINISHINGS,
     IDENTIFY_ACTIONS,
+    JOB_HOLD_UNTIL,
     JOB_TEMPLATE,
     MEDIA_SIZES,
     RENDERING_INTENTS,
@@ -101,6 +102,12 @@ class IppOperations:
             Operation.GET_PRINTER_ATTRIBUTES: self.get_printer_attributes,
             Operation.CANCEL_MY_JOBS: self.cancel_my_jobs,
             Operation.IDENTIFY_PRINTER: self.identify_printer,
+            Operation.HOLD_JOB: self.hold_job,
+            Operation.RELEASE_JOB: self.release_job,
+            Operation.PAUSE_PRINTER: self.pause_printer,
+            Operation.RESUME_PRINTER: self.resume_printer,
+            Operation.HOLD_NEW_JOBS: self.hold_new_jobs,
+            Operation.RELEASE_HELD_NEW_JOBS: self.release_held_new_jobs,
         }
 
     # -- the request pipeline ------------------------------------------------------------
@@ -226,7 +233,7 @@ class IppOperations:
             ]
         copies = template.get("copies")
         name = request.value("job-name")
-        return self.spool.create(
+        job = self.spool.create(
             "ipp",
             name=name if isinstance(name, str) else "",
             user=request.user,
@@ -235,6 +242,13 @@ class IppOperations:
             host=request.peer.rsplit(":", 1)[0],
             attributes=attributes,
         )
+        # Clients send it in either group (CUPS's print-job-hold.test: the operation group).
+        hold = template.get("job-hold-until") or request.get("job-hold-until")
+        if hold is not None and hold.value not in ("no-hold", None):
+            self.spool.hold(job)
+        elif self.device.hold_new_jobs:
+            self.spool.hold(job, "job-held-on-create")
+        return job
 
     async def _receive(self, request: Request, job: Job, body: Body) -> None:
         """Stream the document of a Print-Job or Send-Document into the spool."""
@@ -348,6 +362,33 @@ class IppOperations:
             raise IppError(
                 StatusCode.CLIENT_ERROR_NOT_POSSIBLE, f"job {job.id} is already {job.state.value}"
             )
+
+    async def hold_job(self, request: Request, body: Body, response: Response) -> None:
+        job = self._target_job(request)
+        if not self.spool.hold(job):
+            raise IppError(
+                StatusCode.CLIENT_ERROR_NOT_POSSIBLE, f"job {job.id} is {job.state.value}"
+            )
+
+    async def release_job(self, request: Request, body: Body, response: Response) -> None:
+        job = self._target_job(request)
+        if not self.spool.release(job):
+            raise IppError(StatusCode.CLIENT_ERROR_NOT_POSSIBLE, f"job {job.id} is not held")
+
+    async def pause_printer(self, request: Request, body: Body, response: Response) -> None:
+        self.device.set_paused(True)
+
+    async def resume_printer(self, request: Request, body: Body, response: Response) -> None:
+        self.device.set_paused(False)
+
+    async def hold_new_jobs(self, request: Request, body: Body, response: Response) -> None:
+        self.device.set_hold_new_jobs(True)
+
+    async def release_held_new_jobs(self, request: Request, body: Body, response: Response) -> None:
+        self.device.set_hold_new_jobs(False)
+        for job in self.spool.active():
+            if "job-held-on-create" in job.state_reasons:
+                self.spool.release(job)
 
     async def cancel_my_jobs(self, request: Request, body: Body, response: Response) -> None:
         """PWG 5100.11 4.2: cancel the requesting user's unfinished jobs (or those named)."""
@@ -467,4 +508,6 @@ def _supported(attr: Attribute) -> bool:
         return value in RENDERING_INTENTS
     if name == "output-bin":
         return value == "face-down"
-    return name in ("media-col", "printer-resolution", "job-priority", "job-hold-until")
+    if name == "job-hold-until":
+        return value in JOB_HOLD_UNTIL
+    return name in ("media-col", "printer-resolution", "job-priority")

@@ -36,6 +36,12 @@ OPERATIONS = (
     0x0009,  # Get-Job-Attributes
     0x000A,  # Get-Jobs
     0x000B,  # Get-Printer-Attributes
+    0x000C,  # Hold-Job
+    0x000D,  # Release-Job
+    0x0010,  # Pause-Printer
+    0x0011,  # Resume-Printer
+    0x0025,  # Hold-New-Jobs (PWG 5100.11)
+    0x0026,  # Release-Held-New-Jobs (PWG 5100.11)
     0x0039,  # Cancel-My-Jobs (PWG 5100.11)
     0x003B,  # Close-Job (PWG 5100.11)
     0x003C,  # Identify-Printer (PWG 5100.11)
@@ -43,6 +49,8 @@ OPERATIONS = (
 CONTENT_OPTIMIZE = ("auto", "graphic", "photo", "text", "text-and-graphic")
 RENDERING_INTENTS = ("auto", "perceptual", "relative", "relative-bpc", "saturation")
 IDENTIFY_ACTIONS = ("display", "flash", "sound")
+# RFC 8011 5.2.2: "indefinite" holds until Release-Job; the times of day hold the same here.
+JOB_HOLD_UNTIL = ("no-hold", "indefinite", "day-time", "evening", "night", "weekend")
 # RFC 8011 5.4.x: how long a Create-Job waits for its Send-Document before it is aborted.
 MULTIPLE_OPERATION_TIME_OUT = 300
 ICON_PATH = "/icon.png"
@@ -64,6 +72,7 @@ SIDES = ("one-sided", "two-sided-long-edge", "two-sided-short-edge")
 JOB_CREATION = (
     "copies",
     "finishings",
+    "job-hold-until",
     "page-ranges",
     "print-content-optimize",
     "print-rendering-intent",
@@ -260,6 +269,8 @@ def printer_attributes(device: Device, spool: Spool, uris: PrinterUris) -> list[
         b.keyword("pwg-raster-document-type-supported", "black_1", "sgray_8", "srgb_8"),
         b.keyword("urf-supported", "V1.4", "CP1", "W8", "SRGB24", "RS300-600", "DM1", "IS1"),
         b.unknown("printer-geo-location"),
+        b.keyword("job-hold-until-default", "no-hold"),
+        b.keyword("job-hold-until-supported", *JOB_HOLD_UNTIL),
         b.keyword("identify-actions-default", "flash"),
         b.keyword("identify-actions-supported", *IDENTIFY_ACTIONS),
         b.keyword("ipp-features-supported", "ipp-everywhere"),
