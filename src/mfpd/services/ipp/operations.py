@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -90,6 +91,7 @@ class IppOperations:
         self.spool = spool
         self.max_document_bytes = max_document_bytes
         self.uris = PrinterUris("ipp://localhost/ipp/print", "http://localhost/")
+        self._receiving: set[int] = set()  # jobs whose document is arriving now
         self.handlers: dict[int, Handler] = {
             Operation.PRINT_JOB: self.print_job,
             Operation.VALIDATE_JOB: self.validate_job,
@@ -260,6 +262,7 @@ class IppOperations:
             else None
         )
         writer = self.spool.open_document(job)
+        self._receiving.add(job.id)
         try:
             async for chunk in body:
                 data = inflate.decompress(chunk) if inflate is not None else chunk
@@ -285,6 +288,8 @@ class IppOperations:
                 f"{exc or type(exc).__name__}",
             )
             raise
+        finally:
+            self._receiving.discard(job.id)
         self.spool.close_document(writer)
 
     def _job_response(self, job: Job, response: Response) -> None:
@@ -417,6 +422,23 @@ class IppOperations:
         if "display" in chosen:
             self.device.set_console(status_message=str(text or "IDENTIFY")[:80])
         self.device.events.publish("printer.identify", actions=chosen, message=text or "")
+
+    def abort_abandoned(self, timeout: float) -> None:
+        """Abort IPP jobs created more than `timeout` seconds ago whose documents never came."""
+        limit = time.time() - timeout
+        for job in self.spool.active():
+            if (
+                job.source == "ipp"
+                and INCOMING in job.state_reasons
+                and job.created_at < limit
+                and job.id not in self._receiving  # a slow upload is not an abandoned job
+            ):
+                self.spool.abort(
+                    job,
+                    ["aborted-by-system", "job-data-insufficient"],
+                    f"no Send-Document within {timeout:.0f} s (multiple-operation-time-out)",
+                )
+                log.info("ipp: job %d aborted: multiple-operation-time-out", job.id)
 
     # -- queries -------------------------------------------------------------------------
 

@@ -22,13 +22,18 @@ from mfpd.services.base import PortEntry, ServiceContext, listen_tcp
 from mfpd.services.ipp import build as b
 from mfpd.services.ipp.icon import icon_png
 from mfpd.services.ipp.operations import IppOperations
-from mfpd.services.ipp.printer_attributes import ICON_PATH, PrinterUris
+from mfpd.services.ipp.printer_attributes import (
+    ICON_PATH,
+    MULTIPLE_OPERATION_TIME_OUT,
+    PrinterUris,
+)
 
 log = logging.getLogger("mfpd.ipp")
 
 IPP_PATHS = ("/ipp/print", "/ipp", "/ipp/printer", "/")
 IPP_TYPE = "application/ipp"
 READ_SIZE = 256 * 1024
+REAP_INTERVAL = 10.0
 
 
 class IppService:
@@ -40,6 +45,7 @@ class IppService:
         self.operations = IppOperations(ctx.device, ctx.spool, ctx.config.spool.max_job_bytes)
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
+        self._reaper: asyncio.Task[None] | None = None
         self._server_header = f"{ctx.device.identity.make} {ctx.device.identity.model} IPP/2.0"
 
     def _app(self) -> web.Application:
@@ -66,9 +72,19 @@ class IppService:
         self._server, entry = await listen_tcp(
             self.ctx, self.name, self.config.port, self._runner.server
         )
+        self._reaper = asyncio.create_task(self._abort_abandoned(), name="ipp-timeouts")
         return [entry]
 
+    async def _abort_abandoned(self) -> None:
+        """RFC 8011 5.4.31 multiple-operation-time-out: a Create-Job whose documents never
+        come is aborted (multiple-operation-time-out-action abort-job), not kept forever."""
+        while True:
+            await asyncio.sleep(REAP_INTERVAL)
+            self.operations.abort_abandoned(MULTIPLE_OPERATION_TIME_OUT)
+
     async def stop(self, grace: float) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
         if self._server is not None:
             self._server.close()
         if self._runner is not None:
