@@ -268,7 +268,7 @@ class PjlVolume:
                     self._drop_entry()
                 raise
             try:
-                return VolumeWriter(self, dfd, path, size, append, old, new_entry)
+                return VolumeWriter(self, dfd, path, size, append, old)
             except BaseException:
                 self._release(size if append else max(0, size - old))
                 if new_entry:
@@ -320,10 +320,8 @@ class PjlVolume:
                     os.unlink(path.name, dir_fd=fd)
             except OSError as exc:
                 raise _os_error(exc) from None
-        self._drop_entry()
-        if stat.S_ISREG(st.st_mode):
-            with self._lock:
-                self._used = max(0, self._used - st.st_size)
+        with self._lock:
+            self._used = self._scan_usage()
 
     def init(self, volume: str) -> None:
         """FSINIT: empty a volume (PJLTRM 9 "FSINIT"). ``volume`` is ``"0:"`` or ``"0"``."""
@@ -351,8 +349,12 @@ class PjlVolume:
         self._entries = 0
         for v in self._volumes:
             for dirpath, dirs, files in os.walk(self._volume_dir(v), followlinks=False):
-                self._entries += len(dirs) + sum(1 for f in files if _legal_item(f))
+                # Temporaries of downloads in progress count as entries, not as bytes: their
+                # bytes are reserved until the download settles.
+                self._entries += len(dirs) + len(files)
                 for f in files:
+                    if not _legal_item(f):
+                        continue
                     try:
                         st = os.lstat(os.path.join(dirpath, f))
                     except OSError:
@@ -473,10 +475,15 @@ class PjlVolume:
         with self._lock:
             self._reserved = max(0, self._reserved - nbytes)
 
-    def _settle(self, reserved: int, delta: int) -> None:
+    def _settle(self, reserved: int) -> None:
+        """A download ended: give back its reservation and count what is really on disk.
+
+        Counting (not adding deltas) keeps the quota right when connections race on one name,
+        e.g. an FSAPPEND writing to a file another connection's FSDOWNLOAD just replaced.
+        """
         with self._lock:
             self._reserved = max(0, self._reserved - reserved)
-            self._used = max(0, self._used + delta)
+            self._used = self._scan_usage()
 
 
 def _os_error(exc: OSError) -> VolumeError:
@@ -511,10 +518,8 @@ class VolumeWriter:
         size: int,
         append: bool,
         old: int,
-        new_entry: bool = False,
     ) -> None:
         self._volume = volume
-        self._new_entry = new_entry  # an entry was counted for this file: give it back on abort
         self._dfd = dfd
         self._path = path
         self._size = size
@@ -584,10 +589,10 @@ class VolumeWriter:
         if self._written != self._size:
             self.abort()
             raise VolumeError(FileError.INVALID_NUMBER_OF_BYTES, "fewer bytes than SIZE")
-        previous = self._old
         try:
             if not self._append:
-                previous = self._volume._size_of(self._dfd, self._path.name)
+                # Raises if a directory took the name meanwhile: never replace one.
+                self._volume._size_of(self._dfd, self._path.name)
                 os.replace(self._tmp, self._path.name, src_dir_fd=self._dfd, dst_dir_fd=self._dfd)
         except (OSError, VolumeError) as exc:
             self.abort()
@@ -595,8 +600,7 @@ class VolumeWriter:
                 raise
             raise _os_error(exc) from None
         self._finish()
-        delta = self._size if self._append else self._size - previous
-        self._volume._settle(self._reserved, delta)
+        self._volume._settle(self._reserved)
 
     def abort(self) -> None:
         """Roll back: drop the temporary file, or cut an append back to the old size."""
@@ -613,9 +617,7 @@ class VolumeWriter:
         except OSError:
             pass
         self._finish()
-        self._volume._settle(self._reserved, 0)
-        if self._new_entry:
-            self._volume._drop_entry()
+        self._volume._settle(self._reserved)
 
     def _finish(self) -> None:
         self._done = True
