@@ -31,9 +31,9 @@ def free_port() -> int:
 
 
 def free_offset() -> int:
-    """A --port-offset under which the raw, LPD and IPP ports are free right now."""
+    """A --port-offset under which the raw, LPD, IPP and HTTPS ports are free right now."""
     for candidate in range(30000 + os.getpid() % 1000 * 20, 56000, 997):
-        if all(_free(p + candidate) for p in (9100, 515, 631)):
+        if all(_free(p + candidate) for p in (9100, 515, 631, 443)):
             return candidate
     raise RuntimeError("no free port offset")
 

@@ -23,7 +23,8 @@ def test_ports_plans_without_opening_anything(tmp_path: Path) -> None:
     rows = {row["service"]: row for row in json.loads(out.stdout)}
     assert rows["raw"]["port"] == 19100 and rows["raw"]["state"] == "planned"
     assert rows["lpd"]["port"] == 10515
-    assert rows["ipp"]["state"] == "planned" and rows["http"]["state"] == "unavailable"
+    assert rows["ipp"]["state"] == "planned" and rows["https"]["state"] == "planned"
+    assert rows["http"]["state"] == "unavailable"
     config = tmp_path / "c.toml"
     config.write_text("[services.lpd]\nenabled = false\n")
     table = run_cli("ports", "--config", str(config)).stdout
@@ -86,8 +87,8 @@ def test_serve_with_no_arguments_as_an_unprivileged_user(tmp_path: Path) -> None
     As root (CI) the test takes away what a normal user lacks, the right to bind ports below
     1024 (CAP_NET_BIND_SERVICE), since the interpreter may live where other users cannot read.
     """
-    if not all(_free(port) for port in (9100, 8515, 8631)):
-        pytest.skip("ports 9100/8515/8631 are in use on this machine")
+    if not all(_free(port) for port in (9100, 8515, 8631, 8443)):
+        pytest.skip("ports 9100/8515/8631/8443 are in use on this machine")
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
@@ -106,6 +107,7 @@ def test_serve_with_no_arguments_as_an_unprivileged_user(tmp_path: Path) -> None
         assert rows["raw"]["port"] == 9100 and rows["raw"]["state"] == "listening"
         assert rows["lpd"]["port"] == 8515 and rows["lpd"]["state"] == "moved"
         assert rows["ipp"]["port"] == 8631 and rows["ipp"]["state"] == "moved"
+        assert rows["https"]["port"] == 8443 and rows["https"]["state"] == "moved"
         with socket.create_connection(("127.0.0.1", 8515), timeout=5) as sock:
             sock.sendall(b"\x02lp\n")
             assert sock.recv(1) == b"\0"

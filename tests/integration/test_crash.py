@@ -85,7 +85,8 @@ def test_kill_9_loses_no_accepted_job(mfpd_factory: Callable[..., Mfpd]) -> None
 def test_sigterm_stops_cleanly(mfpd: Mfpd) -> None:
     ports = mfpd.state_dir / "ports.json"
     rows = json.loads(ports.read_text())
-    assert {r["service"] for r in rows if r["state"] == "listening"} == {"raw", "lpd", "ipp"}
+    listening = {r["service"] for r in rows if r["state"] == "listening"}
+    assert listening == {"raw", "lpd", "ipp", "https"}
     with socket.create_connection(("127.0.0.1", mfpd.port("raw")), timeout=10) as sock:
         sock.sendall(b"a job that never ends" * 1000)
         time.sleep(0.3)

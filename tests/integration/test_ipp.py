@@ -26,8 +26,10 @@ def ipptool_dir() -> Path:
     return directory
 
 
-def ipptool(mfpd: Mfpd, directory: Path, *args: str) -> tuple[int, str]:
-    uri = f"ipp://127.0.0.1:{mfpd.port('ipp')}/ipp/print"
+def ipptool(
+    mfpd: Mfpd, directory: Path, *args: str, scheme: str = "ipp", service: str = "ipp"
+) -> tuple[int, str]:
+    uri = f"{scheme}://127.0.0.1:{mfpd.port(service)}/ipp/print"
     result = subprocess.run(
         ["ipptool", "-t", "-I", *args[:-1], uri, args[-1]],
         cwd=directory, capture_output=True, text=True, timeout=600,
@@ -35,22 +37,39 @@ def ipptool(mfpd: Mfpd, directory: Path, *args: str) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
+# How a client reaches the printer: plain IPP, TLS on 631 (told apart by the first byte),
+# IPPS on 443, and an HTTP Upgrade to TLS on 631 (RFC 2817, ipptool -E).
+TRANSPORTS = {
+    "ipp": ((), "ipp", "ipp"),
+    "ipps-631": ((), "ipps", "ipp"),
+    "ipps-443": ((), "ipps", "https"),
+    "upgrade": (("-E",), "ipp", "ipp"),
+}
+
+
 @pytest.mark.parametrize(
-    ("args", "passes"),
+    ("args", "transport", "passes"),
     [
-        (("-f", "document-a4.pdf", "ipp-1.1.test"), 42),
-        (("-f", "document-a4.pdf", "ipp-2.0.test"), 43),
+        (("-f", "document-a4.pdf", "ipp-1.1.test"), "ipp", 42),
+        (("-f", "document-a4.pdf", "ipp-1.1.test"), "ipps-631", 42),
+        (("-f", "document-a4.pdf", "ipp-1.1.test"), "upgrade", 42),
+        (("-f", "document-a4.pdf", "ipp-2.0.test"), "ipp", 43),
         # PWG 5100.14: the IPP Everywhere file, as its README says to run it.
-        (("-V", "2.0", "-f", "onepage-letter.pdf", "ipp-everywhere.test"), 146),
-        (("-f", "document-a4.pdf", "print-job-hold.test"), 2),
+        (("-V", "2.0", "-f", "onepage-letter.pdf", "ipp-everywhere.test"), "ipp", 146),
+        (("-V", "2.0", "-f", "onepage-letter.pdf", "ipp-everywhere.test"), "ipps-443", 146),
+        (("-f", "document-a4.pdf", "print-job-hold.test"), "ipp", 2),
     ],
-    ids=["ipp-1.1", "ipp-2.0", "ipp-everywhere", "print-job-hold"],
-)
+    ids=[
+        "ipp-1.1", "ipp-1.1-ipps", "ipp-1.1-upgrade", "ipp-2.0", "ipp-everywhere",
+        "ipp-everywhere-ipps-443", "print-job-hold",
+    ],
+)  # fmt: skip
 def test_ipptool_conformance(
-    mfpd: Mfpd, ipptool_dir: Path, args: tuple[str, ...], passes: int
+    mfpd: Mfpd, ipptool_dir: Path, args: tuple[str, ...], transport: str, passes: int
 ) -> None:
+    options, scheme, service = TRANSPORTS[transport]
     test = args[-1]
-    code, out = ipptool(mfpd, ipptool_dir, *args)
+    code, out = ipptool(mfpd, ipptool_dir, *options, *args, scheme=scheme, service=service)
     failures = [line for line in out.splitlines() if "[FAIL]" in line]
     assert failures == [], "\n".join(failures) + out[-3000:]
     assert code == 0, out[-3000:]  # ipptool exits 1 when anything failed

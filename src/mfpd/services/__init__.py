@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "raw": "mfpd.services.raw:RawService",
     "lpd": "mfpd.services.lpd:LpdService",
     "ipp": "mfpd.services.ipp.server:IppService",
+    "https": "mfpd.services.ipp.server:IppsService",
 }
 
 PROTOCOLS: dict[str, str] = {

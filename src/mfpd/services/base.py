@@ -62,32 +62,36 @@ def planned_port(standard: int, offset: int) -> int:
     return standard + offset
 
 
-async def listen_tcp(
-    ctx: ServiceContext,
-    service: str,
-    standard_port: int,
-    factory: Callable[[], asyncio.BaseProtocol],
-    *,
-    backlog: int = 128,
-) -> tuple[asyncio.Server | None, PortEntry]:
-    """Open a TCP listener on the service's port, moving it when privileges are missing."""
+def bind_tcp(
+    ctx: ServiceContext, service: str, standard_port: int, *, backlog: int = 128
+) -> tuple[socket.socket | None, PortEntry]:
+    """A listening socket on the service's port, moved when privileges are missing."""
     port = planned_port(standard_port, ctx.port_offset)
-    loop = asyncio.get_running_loop()
     note = ""
     state = "listening"
+    family = socket.AF_INET6 if ":" in ctx.bind else socket.AF_INET
+
+    def listen(number: int) -> socket.socket:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((ctx.bind, number))
+            sock.listen(backlog)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
     try:
-        server = await loop.create_server(
-            factory, ctx.bind, port, backlog=backlog, reuse_address=True
-        )
+        sock = listen(port)
     except PermissionError:
         if port >= 1024:
             raise
         note = f"port {port} needs privileges; moved to {port + UNPRIVILEGED_SHIFT}"
         port += UNPRIVILEGED_SHIFT
         state = "moved"
-        server = await loop.create_server(
-            factory, ctx.bind, port, backlog=backlog, reuse_address=True
-        )
+        sock = listen(port)
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
@@ -96,11 +100,24 @@ async def listen_tcp(
             service, "tcp", ctx.bind, port, standard_port, "failed", exc.strerror or ""
         )
         return None, entry
-    sock = server.sockets[0]
     address, bound_port = sock.getsockname()[:2]
-    if sock.family == socket.AF_INET6:
+    if family == socket.AF_INET6:
         address = f"[{address}]"
-    return server, PortEntry(service, "tcp", address, bound_port, standard_port, state, note)
+    return sock, PortEntry(service, "tcp", address, bound_port, standard_port, state, note)
+
+
+async def listen_tcp(
+    ctx: ServiceContext,
+    service: str,
+    standard_port: int,
+    factory: Callable[[], asyncio.BaseProtocol],
+) -> tuple[asyncio.Server | None, PortEntry]:
+    """Open a TCP listener on the service's port, moving it when privileges are missing."""
+    sock, entry = bind_tcp(ctx, service, standard_port)
+    if sock is None:
+        return None, entry
+    server = await asyncio.get_running_loop().create_server(factory, sock=sock)
+    return server, entry
 
 
 class ConnectionLimit:

@@ -33,6 +33,7 @@ from mfpd.services.ipp.printer_attributes import (
     SIDES,
     PrinterUris,
     printer_attributes,
+    printer_uris,
 )
 
 log = logging.getLogger("mfpd.ipp")
@@ -90,7 +91,7 @@ class IppOperations:
         self.device = device
         self.spool = spool
         self.max_document_bytes = max_document_bytes
-        self.uris = PrinterUris("ipp://localhost/ipp/print", "http://localhost/")
+        self.uris = printer_uris("localhost", secure=False, tls=False)
         self._receiving: set[int] = set()  # jobs whose document is arriving now
         self.handlers: dict[int, Handler] = {
             Operation.PRINT_JOB: self.print_job,

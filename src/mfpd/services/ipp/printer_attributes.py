@@ -98,8 +98,23 @@ MEDIA_COL_MEMBERS = (
 
 @dataclass(frozen=True)
 class PrinterUris:
-    ipp: str  # ipp://host:port/ipp/print
-    web: str  # http://host:port/ (the embedded web server, on the same port as IPP)
+    ipp: str  # the printer's URI in the scheme of this request: ipp://host:port/ipp/print
+    web: str  # the embedded web server, on the same port as IPP
+    # Every (printer-uri-supported, uri-security-supported) pair (RFC 8011 5.4.1-5.4.3);
+    # the port that speaks plain IPP also speaks TLS (the first byte tells them apart).
+    supported: tuple[tuple[str, str], ...]
+
+
+def printer_uris(host: str, secure: bool, tls: bool) -> PrinterUris:
+    """The URIs of the printer as a client reached it at `host` (the request's Host)."""
+    path = "/ipp/print"
+    supported: tuple[tuple[str, str], ...] = ((f"ipp://{host}{path}", "none"),)
+    if tls:
+        supported += ((f"ipps://{host}{path}", "tls"),)
+    scheme = "ipps" if secure else "ipp"
+    return PrinterUris(
+        f"{scheme}://{host}{path}", f"{'https' if secure else 'http'}://{host}/", supported
+    )
 
 
 def source_key(index: int, name: str) -> str:
@@ -253,9 +268,9 @@ def printer_attributes(device: Device, spool: Spool, uris: PrinterUris) -> list[
         b.integer("printer-up-time", up),
         b.integer("printer-state-change-time", up),
         b.integer("printer-config-change-time", 1),
-        b.uri("printer-uri-supported", uris.ipp),
-        b.keyword("uri-authentication-supported", "none"),
-        b.keyword("uri-security-supported", "none"),
+        b.uri("printer-uri-supported", *(uri for uri, _ in uris.supported)),
+        b.keyword("uri-authentication-supported", *("none" for _ in uris.supported)),
+        b.keyword("uri-security-supported", *(security for _, security in uris.supported)),
         b.uri("printer-uuid", f"urn:uuid:{ident.uuid}"),
         b.text("printer-firmware-string-version", ident.firmware),
         b.integer("printer-impressions-completed", device.counters.impressions),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import ssl
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -18,7 +20,9 @@ from mfpd.codecs.ipp.encode import encode_message
 from mfpd.codecs.ipp.errors import IppDecodeError
 from mfpd.codecs.ipp.tags import DelimiterTag
 from mfpd.codecs.ipp.values import AttributeGroup, Message
-from mfpd.services.base import PortEntry, ServiceContext, listen_tcp
+from mfpd.config import ServiceConfig
+from mfpd.security.tls import ensure_certificate, server_context
+from mfpd.services.base import PortEntry, ServiceContext, bind_tcp
 from mfpd.services.ipp import build as b
 from mfpd.services.ipp.icon import icon_png
 from mfpd.services.ipp.operations import IppOperations
@@ -26,6 +30,7 @@ from mfpd.services.ipp.printer_attributes import (
     ICON_PATH,
     MULTIPLE_OPERATION_TIME_OUT,
     PrinterUris,
+    printer_uris,
 )
 
 log = logging.getLogger("mfpd.ipp")
@@ -37,15 +42,22 @@ REAP_INTERVAL = 10.0
 
 
 class IppService:
+    """IPP on 631: plain HTTP and TLS on the same port, told apart by the first byte (a TLS
+    ClientHello starts with 0x16, an HTTP request with a letter), as printers do."""
+
     name = "ipp"
+    tls_only = False
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        self.config = ctx.config.services.ipp
+        self.config: ServiceConfig = getattr(ctx.config.services, self.name)
         self.operations = IppOperations(ctx.device, ctx.spool, ctx.config.spool.max_job_bytes)
         self._runner: web.AppRunner | None = None
-        self._server: asyncio.Server | None = None
+        self._listener: socket.socket | None = None
+        self._acceptor: asyncio.Task[None] | None = None
+        self._connecting: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
+        self._tls: ssl.SSLContext | None = None
         self._server_header = f"{ctx.device.identity.make} {ctx.device.identity.model} IPP/2.0"
 
     def _app(self) -> web.Application:
@@ -61,6 +73,9 @@ class IppService:
         response.headers["Server"] = self._server_header
 
     async def start(self) -> list[PortEntry]:
+        identity = self.ctx.device.identity
+        cert, key = ensure_certificate(self.ctx.state_dir / "tls", identity.hostname, identity.make)
+        self._tls = server_context(cert, key)
         self._runner = web.AppRunner(
             self._app(),
             access_log=None,
@@ -68,12 +83,53 @@ class IppService:
             keepalive_timeout=self.config.idle_timeout,
         )
         await self._runner.setup()
-        assert self._runner.server is not None
-        self._server, entry = await listen_tcp(
-            self.ctx, self.name, self.config.port, self._runner.server
-        )
-        self._reaper = asyncio.create_task(self._abort_abandoned(), name="ipp-timeouts")
+        self._listener, entry = bind_tcp(self.ctx, self.name, self.config.port)
+        if self._listener is not None:
+            self._acceptor = asyncio.create_task(self._accept(self._listener), name=self.name)
+        if not self.tls_only:
+            self._reaper = asyncio.create_task(self._abort_abandoned(), name="ipp-timeouts")
         return [entry]
+
+    async def _accept(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(listener)
+            except OSError as exc:  # EMFILE and the like: keep serving the others
+                log.warning("%s: accept failed: %s", self.name, exc)
+                await asyncio.sleep(0.1)
+                continue
+            task = asyncio.create_task(self._connect(conn))
+            self._connecting.add(task)
+            task.add_done_callback(self._connecting.discard)
+
+    async def _connect(self, conn: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._runner is not None and self._runner.server is not None
+        upgraded = False
+        try:
+            tls = self._tls
+            if not self.tls_only:
+                first = await asyncio.wait_for(_peek(conn), self.config.idle_timeout)
+                if not first:
+                    conn.close()
+                    return
+                tls = self._tls if first == TLS_HANDSHAKE else None
+                upgraded = tls is None and first == b"O" and await self._upgrade(conn)
+                if upgraded:
+                    tls = self._tls
+            transport, _ = await loop.connect_accepted_socket(
+                self._runner.server, conn, ssl=tls, ssl_handshake_timeout=30.0 if tls else None
+            )
+            if not self.tls_only and upgraded:
+                # RFC 2817 3.3: the answer to the OPTIONS request comes over the new TLS.
+                transport.write(
+                    b"HTTP/1.1 200 OK\r\nAllow: GET, OPTIONS, POST\r\nContent-Length: 0\r\n"
+                    b"Server: " + self._server_header.encode() + b"\r\n\r\n"
+                )
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            log.info("%s: connection dropped before HTTP: %s", self.name, exc)
+            conn.close()
 
     async def _abort_abandoned(self) -> None:
         """RFC 8011 5.4.31 multiple-operation-time-out: a Create-Job whose documents never
@@ -83,10 +139,11 @@ class IppService:
             self.operations.abort_abandoned(MULTIPLE_OPERATION_TIME_OUT)
 
     async def stop(self, grace: float) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-        if self._server is not None:
-            self._server.close()
+        for task in (self._reaper, self._acceptor, *self._connecting):
+            if task is not None:
+                task.cancel()
+        if self._listener is not None:
+            self._listener.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -137,11 +194,36 @@ class IppService:
 
     def _uris(self, request: web.Request) -> PrinterUris:
         host = request.host or f"{self.ctx.device.identity.hostname}:{self.config.port}"
-        return PrinterUris(f"ipp://{host}/ipp/print", f"http://{host}/")
+        return printer_uris(host, secure=request.secure, tls=self._tls is not None)
 
     @staticmethod
     def _ipp(message: Message) -> web.Response:
         return web.Response(body=encode_message(message), content_type=IPP_TYPE)
+
+    async def _upgrade(self, conn: socket.socket) -> bool:
+        """RFC 2817 HTTP Upgrade to TLS, as `ipptool -E` and CUPS ask for it: an
+        `OPTIONS *` request with `Upgrade: TLS/1.x` is answered 101 here, then TLS starts."""
+        head = b""
+        deadline = asyncio.get_running_loop().time() + 10
+        while b"\r\n\r\n" not in head:
+            if len(head) >= MAX_UPGRADE_HEAD or asyncio.get_running_loop().time() > deadline:
+                return False
+            await _readable(conn)
+            peeked = conn.recv(MAX_UPGRADE_HEAD, socket.MSG_PEEK)
+            if len(peeked) == len(head):  # nothing new: the peer closed, or is slow
+                await asyncio.sleep(0.01)
+            head = peeked
+        request = head[: head.index(b"\r\n\r\n") + 4]
+        lines = request.decode("latin-1").lower().split("\r\n")
+        upgrade = any(line.startswith("upgrade:") and "tls/" in line for line in lines)
+        if not (lines[0].startswith("options ") and upgrade) or self._tls is None:
+            return False
+        conn.recv(len(request))  # consume the request: the TLS handshake comes next
+        conn.sendall(
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+            b"Upgrade: TLS/1.2,HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+        )
+        return True
 
 
 def _bad_groups(text: str) -> tuple[AttributeGroup, ...]:
@@ -155,3 +237,35 @@ def _bad_groups(text: str) -> tuple[AttributeGroup, ...]:
             ),
         ),
     )
+
+
+class IppsService(IppService):
+    """HTTPS on 443: IPPS (and, later, the web UI) over TLS only."""
+
+    name = "https"
+    tls_only = True
+
+
+MAX_UPGRADE_HEAD = 8192
+TLS_HANDSHAKE = b"\x16"  # TLS record type 22, the first byte of a ClientHello (RFC 8446 5.1)
+
+
+async def _peek(conn: socket.socket) -> bytes:
+    """The first byte of a new connection, left in the socket for whoever reads it next."""
+    await _readable(conn)
+    return conn.recv(1, socket.MSG_PEEK)
+
+
+async def _readable(conn: socket.socket) -> None:
+    loop = asyncio.get_running_loop()
+    readable: asyncio.Future[None] = loop.create_future()
+
+    def ready() -> None:
+        if not readable.done():
+            readable.set_result(None)
+
+    loop.add_reader(conn.fileno(), ready)
+    try:
+        await readable
+    finally:
+        loop.remove_reader(conn.fileno())

@@ -1,0 +1,1 @@
+"""Security: TLS material (and, later, the IP gate, users and the audit log)."""
