@@ -87,7 +87,10 @@ Handler = Callable[[Request, Body, Response], Awaitable[None]]
 
 
 class IppOperations:
-    def __init__(self, device: Device, spool: Spool, max_document_bytes: int) -> None:
+    def __init__(
+        self, device: Device, spool: Spool, max_document_bytes: int, listener: str = "ipp"
+    ) -> None:
+        self.listener = listener  # which listener's jobs these are (ipp on 631, https on 443)
         self.device = device
         self.spool = spool
         self.max_document_bytes = max_document_bytes
@@ -219,7 +222,10 @@ class IppOperations:
 
     def _new_job(self, request: Request, fmt: str) -> Job:
         template = request.job_template
-        attributes: dict[str, object] = {"ipp-requesting-host": request.peer}
+        attributes: dict[str, object] = {
+            "ipp-requesting-host": request.peer,
+            "ipp-listener": self.listener,
+        }
         mode = template.get("print-color-mode")
         if mode is not None and mode.value in ("color", "monochrome"):
             attributes["color"] = mode.value == "color"
@@ -430,6 +436,7 @@ class IppOperations:
         for job in self.spool.active():
             if (
                 job.source == "ipp"
+                and job.attributes.get("ipp-listener", "ipp") == self.listener
                 and INCOMING in job.state_reasons
                 and job.created_at < limit
                 and job.id not in self._receiving  # a slow upload is not an abandoned job

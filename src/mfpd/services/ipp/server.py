@@ -51,7 +51,9 @@ class IppService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.config: ServiceConfig = getattr(ctx.config.services, self.name)
-        self.operations = IppOperations(ctx.device, ctx.spool, ctx.config.spool.max_job_bytes)
+        self.operations = IppOperations(
+            ctx.device, ctx.spool, ctx.config.spool.max_job_bytes, self.name
+        )
         self._runner: web.AppRunner | None = None
         self._listener: socket.socket | None = None
         self._acceptor: asyncio.Task[None] | None = None
@@ -86,8 +88,7 @@ class IppService:
         self._listener, entry = bind_tcp(self.ctx, self.name, self.config.port)
         if self._listener is not None:
             self._acceptor = asyncio.create_task(self._accept(self._listener), name=self.name)
-        if not self.tls_only:
-            self._reaper = asyncio.create_task(self._abort_abandoned(), name="ipp-timeouts")
+        self._reaper = asyncio.create_task(self._abort_abandoned(), name=f"{self.name}-timeouts")
         return [entry]
 
     async def _accept(self, listener: socket.socket) -> None:
