@@ -19,8 +19,14 @@ from mfpd.device.events import Event
 from mfpd.device.machine import Device, build_device
 from mfpd.device.spool import Spool
 from mfpd.device.store import DEVICE_KEY, JobStore
-from mfpd.ports import PORTS_FILE, configured_services, format_table, write_ports_file
-from mfpd.services import PROTOCOLS, service_factory
+from mfpd.ports import (
+    PORTS_FILE,
+    closed_row,
+    configured_services,
+    format_table,
+    write_ports_file,
+)
+from mfpd.services import service_factory
 from mfpd.services.base import PortEntry, Service, ServiceContext
 
 log = logging.getLogger("mfpd")
@@ -99,23 +105,12 @@ class Daemon:
         control = ControlServer(self.state_dir, device, spool)
         try:
             for name, svc_config in configured_services(self.config):
-                port = svc_config.port + self.port_offset
+                closed = closed_row(name, svc_config, self.bind, self.port_offset)
+                if closed is not None:
+                    rows.append(closed)
+                    continue
                 factory = service_factory(name)
-                if not svc_config.enabled:
-                    rows.append(
-                        PortEntry(
-                            name, PROTOCOLS[name], self.bind, port, svc_config.port, "disabled"
-                        )
-                    )
-                    continue
-                if factory is None:
-                    rows.append(
-                        PortEntry(
-                            name, PROTOCOLS[name], self.bind, port, svc_config.port,
-                            "unavailable", "not in this release",
-                        )
-                    )  # fmt: skip
-                    continue
+                assert factory is not None  # closed_row answered for names not registered
                 service = factory(ctx)
                 services.append(service)
                 rows.extend(await service.start())

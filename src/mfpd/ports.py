@@ -18,28 +18,37 @@ def configured_services(config: Config) -> list[tuple[str, ServiceConfig]]:
     return [(name, getattr(services, name)) for name in type(services).model_fields]
 
 
+def closed_row(name: str, svc: ServiceConfig, bind: str, offset: int) -> PortEntry | None:
+    """The row of a service that opens no port (disabled, or not in this release); None
+    when the service is to be started."""
+    port = svc.port + offset
+    if not svc.enabled:
+        return PortEntry(name, PROTOCOLS[name], bind, port, svc.port, "disabled")
+    if name not in REGISTRY:
+        return PortEntry(
+            name, PROTOCOLS[name], bind, port, svc.port, "unavailable", "not in this release"
+        )
+    return None
+
+
 def plan(config: Config, bind: str, offset: int) -> list[PortEntry]:
     """What `serve` would open with this configuration, without opening anything."""
     privileged = os.geteuid() == 0
     rows = []
     for name, svc in configured_services(config):
         port = svc.port + offset
-        proto = PROTOCOLS[name]
-        if not svc.enabled:
-            rows.append(PortEntry(name, proto, bind, port, svc.port, "disabled"))
-        elif name not in REGISTRY:
-            rows.append(
-                PortEntry(name, proto, bind, port, svc.port, "unavailable", "not in this release")
-            )
+        closed = closed_row(name, svc, bind, offset)
+        if closed is not None:
+            rows.append(closed)
         elif port < 1024 and not privileged:
             rows.append(
                 PortEntry(
-                    name, proto, bind, port + UNPRIVILEGED_SHIFT, svc.port, "moved",
+                    name, PROTOCOLS[name], bind, port + UNPRIVILEGED_SHIFT, svc.port, "moved",
                     f"port {port} needs privileges",
                 )
             )  # fmt: skip
         else:
-            rows.append(PortEntry(name, proto, bind, port, svc.port, "planned"))
+            rows.append(PortEntry(name, PROTOCOLS[name], bind, port, svc.port, "planned"))
     return rows
 
 
