@@ -9,7 +9,6 @@ a PDF made here, into a cache directory reused across runs on the same machine.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -85,9 +84,27 @@ def pwg_samples(test_file: Path, directory: Path) -> int:
     return len(todo)
 
 
+# Debian 2.4.2's get-printer-attributes-suite.test names its last case
+# "requested-attributes='media-col-database'" but sends 'all', then expects nothing but the
+# database: no printer can pass both. The copy run here sends what the case's name says.
+FIXES = {
+    "get-printer-attributes-suite.test": (
+        "NAME \"Get-Printer-Attributes (requested-attributes='media-col-database')\"",
+        "ATTR keyword requested-attributes 'all'",
+        "ATTR keyword requested-attributes 'media-col-database'",
+    ),
+}
+
+
 def prepare(directory: Path, *tests: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     base_documents(directory)
     for name in tests:
-        shutil.copy(TEST_FILES / name, directory / name)
+        text = (TEST_FILES / name).read_text()
+        if name in FIXES:
+            anchor, wrong, right = FIXES[name]
+            at = text.find(anchor)
+            assert at >= 0 and wrong in text[at:], f"{name} changed upstream: review FIXES"
+            text = text[:at] + text[at:].replace(wrong, right, 1)
+        (directory / name).write_text(text)
         pwg_samples(directory / name, directory)

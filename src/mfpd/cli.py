@@ -1,4 +1,4 @@
-"""The command line: `mfpd serve|jobs|status|ports|refill|fault|cancel`."""
+"""The command line: `mfpd serve|jobs|status|ports|refill|fault|cancel|release`."""
 
 from __future__ import annotations
 
@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = sub.add_parser("cancel", help="cancel a job at the device")
     cancel.add_argument("job", type=int)
     _state_dir_arg(cancel)
+
+    release = sub.add_parser(
+        "release", help="release a held job at the device (a secure-print job needs its passcode)"
+    )
+    release.add_argument("job", type=int)
+    release.add_argument("--passcode", help="the passcode of a secure-print job")
+    _state_dir_arg(release)
     return parser
 
 
@@ -186,6 +193,8 @@ def _action(args: argparse.Namespace) -> int:
         request: dict[str, Any] = {"op": "refill", "target": args.target}
     elif args.command == "fault":
         request = {"op": "fault", "kind": args.kind, "clear": args.clear, "target": args.target}
+    elif args.command == "release":
+        request = {"op": "release", "job": args.job, "passcode": args.passcode}
     else:
         request = {"op": "cancel", "job": args.job}
     print(call(state_dir, request)["message"])
@@ -200,6 +209,7 @@ COMMANDS = {
     "refill": _action,
     "fault": _action,
     "cancel": _action,
+    "release": _action,
 }
 
 

@@ -12,7 +12,14 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Positive = Annotated[int, Field(gt=0)]
@@ -40,6 +47,17 @@ class IdentityConfig(_Strict):
     contact: str = ""
     firmware: str = "061.090.221.36000"
     asset_number: str = ""
+    info: str = ""  # IPP printer-info; empty means "make and model (host name)"
+    organization: str = ""
+    organizational_unit: str = ""
+    geo_location: str = ""  # RFC 5870 geo: URI, e.g. "geo:48.8584,2.2945"
+
+    @field_validator("geo_location")
+    @classmethod
+    def _geo(cls, value: str) -> str:
+        if value and not value.startswith("geo:"):
+            raise ValueError("geo_location must be an RFC 5870 geo: URI")
+        return value
 
     @field_validator("uuid")
     @classmethod
@@ -103,6 +121,25 @@ class LpdServiceConfig(ServiceConfig):
     max_control_file: Positive = 64 * 1024
 
 
+class IppListenerConfig(ServiceConfig):
+    """A listener that speaks IPP over HTTP: ipp on 631 (plain, TLS, Upgrade)."""
+
+    port: Port = 631
+    # Seconds a client may take to send a request line and headers, and a TLS handshake,
+    # once it has begun (slowloris); idle_timeout covers silence between requests and
+    # inside a request body.
+    header_timeout: Annotated[float, Field(gt=0)] = 30.0
+    # Octets of a request's IPP attribute part (header to end-of-attributes-tag); more is
+    # answered client-error-request-entity-too-large. Documents: spool.max_job_bytes.
+    max_attribute_bytes: Annotated[int, Field(ge=9, le=64 * 1024 * 1024)] = 1024 * 1024
+
+
+class HttpsListenerConfig(IppListenerConfig):
+    """IPPS (and, later, the web UI) on 443, TLS only."""
+
+    port: Port = 443
+
+
 class PlannedService(ServiceConfig):
     """A service of the port table that a later release implements."""
 
@@ -118,8 +155,8 @@ class ServicesConfig(_Strict):
     raw: RawServiceConfig = Field(default_factory=RawServiceConfig)
     lpd: LpdServiceConfig = Field(default_factory=LpdServiceConfig)
     http: PlannedService = Field(default_factory=lambda: _planned(80))
-    https: PlannedService = Field(default_factory=lambda: _planned(443))
-    ipp: PlannedService = Field(default_factory=lambda: _planned(631))
+    https: HttpsListenerConfig = Field(default_factory=HttpsListenerConfig)
+    ipp: IppListenerConfig = Field(default_factory=IppListenerConfig)
     snmp: PlannedService = Field(default_factory=lambda: _planned(161))
     slp: PlannedService = Field(default_factory=lambda: _planned(427))
     ssdp: PlannedService = Field(default_factory=lambda: _planned(1900))
@@ -128,6 +165,52 @@ class ServicesConfig(_Strict):
     wsd: PlannedService = Field(default_factory=lambda: _planned(3702))
     netbios_ns: PlannedService = Field(default_factory=lambda: _planned(137))
     netbios_dgm: PlannedService = Field(default_factory=lambda: _planned(138))
+
+
+UriScheme = Literal["http", "https", "ftp", "file"]
+FETCHED_SCHEMES: tuple[UriScheme, ...] = ("http", "https", "ftp")
+
+
+class NotificationsConfig(_Strict):
+    """IPP event notifications: RFC 3995 subscriptions, delivered by RFC 3996 ippget (pull)."""
+
+    # Subscriptions the printer holds at once, printer and job subscriptions together.
+    max_subscriptions: Positive = 100
+    # Events kept per subscription for Get-Notifications; the oldest go first.
+    max_events: Annotated[int, Field(ge=1)] = 100
+    # ippget-event-life (RFC 3996 5.1): seconds an event stays retrievable, at least 15;
+    # also how long a job's subscription outlives the job.
+    event_life: Annotated[int, Field(ge=15)] = 60
+    # notify-lease-duration of a printer subscription when the client names none, and the
+    # longest granted (0 = no limit; a lease of 0 then means "never expires").
+    lease_default: Annotated[int, Field(ge=0, le=67108863)] = 86400
+    lease_max: Annotated[int, Field(ge=0, le=67108863)] = 0
+    # notify-get-interval: how often clients are told to poll (under event_life).
+    get_interval: Positive = 30
+    # Get-Notifications with notify-wait: the longest a request waits for an event.
+    wait_timeout: Annotated[float, Field(ge=0, le=300)] = 10.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NotificationsConfig:
+        if self.lease_max and not 1 <= self.lease_default <= self.lease_max:
+            raise ValueError("lease_default must be between 1 and lease_max")
+        if self.get_interval >= self.event_life:
+            raise ValueError("get_interval must be shorter than event_life")
+        return self
+
+
+class IppConfig(_Strict):
+    """The IPP printer object, whichever listener (631, 443) a request arrives on."""
+
+    # Print-URI / Send-URI (RFC 8011 4.2.2): the schemes the printer fetches documents with.
+    # "file" reads the controller's own disk: off unless asked for.
+    document_uri_schemes: list[UriScheme] = Field(default_factory=lambda: [*FETCHED_SCHEMES])
+    document_uri_timeout: Annotated[float, Field(gt=0)] = 60.0
+    # Verify the certificate of an https document URI (off: printers meet self-signed hosts).
+    document_uri_verify_tls: bool = False
+    # PWG 5100.11 job-password: the longest passcode accepted, in octets (0 turns it off).
+    job_password_max: Annotated[int, Field(ge=0, le=255)] = 32
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
 
 
 class SpoolConfig(_Strict):
@@ -182,6 +265,7 @@ class Config(_Strict):
     bins: list[BinConfig] = Field(default_factory=_default_bins, min_length=1)
     services: ServicesConfig = Field(default_factory=ServicesConfig)
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
+    ipp: IppConfig = Field(default_factory=IppConfig)
 
 
 def _format_error(err: ValidationError) -> str:

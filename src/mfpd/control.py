@@ -14,6 +14,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from mfpd.device import secure_print
 from mfpd.device.alerts import ConditionKind
 from mfpd.device.machine import MANUAL_FAULTS, Device, DeviceError
 from mfpd.device.spool import Spool
@@ -123,7 +124,23 @@ class ControlServer:
             if not self.spool.cancel(job, "job-canceled-at-device"):
                 raise ControlError(f"job {job.id} is already {job.state.value}")
             return {"message": f"job {job.id} canceled"}
+        if op == "release":
+            return {"message": self._release(int(request["job"]), request.get("passcode"))}
         raise ControlError(f"unknown operation {op!r}")
+
+    def _release(self, job_id: int, passcode: object) -> str:
+        """The front panel's release: a secure-print job only with its passcode (PWG
+        5100.11), and a wrong one is logged, as a device's audit trail would."""
+        job = self.spool.get(job_id)
+        if job is None:
+            raise ControlError(f"no job {job_id}")
+        locked = secure_print.PASSWORD_WAIT in job.state_reasons
+        if locked and not (isinstance(passcode, str) and secure_print.verify(job, passcode)):
+            log.warning("control: wrong passcode for secure job %d", job.id)
+            raise ControlError(f"job {job.id}: wrong passcode")
+        if not self.spool.release(job):
+            raise ControlError(f"job {job.id} is {job.state.value}, not held")
+        return f"job {job.id} released"
 
 
 def call(state_dir: Path, request: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from mfpd.ports import (
 )
 from mfpd.services import service_factory
 from mfpd.services.base import PortEntry, Service, ServiceContext
+from mfpd.services.ipp.subscriptions import SubscriptionStore
 
 log = logging.getLogger("mfpd")
 
@@ -99,6 +100,7 @@ class Daemon:
             bind=self.bind,
             port_offset=self.port_offset,
             log=logging.getLogger("mfpd.services"),
+            subscriptions=SubscriptionStore(device, self.config.ipp.notifications),
         )
         services: list[Service] = []
         rows: list[PortEntry] = []
@@ -122,6 +124,8 @@ class Daemon:
             await self._stop.wait()
             log.info("stopping")
         finally:
+            # printer-shutdown to subscribers; Get-Notifications waiting for events answer now.
+            ctx.subscriptions.close()
             await control.stop()
             await asyncio.gather(
                 *(service.stop(STOP_GRACE) for service in services), return_exceptions=True

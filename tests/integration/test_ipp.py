@@ -1,5 +1,5 @@
 """IPP on the real daemon with the field's own tools: ipptool's conformance files and CUPS's
-ipp backend. (The IPP issue's full bar, IPPS and the remaining operations, is still open.)"""
+ipp backend, over ipp://, ipps:// (on 443 and on 631) and the HTTP Upgrade to TLS."""
 
 from __future__ import annotations
 
@@ -17,11 +17,15 @@ from tests.ipp_samples import prepare
 IPP_BACKEND = "/usr/lib/cups/backend/ipp"
 
 
-# Debian's ipptool files this printer passes with 0 FAIL (the first three are the big ones).
+# Debian's ipptool files this printer passes with 0 FAIL (the first five are the big ones);
+# the notification, secure-print, Print-URI and Cancel-Current-Job files run in
+# test_ipp_notifications.py and test_ipp_admin.py, which set up what they need.
 IPPTOOL_FILES = (
     "ipp-1.1.test",
     "ipp-2.0.test",
     "ipp-everywhere.test",
+    "ipp-2.1.test",
+    "get-printer-attributes-suite.test",
     "print-job-hold.test",
     "identify-printer.test",
     "validate-job.test",
@@ -73,11 +77,18 @@ TRANSPORTS = {
         # PWG 5100.14: the IPP Everywhere file, as its README says to run it.
         (("-V", "2.0", "-f", "onepage-letter.pdf", "ipp-everywhere.test"), "ipp", 146),
         (("-V", "2.0", "-f", "onepage-letter.pdf", "ipp-everywhere.test"), "ipps-443", 146),
-        *((("-f", "document-a4.pdf", name), "ipp", 1) for name in IPPTOOL_FILES[3:]),
+        # PWG 5100.12 IPP/2.1: ipp-2.0 plus subscriptions, Set-*-Attributes, Enable/Disable.
+        (("-V", "2.1", "-f", "document-a4.pdf", "ipp-2.1.test"), "ipp", 48),
+        (("-V", "2.1", "-f", "document-a4.pdf", "ipp-2.1.test"), "ipps-443", 48),
+        (("get-printer-attributes-suite.test",), "ipp", 7),
+        (("get-printer-attributes-suite.test",), "ipps-631", 7),
+        *((("-f", "document-a4.pdf", name), "ipp", 1) for name in IPPTOOL_FILES[5:]),
     ],
     ids=[
         "ipp-1.1", "ipp-1.1-ipps", "ipp-1.1-upgrade", "ipp-2.0", "ipp-everywhere",
-        "ipp-everywhere-ipps-443", *(name.removesuffix(".test") for name in IPPTOOL_FILES[3:]),
+        "ipp-everywhere-ipps-443", "ipp-2.1", "ipp-2.1-ipps-443", "get-printer-attributes-suite",
+        "get-printer-attributes-suite-ipps",
+        *(name.removesuffix(".test") for name in IPPTOOL_FILES[5:]),
     ],
 )  # fmt: skip
 def test_ipptool_conformance(

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+
+from mfpd.codecs.ipp.tags import DelimiterTag, Operation, StatusCode, ValueTag
+from mfpd.codecs.ipp.values import AttributeGroup, Message
 from mfpd.config import Config, SpoolConfig
+from mfpd.device import secure_print
 from mfpd.device.jobs import JobState
-from mfpd.device.machine import build_device
+from mfpd.device.machine import Device, build_device
 from mfpd.device.spool import Spool
 from mfpd.device.store import JobStore
+from mfpd.services.ipp import build as b
 from mfpd.services.ipp.operations import IppOperations
 
 
@@ -25,4 +34,129 @@ def test_abandoned_create_job_is_aborted_after_the_timeout(tmp_path: Path) -> No
         waiting.state is JobState.ABORTED and "multiple-operation-time-out" in waiting.state_message
     )
     assert fresh.state is JobState.PENDING
+    store.close()
+
+
+def _setup(tmp_path: Path) -> tuple[JobStore, Device, Spool, IppOperations]:
+    store = JobStore(tmp_path)
+    device = build_device(Config())
+    spool = Spool(store, tmp_path / "spool", device.events, SpoolConfig())
+    return store, device, spool, IppOperations(device, spool, 1 << 20)
+
+
+def _message(code: int, *groups: AttributeGroup) -> Message:
+    operation = AttributeGroup(
+        DelimiterTag.OPERATION,
+        (
+            b.charset("attributes-charset", "utf-8"),
+            b.language("attributes-natural-language", "en"),
+            b.uri("printer-uri", "ipp://localhost/ipp/print"),
+            b.name_("requesting-user-name", "erin"),
+            *(a for g in groups if g.tag == DelimiterTag.OPERATION for a in g),
+        ),
+    )
+    rest = tuple(g for g in groups if g.tag != DelimiterTag.OPERATION)
+    return Message((2, 0), code, 1, (operation, *rest))
+
+
+async def _call(ops: IppOperations, message: Message, data: bytes = b"") -> Message:
+    async def body() -> AsyncIterator[bytes]:
+        if data:
+            yield data
+
+    return await ops.handle(message, body(), ops.uris, "127.0.0.1:4000")
+
+
+@pytest.mark.parametrize(
+    ("encryption", "secret"),
+    [
+        ("none", b"2468"),
+        ("md5", hashlib.md5(b"2468").digest()),
+        ("sha2-256", hashlib.sha256(b"2468").digest()),
+        ("sha2-512", hashlib.sha512(b"2468").digest()),
+    ],
+)
+def test_secure_print_job_is_held_until_its_passcode(
+    tmp_path: Path, encryption: str, secret: bytes
+) -> None:
+    store, _, spool, ops = _setup(tmp_path)
+    password = AttributeGroup(
+        DelimiterTag.OPERATION,
+        (b.octets("job-password", secret), b.keyword("job-password-encryption", encryption)),
+    )
+    reply = asyncio.run(_call(ops, _message(Operation.PRINT_JOB, password), b"%PDF-1.4\n"))
+    assert reply.code == StatusCode.SUCCESSFUL_OK
+    job = spool.active()[0]
+    assert job.state is JobState.HELD and secure_print.PASSWORD_WAIT in job.state_reasons
+    assert secret.hex() not in repr(job.attributes) or encryption != "none"
+    assert not secure_print.verify(job, "1357")
+    assert secure_print.verify(job, "2468")
+    store.close()
+
+
+def test_job_password_is_refused_when_too_long_or_of_an_unknown_hash(tmp_path: Path) -> None:
+    store, _, spool, ops = _setup(tmp_path)
+    for secret, encryption in ((b"9" * 33, "none"), (b"1234", "rot13")):
+        group = AttributeGroup(
+            DelimiterTag.OPERATION,
+            (b.octets("job-password", secret), b.keyword("job-password-encryption", encryption)),
+        )
+        reply = asyncio.run(_call(ops, _message(Operation.VALIDATE_JOB, group)))
+        assert reply.code == StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED
+        assert reply.first(DelimiterTag.UNSUPPORTED) is not None
+    assert len(spool) == 0
+    store.close()
+
+
+def test_higher_job_priority_prints_first_and_a_started_job_keeps_the_engine(
+    tmp_path: Path,
+) -> None:
+    store, _, spool, _ = _setup(tmp_path)
+    low = spool.create("ipp", name="low", attributes={"job-priority": 10})
+    plain = spool.create("lpd", name="plain")  # no job-priority: 50
+    high = spool.create("ipp", name="high", attributes={"job-priority": 90})
+    for job in (low, plain, high):
+        spool.finish(job)
+    assert spool.next_printable() is high
+    low.state = JobState.PROCESSING  # already on the engine: it finishes first
+    assert spool.next_printable() is low and spool.current() is low
+    store.close()
+
+
+def test_restart_job_reprints_a_finished_job_from_its_documents(tmp_path: Path) -> None:
+    store, _, spool, ops = _setup(tmp_path)
+    reply = asyncio.run(_call(ops, _message(Operation.PRINT_JOB), b"%PDF-1.4\n"))
+    job = spool.get(reply.first(DelimiterTag.JOB)["job-id"].value)  # type: ignore[arg-type, index]
+    assert job is not None
+    restart = AttributeGroup(DelimiterTag.OPERATION, (b.integer("job-id", job.id),))
+    not_yet = asyncio.run(_call(ops, _message(Operation.RESTART_JOB, restart)))
+    assert not_yet.code == StatusCode.CLIENT_ERROR_NOT_POSSIBLE  # not finished yet
+    job.state, job.impressions_completed = JobState.COMPLETED, 2
+    spool.update(job)
+    again = asyncio.run(_call(ops, _message(Operation.RESTART_JOB, restart)))
+    assert again.code == StatusCode.SUCCESSFUL_OK
+    assert job.state is JobState.PENDING and job.impressions_completed == 0
+    assert spool.next_printable() is job
+    store.close()
+
+
+def test_set_printer_attributes_is_all_or_nothing(tmp_path: Path) -> None:
+    store, device, _, ops = _setup(tmp_path)
+    mixed = AttributeGroup(
+        DelimiterTag.PRINTER,
+        (b.text("printer-location", "Lab"), b.text("printer-make-and-model", "Other")),
+    )
+    reply = asyncio.run(_call(ops, _message(Operation.SET_PRINTER_ATTRIBUTES, mixed)))
+    assert reply.code == StatusCode.CLIENT_ERROR_ATTRIBUTES_NOT_SETTABLE
+    unsupported = reply.first(DelimiterTag.UNSUPPORTED)
+    assert unsupported is not None
+    assert unsupported["printer-make-and-model"].tag == ValueTag.NOT_SETTABLE
+    assert device.identity.location == ""  # nothing was set
+    too_long = AttributeGroup(DelimiterTag.PRINTER, (b.text("printer-location", "x" * 128),))
+    reply = asyncio.run(_call(ops, _message(Operation.SET_PRINTER_ATTRIBUTES, too_long)))
+    assert reply.code == StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED
+    good = AttributeGroup(DelimiterTag.PRINTER, (b.text("printer-location", "Lab 3"),))
+    reply = asyncio.run(_call(ops, _message(Operation.SET_PRINTER_ATTRIBUTES, good)))
+    assert reply.code == StatusCode.SUCCESSFUL_OK and device.identity.location == "Lab 3"
+    assert device.snapshot()["identity"] == {"location": "Lab 3"}
     store.close()

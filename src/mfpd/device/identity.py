@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# What an administrator may change at run time (IPP Set-Printer-Attributes, SNMP sets, the
+# web UI); the rest is the device's make, model and serial number.
+EDITABLE = (
+    "hostname",
+    "location",
+    "contact",
+    "asset_number",
+    "info",
+    "organization",
+    "organizational_unit",
+    "geo_location",
+)
+
 
 @dataclass(frozen=True)
 class Identity:
@@ -16,10 +29,19 @@ class Identity:
     contact: str
     firmware: str
     asset_number: str = ""
+    info: str = ""
+    organization: str = ""
+    organizational_unit: str = ""
+    geo_location: str = ""
 
     @property
     def make_and_model(self) -> str:
         return f"{self.make} {self.model}"
+
+    @property
+    def description(self) -> str:
+        """What IPP printer-info shows: set by the administrator, or make, model and host."""
+        return self.info or f"{self.make_and_model} ({self.hostname})"
 
     @property
     def device_id(self) -> str:

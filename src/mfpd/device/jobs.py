@@ -62,6 +62,12 @@ class Job:
     attributes: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def priority(self) -> int:
+        """job-priority, 1 (lowest) to 100 (RFC 8011 5.2.1); 50 for jobs that name none."""
+        value = self.attributes.get("job-priority", 50)
+        return value if isinstance(value, int) else 50
+
+    @property
     def impressions(self) -> int | None:
         """Total impressions the job will produce (pages x copies)."""
         return None if self.pages is None else self.pages * self.copies

@@ -17,7 +17,7 @@ from typing import Any
 from mfpd.config import Config
 from mfpd.device.alerts import Alert, AlertSeverity, ConditionKind, pjl_paper_code
 from mfpd.device.events import EventBus
-from mfpd.device.identity import Identity
+from mfpd.device.identity import EDITABLE, Identity
 from mfpd.device.media import OutputBin, Tray
 from mfpd.device.supplies import Supply
 
@@ -97,6 +97,12 @@ class Device:
         self._busy = False
         self._paused = False
         self.hold_new_jobs = False
+        self._accepting = True  # RFC 3998 Enable-Printer / Disable-Printer
+        self._identity_edits: dict[str, str] = {}
+        # When the state or the configuration last changed (printer-state-change-time and
+        # printer-config-change-time in IPP; sysUpTime-based in SNMP).
+        self.state_changed_at = self.started_at
+        self.config_changed_at = self.started_at
         # A condition the current job is blocked on (an empty tray turns into an error).
         self._waiting_on: tuple[ConditionKind, int] | None = None
         self._sync_conditions()
@@ -120,6 +126,11 @@ class Device:
     @property
     def paused(self) -> bool:
         return self._paused
+
+    @property
+    def accepting(self) -> bool:
+        """Whether new jobs are accepted (printer-is-accepting-jobs)."""
+        return self._accepting
 
     @property
     def reasons(self) -> list[Reason]:
@@ -205,18 +216,27 @@ class Device:
         if hold != self.hold_new_jobs:
             self._changed(lambda: setattr(self, "hold_new_jobs", hold))
 
+    def set_accepting(self, accepting: bool) -> None:
+        if accepting != self._accepting:
+            self._changed(lambda: setattr(self, "_accepting", accepting))
+
     def set_waiting_on(self, condition: tuple[ConditionKind, int] | None) -> None:
         if condition != self._waiting_on:
             self._changed(lambda: setattr(self, "_waiting_on", condition))
 
     def _changed(self, mutate: Callable[[], None]) -> None:
-        before = (self.state, [str(r) for r in self.reasons], self.display)
+        before = (self.state, [str(r) for r in self.reasons], self.display, self._accepting)
         mutate()
         self._sync_conditions()
-        after = (self.state, [str(r) for r in self.reasons], self.display)
+        after = (self.state, [str(r) for r in self.reasons], self.display, self._accepting)
         if after != before:
+            self.state_changed_at = self._clock()
             self.events.publish(
-                "printer.state", state=after[0].value, reasons=after[1], display=after[2]
+                "printer.state",
+                state=after[0].value,
+                reasons=after[1],
+                display=after[2],
+                accepting=after[3],
             )
 
     # -- conditions ----------------------------------------------------------------------
@@ -405,7 +425,13 @@ class Device:
     # -- identity and console ------------------------------------------------------------
 
     def update_identity(self, **changes: str) -> None:
+        """An administrator's change (IPP, SNMP, web); kept across restarts by snapshot()."""
+        unknown = set(changes) - set(EDITABLE)
+        if unknown:
+            raise DeviceError(f"not editable: {', '.join(sorted(unknown))}")
         self.identity = dataclasses.replace(self.identity, **changes)
+        self._identity_edits.update(changes)
+        self.config_changed_at = self._clock()
         self.events.publish("identity.changed", changes=changes)
 
     def set_console(self, **changes: str) -> None:
@@ -423,6 +449,8 @@ class Device:
             "faults": sorted(f.value for f in self._faults),
             "console": dataclasses.asdict(self.console),
             "paused": self._paused,
+            "accepting": self._accepting,
+            "identity": dict(self._identity_edits),
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -452,6 +480,12 @@ class Device:
             {k: v for k, v in snap.get("console", {}).items() if isinstance(v, str)},
         )
         self._paused = bool(snap.get("paused", False))
+        self._accepting = bool(snap.get("accepting", True))
+        edits = snap.get("identity", {})
+        edits = {k: v for k, v in edits.items() if k in EDITABLE and isinstance(v, str)}
+        if edits:
+            self.identity = dataclasses.replace(self.identity, **edits)
+            self._identity_edits = edits
         self._sync_conditions()
 
     def status(self) -> dict[str, Any]:
@@ -462,6 +496,7 @@ class Device:
             "state_reasons": [str(r) for r in self.reasons] or ["none"],
             "display": self.display,
             "up_since": self.started_at,
+            "accepting": self._accepting,
             "alerts": [
                 {
                     "index": a.index,
@@ -493,17 +528,7 @@ def _assign(target: object, changes: dict[str, str]) -> None:
 
 def build_device(config: Config) -> Device:
     ident = config.identity
-    identity = Identity(
-        make=ident.make,
-        model=ident.model,
-        serial_number=ident.serial_number,
-        uuid=ident.uuid,
-        hostname=ident.hostname,
-        location=ident.location,
-        contact=ident.contact,
-        firmware=ident.firmware,
-        asset_number=ident.asset_number,
-    )
+    identity = Identity(**ident.model_dump())
     trays = [
         Tray(i, t.name, t.media, t.media_type, t.capacity, min(t.level, t.capacity), t.low_level)
         for i, t in enumerate(config.trays, 1)

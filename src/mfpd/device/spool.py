@@ -108,11 +108,22 @@ class Spool:
         return list(self._active.values())
 
     def next_printable(self) -> Job | None:
-        """The oldest accepted job waiting for the engine."""
+        """The job the engine prints next: the one it has started, else the accepted job of
+        highest job-priority (RFC 8011 5.2.1; 50 when unset), oldest first among equals."""
+        best: Job | None = None
         for job in self._active.values():
-            if job.state in (JobState.PENDING, JobState.PROCESSING, JobState.STOPPED) and (
-                INCOMING not in job.state_reasons
-            ):
+            if INCOMING in job.state_reasons:
+                continue
+            if job.state in (JobState.PROCESSING, JobState.STOPPED):
+                return job
+            if job.state is JobState.PENDING and (best is None or job.priority > best.priority):
+                best = job
+        return best
+
+    def current(self) -> Job | None:
+        """The job on the engine now (RFC 3998 Cancel-Current-Job), if any."""
+        for job in self._active.values():
+            if job.state in (JobState.PROCESSING, JobState.STOPPED):
                 return job
         return None
 
@@ -228,6 +239,28 @@ class Spool:
             return False
         job.state = JobState.PENDING
         job.state_reasons = [r for r in job.state_reasons if r == INCOMING] or ["none"]
+        self.update(job)
+        self.events.publish("job.queued", job=job)
+        return True
+
+    def restart(self, job: Job) -> bool:
+        """Print a finished job again from its spooled documents (RFC 8011 4.3.7)."""
+        if (
+            not job.state.terminal
+            or not job.documents
+            or "job-data-insufficient" in (job.state_reasons)
+        ):
+            return False
+        if any(not path.exists() for path in self.document_paths(job)):
+            return False
+        job.state = JobState.PENDING
+        job.state_reasons = ["none"]
+        job.state_message = ""
+        job.impressions_completed = 0
+        job.sheets_completed = 0
+        job.processing_at = None
+        job.completed_at = None
+        self._active[job.id] = job
         self.update(job)
         self.events.publish("job.queued", job=job)
         return True

@@ -16,6 +16,7 @@ from mfpd.config import Config, ServiceConfig
 from mfpd.device.jobs import Job
 from mfpd.device.machine import Device
 from mfpd.device.spool import Spool
+from mfpd.services.ipp.subscriptions import SubscriptionStore
 
 # Standard ports below 1024 move here when the process may not bind them (shared/PORTS.md).
 UNPRIVILEGED_SHIFT = 8000
@@ -46,6 +47,8 @@ class ServiceContext:
     bind: str
     port_offset: int
     log: logging.Logger
+    # IPP subscriptions (RFC 3995): one store, whichever listener a client subscribes on.
+    subscriptions: SubscriptionStore
 
 
 class Service(Protocol):

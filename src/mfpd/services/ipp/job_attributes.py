@@ -61,4 +61,23 @@ def job_attributes(job: Job, device: Device, printer_uri: str) -> list[Attribute
         _date("date-time-at-creation", job.created_at),
         _date("date-time-at-processing", job.processing_at),
         _date("date-time-at-completed", job.completed_at),
+        b.integer("job-priority", job.priority),
+        b.keyword("job-hold-until", str(job.attributes.get("job-hold-until", "no-hold"))),
+        # PWG 5100.7: what the sender said the data was, and what the printer found it to be.
+        b.mime("document-format-supplied", str(job.attributes.get("document-format", job.format))),
+        b.mime(
+            "document-format-detected",
+            str(job.attributes.get("document-format-detected", job.format)),
+        ),
+        *_template(job),
     ]
+
+
+def _template(job: Job) -> list[Attribute]:
+    """The job template values the job was given (RFC 8011 5.2), where it named them."""
+    attrs = []
+    for name in ("media", "sides"):
+        value = job.attributes.get(name)
+        if isinstance(value, str):
+            attrs.append(b.keyword(name, value))
+    return attrs

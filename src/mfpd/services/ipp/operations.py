@@ -11,91 +11,74 @@ import asyncio
 import logging
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 
 from mfpd.codecs.ipp.tags import DelimiterTag, Operation, StatusCode, ValueTag
 from mfpd.codecs.ipp.values import Attribute, AttributeGroup, Message, Range
-from mfpd.device.jobs import Job
+from mfpd.config import IppConfig
+from mfpd.device import secure_print
+from mfpd.device.jobs import Job, JobState
 from mfpd.device.machine import Device
 from mfpd.device.spool import INCOMING, JobTooLarge, Spool
 from mfpd.services.ipp import build as b
+from mfpd.services.ipp.document_uri import FetchError, fetch, scheme_of
 from mfpd.services.ipp.job_attributes import GET_JOBS_DEFAULT, job_attributes
 from mfpd.services.ipp.printer_attributes import (
     CONTENT_OPTIMIZE,
     DOCUMENT_FORMATS,
     FINISHINGS,
-    IDENTIFY_ACTIONS,
     JOB_HOLD_UNTIL,
+    JOB_SETTABLE,
     JOB_TEMPLATE,
     MEDIA_SIZES,
+    PASSWORD_ENCRYPTIONS,
     RENDERING_INTENTS,
     SIDES,
+    WHICH_JOBS,
     PrinterUris,
     printer_attributes,
     printer_uris,
 )
+from mfpd.services.ipp.printer_operations import PrinterOperations
+from mfpd.services.ipp.request import Body, Handler, IppError, Request, Response
+from mfpd.services.ipp.subscription_operations import SubscriptionOperations
+from mfpd.services.ipp.subscriptions import SubscriptionStore
 
 log = logging.getLogger("mfpd.ipp")
 
 CHARSETS = ("utf-8", "us-ascii")
+# The groups a request may carry: job template (RFC 8011), printer attributes to set
+# (RFC 3380), subscription templates (RFC 3995).
+REQUEST_GROUPS = (
+    DelimiterTag.OPERATION,
+    DelimiterTag.JOB,
+    DelimiterTag.PRINTER,
+    DelimiterTag.SUBSCRIPTION,
+)
 COMPRESSIONS = ("none", "gzip", "deflate")
 PRINT_COLOR_MODES = ("auto", "color", "monochrome")
 
 
-class IppError(Exception):
-    """Ends a request with an IPP status (RFC 8011 appendix B)."""
-
-    def __init__(self, status: StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass
-class Response:
-    status: StatusCode = StatusCode.SUCCESSFUL_OK
-    message: str = ""
-    operation: list[Attribute] = field(default_factory=list)
-    unsupported: list[Attribute] = field(default_factory=list)
-    groups: list[AttributeGroup] = field(default_factory=list)
-
-
-@dataclass
-class Request:
-    message: Message
-    operation: AttributeGroup
-    job_template: AttributeGroup
-    peer: str
-
-    def get(self, name: str) -> Attribute | None:
-        return self.operation.get(name)
-
-    def value(self, name: str, default: object = None) -> object:
-        attr = self.operation.get(name)
-        if attr is None or attr.is_out_of_band:
-            return default
-        return attr.value
-
-    @property
-    def user(self) -> str:
-        user = self.value("requesting-user-name")
-        return user if isinstance(user, str) and user else "anonymous"
-
-
-Body = AsyncIterator[bytes]
-Handler = Callable[[Request, Body, Response], Awaitable[None]]
-
-
 class IppOperations:
     def __init__(
-        self, device: Device, spool: Spool, max_document_bytes: int, listener: str = "ipp"
+        self,
+        device: Device,
+        spool: Spool,
+        max_document_bytes: int,
+        listener: str = "ipp",
+        settings: IppConfig | None = None,
+        subscriptions: SubscriptionStore | None = None,
     ) -> None:
         self.listener = listener  # which listener's jobs these are (ipp on 631, https on 443)
+        self.settings = settings or IppConfig()
         self.device = device
         self.spool = spool
         self.max_document_bytes = max_document_bytes
         self.uris = printer_uris("localhost", secure=False, tls=False)
         self._receiving: set[int] = set()  # jobs whose document is arriving now
+        # RFC 3995/3996 notifications; the daemon shares one store between listeners.
+        if subscriptions is None:
+            subscriptions = SubscriptionStore(device, self.settings.notifications)
+        self.notifications = SubscriptionOperations(subscriptions, spool, lambda: self.uris)
         self.handlers: dict[int, Handler] = {
             Operation.PRINT_JOB: self.print_job,
             Operation.VALIDATE_JOB: self.validate_job,
@@ -107,13 +90,15 @@ class IppOperations:
             Operation.GET_JOBS: self.get_jobs,
             Operation.GET_PRINTER_ATTRIBUTES: self.get_printer_attributes,
             Operation.CANCEL_MY_JOBS: self.cancel_my_jobs,
-            Operation.IDENTIFY_PRINTER: self.identify_printer,
             Operation.HOLD_JOB: self.hold_job,
             Operation.RELEASE_JOB: self.release_job,
-            Operation.PAUSE_PRINTER: self.pause_printer,
-            Operation.RESUME_PRINTER: self.resume_printer,
-            Operation.HOLD_NEW_JOBS: self.hold_new_jobs,
-            Operation.RELEASE_HELD_NEW_JOBS: self.release_held_new_jobs,
+            Operation.RESTART_JOB: self.restart_job,
+            Operation.SET_JOB_ATTRIBUTES: self.set_job_attributes,
+            Operation.CANCEL_CURRENT_JOB: self.cancel_current_job,
+            Operation.PRINT_URI: self.print_uri,
+            Operation.SEND_URI: self.send_uri,
+            **PrinterOperations(device, spool).handlers(),
+            **self.notifications.handlers(),
         }
 
     # -- the request pipeline ------------------------------------------------------------
@@ -163,7 +148,7 @@ class IppOperations:
         if "printer-uri" not in operation and "job-uri" not in operation:
             raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "no printer-uri or job-uri")
         for group in message.groups:
-            if group.tag not in (DelimiterTag.OPERATION, DelimiterTag.JOB):
+            if group.tag not in REQUEST_GROUPS:
                 raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "unexpected attribute group")
         job_template = message.first(DelimiterTag.JOB) or AttributeGroup(DelimiterTag.JOB)
         return Request(message, operation, job_template, peer)
@@ -190,6 +175,10 @@ class IppOperations:
 
     def _check_job(self, request: Request, response: Response) -> str:
         """Validate a job's operation and template attributes; its document format."""
+        if not self.device.accepting:
+            raise IppError(
+                StatusCode.SERVER_ERROR_NOT_ACCEPTING_JOBS, "the printer is not accepting jobs"
+            )
         fmt = request.value("document-format", "application/octet-stream")
         if not isinstance(fmt, str) or fmt not in DOCUMENT_FORMATS:
             response.unsupported.append(b.mime("document-format", str(fmt)))
@@ -205,7 +194,36 @@ class IppOperations:
                 f"compression {compression} is not supported",
             )
         self._check_template(request, response)
+        self._check_password(request, response)
         return fmt
+
+    def _check_password(self, request: Request, response: Response) -> None:
+        """PWG 5100.11 6.1: job-password, at most job-password-supported octets, sent as
+        typed or hashed with one of job-password-encryption-supported."""
+        password = request.get("job-password")
+        if password is None:
+            return
+        encryption = request.value("job-password-encryption", "none")
+        value = password.value
+        if (
+            password.tag != ValueTag.OCTET_STRING
+            or not isinstance(value, bytes)
+            or not self.settings.job_password_max
+            or not value
+            # A hashed passcode is as long as its digest (up to 64 octets for SHA-512).
+            or len(value) > (self.settings.job_password_max if encryption == "none" else 64)
+        ):
+            response.unsupported.append(password)
+            raise IppError(
+                StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+                f"job-password must be 1 to {self.settings.job_password_max} octets",
+            )
+        if encryption not in PASSWORD_ENCRYPTIONS:
+            response.unsupported.append(b.keyword("job-password-encryption", str(encryption)))
+            raise IppError(
+                StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+                f"job-password-encryption {encryption} is not supported",
+            )
 
     def _check_template(self, request: Request, response: Response) -> None:
         unsupported: list[Attribute] = []
@@ -225,6 +243,7 @@ class IppOperations:
         attributes: dict[str, object] = {
             "ipp-requesting-host": request.peer,
             "ipp-listener": self.listener,
+            "document-format": fmt,  # as supplied; the spool records what it detects
         }
         mode = template.get("print-color-mode")
         if mode is not None and mode.value in ("color", "monochrome"):
@@ -235,6 +254,9 @@ class IppOperations:
         sides = template.get("sides")
         if sides is not None and sides.value in SIDES:
             attributes["sides"] = sides.value
+        priority = template.get("job-priority")
+        if priority is not None and _supported(priority):
+            attributes["job-priority"] = priority.value
         ranges = template.get("page-ranges")
         if ranges is not None and _supported(ranges):
             attributes["page-ranges"] = [
@@ -251,9 +273,16 @@ class IppOperations:
             host=request.peer.rsplit(":", 1)[0],
             attributes=attributes,
         )
+        password = request.value("job-password")
+        if isinstance(password, bytes):
+            encryption = str(request.value("job-password-encryption", "none"))
+            secure_print.protect(job, password, encryption)
+            self.spool.hold(job, secure_print.PASSWORD_WAIT)
+            return job
         # Clients send it in either group (CUPS's print-job-hold.test: the operation group).
         hold = template.get("job-hold-until") or request.get("job-hold-until")
         if hold is not None and hold.value not in ("no-hold", None):
+            job.attributes["job-hold-until"] = hold.value
             self.spool.hold(job)
         elif self.device.hold_new_jobs:
             self.spool.hold(job, "job-held-on-create")
@@ -285,6 +314,10 @@ class IppOperations:
             self.spool.close_document(writer)
             self.spool.abort(job, ["aborted-by-system", "compression-error"], str(exc))
             raise IppError(StatusCode.CLIENT_ERROR_COMPRESSION_ERROR, str(exc)) from None
+        except FetchError as exc:
+            self.spool.close_document(writer)
+            self.spool.abort(job, ["aborted-by-system", "document-access-error"], str(exc))
+            raise IppError(StatusCode.CLIENT_ERROR_DOCUMENT_ACCESS_ERROR, str(exc)) from None
         except (ConnectionError, OSError, asyncio.CancelledError) as exc:
             # The client went away, or the daemon stops mid-upload: recorded, not printed.
             self.spool.close_document(writer)
@@ -313,6 +346,7 @@ class IppOperations:
         self.spool.finish(job)
         log.info("ipp: %s: job %d accepted (%d bytes)", request.peer, job.id, job.bytes)
         self._job_response(job, response)
+        self.notifications.subscribe_job(request, job, response)
 
     async def validate_job(self, request: Request, body: Body, response: Response) -> None:
         self._check_job(request, response)
@@ -321,6 +355,7 @@ class IppOperations:
         fmt = self._check_job(request, response)
         job = self._new_job(request, fmt)
         self._job_response(job, response)
+        self.notifications.subscribe_job(request, job, response)
 
     def _target_job(self, request: Request) -> Job:
         job_id = request.value("job-id")
@@ -336,6 +371,11 @@ class IppOperations:
         return job
 
     async def send_document(self, request: Request, body: Body, response: Response) -> None:
+        await self._send(request, response, body)
+
+    async def _send(self, request: Request, response: Response, body: Body) -> None:
+        """Send-Document and Send-URI (RFC 8011 4.3.1-4.3.2): one more document, or the
+        last, of a job made by Create-Job."""
         job = self._target_job(request)
         if job.state.terminal or INCOMING not in job.state_reasons:
             raise IppError(
@@ -384,23 +424,123 @@ class IppOperations:
 
     async def release_job(self, request: Request, body: Body, response: Response) -> None:
         job = self._target_job(request)
+        if secure_print.PASSWORD_WAIT in job.state_reasons:
+            # PWG 5100.11: a secure job is released at the device, by its passcode.
+            raise IppError(
+                StatusCode.CLIENT_ERROR_NOT_AUTHORIZED,
+                f"job {job.id} waits for its passcode at the device",
+            )
         if not self.spool.release(job):
             raise IppError(StatusCode.CLIENT_ERROR_NOT_POSSIBLE, f"job {job.id} is not held")
 
-    async def pause_printer(self, request: Request, body: Body, response: Response) -> None:
-        self.device.set_paused(True)
+    async def restart_job(self, request: Request, body: Body, response: Response) -> None:
+        """RFC 8011 4.3.7: print a finished job again from its spooled documents."""
+        job = self._target_job(request)
+        if not self.spool.restart(job):
+            raise IppError(
+                StatusCode.CLIENT_ERROR_NOT_POSSIBLE,
+                f"job {job.id} is {job.state.value} and cannot be restarted",
+            )
+        hold = request.value("job-hold-until")
+        if hold not in (None, "no-hold") and not secure_print.is_protected(job):
+            self.spool.hold(job)
+        if secure_print.is_protected(job):
+            self.spool.hold(job, secure_print.PASSWORD_WAIT)
+        log.info("ipp: %s: job %d restarted by %s", request.peer, job.id, request.user)
 
-    async def resume_printer(self, request: Request, body: Body, response: Response) -> None:
-        self.device.set_paused(False)
+    async def cancel_current_job(self, request: Request, body: Body, response: Response) -> None:
+        """RFC 3998 3.2.3: cancel the job the engine is printing (or check it is job-id)."""
+        job = self.spool.current()
+        if job is None:
+            raise IppError(StatusCode.CLIENT_ERROR_NOT_POSSIBLE, "no job is printing")
+        wanted = request.value("job-id")
+        if isinstance(wanted, int) and wanted != job.id:
+            raise IppError(
+                StatusCode.CLIENT_ERROR_NOT_POSSIBLE, f"job {wanted} is not the current job"
+            )
+        self.spool.cancel(job, "job-canceled-by-operator")
+        log.info("ipp: %s: current job %d canceled by %s", request.peer, job.id, request.user)
 
-    async def hold_new_jobs(self, request: Request, body: Body, response: Response) -> None:
-        self.device.set_hold_new_jobs(True)
+    async def set_job_attributes(self, request: Request, body: Body, response: Response) -> None:
+        """RFC 3380 4.1: change a job that has not started printing; all changes or none."""
+        job = self._target_job(request)
+        if job.state not in (JobState.PENDING, JobState.HELD) or job.impressions_completed:
+            raise IppError(
+                StatusCode.CLIENT_ERROR_NOT_POSSIBLE,
+                f"job {job.id} is {job.state.value}: its attributes are fixed",
+            )
+        changes = request.message.first(DelimiterTag.JOB)
+        if changes is None or not len(changes):
+            raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "no job attributes to set")
+        not_settable = [
+            Attribute.of(a.name, ValueTag.NOT_SETTABLE)
+            for a in changes
+            if a.name not in JOB_SETTABLE
+        ]
+        if not_settable:
+            response.unsupported += not_settable
+            raise IppError(
+                StatusCode.CLIENT_ERROR_ATTRIBUTES_NOT_SETTABLE,
+                "not settable: " + ", ".join(a.name for a in not_settable),
+            )
+        bad = [a for a in changes if not _supported(a)]
+        if bad:
+            response.unsupported += bad
+            raise IppError(
+                StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+                "unsupported value for " + ", ".join(a.name for a in bad),
+            )
+        for attr in changes:
+            if attr.name == "job-name":
+                job.name = str(attr.value)
+            elif attr.name == "copies":
+                job.copies = attr.value if isinstance(attr.value, int) else job.copies
+            elif attr.name == "job-hold-until":
+                job.attributes["job-hold-until"] = attr.value
+                if attr.value == "no-hold" and secure_print.PASSWORD_WAIT not in job.state_reasons:
+                    self.spool.release(job)
+                elif attr.value != "no-hold":
+                    self.spool.hold(job)
+            else:  # job-priority, media, sides
+                job.attributes[attr.name] = attr.value
+        self.spool.update(job)
+        log.info(
+            "ipp: %s: job %d: %s set %s",
+            request.peer, job.id, request.user, ", ".join(a.name for a in changes),
+        )  # fmt: skip
 
-    async def release_held_new_jobs(self, request: Request, body: Body, response: Response) -> None:
-        self.device.set_hold_new_jobs(False)
-        for job in self.spool.active():
-            if "job-held-on-create" in job.state_reasons:
-                self.spool.release(job)
+    def _document_uri(self, request: Request, response: Response) -> str:
+        """The document-uri of a Print-URI or Send-URI, checked against the schemes the
+        printer fetches (RFC 8011 4.2.2: client-error-uri-scheme-not-supported)."""
+        attr = request.get("document-uri")
+        if attr is None or attr.tag != ValueTag.URI or not isinstance(attr.value, str):
+            raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "document-uri is required")
+        if scheme_of(attr.value) not in self.settings.document_uri_schemes:
+            response.unsupported.append(attr)
+            raise IppError(
+                StatusCode.CLIENT_ERROR_URI_SCHEME_NOT_SUPPORTED,
+                f"the printer does not fetch {scheme_of(attr.value) or 'scheme-less'} URIs",
+            )
+        return attr.value
+
+    def _fetch(self, uri: str) -> Body:
+        ident = self.device.identity
+        return fetch(uri, self.settings, f"{ident.make} {ident.model} IPP/2.0")
+
+    async def print_uri(self, request: Request, body: Body, response: Response) -> None:
+        uri = self._document_uri(request, response)
+        fmt = self._check_job(request, response)
+        job = self._new_job(request, fmt)
+        job.attributes["document-uri"] = uri
+        await self._receive(request, job, self._fetch(uri))
+        self.spool.finish(job)
+        log.info("ipp: %s: job %d fetched %s (%d bytes)", request.peer, job.id, uri, job.bytes)
+        self._job_response(job, response)
+        self.notifications.subscribe_job(request, job, response)
+
+    async def send_uri(self, request: Request, body: Body, response: Response) -> None:
+        uri = self._document_uri(request, response)
+        await self._send(request, response, self._fetch(uri))
 
     async def cancel_my_jobs(self, request: Request, body: Body, response: Response) -> None:
         """PWG 5100.11 4.2: cancel the requesting user's unfinished jobs (or those named)."""
@@ -417,18 +557,6 @@ class IppOperations:
             mine = [job for job in mine if job.id in wanted]
         for job in mine:
             self.spool.cancel(job, "job-canceled-by-user")
-
-    async def identify_printer(self, request: Request, body: Body, response: Response) -> None:
-        """PWG 5100.11 4.3: make the device noticeable; shown on the virtual front panel."""
-        actions = request.get("identify-actions")
-        chosen = [str(v) for v in actions.values] if actions is not None else ["flash"]
-        if any(a not in IDENTIFY_ACTIONS for a in chosen):
-            response.unsupported.append(b.keyword("identify-actions", *chosen))
-        text = request.value("message")
-        log.info("ipp: %s: identify %s %s", request.peer, ",".join(chosen), text or "")
-        if "display" in chosen:
-            self.device.set_console(status_message=str(text or "IDENTIFY")[:80])
-        self.device.events.publish("printer.identify", actions=chosen, message=text or "")
 
     def abort_abandoned(self, timeout: float) -> None:
         """Abort IPP jobs created more than `timeout` seconds ago whose documents never came."""
@@ -470,7 +598,7 @@ class IppOperations:
 
     async def get_jobs(self, request: Request, body: Body, response: Response) -> None:
         which = request.value("which-jobs", "not-completed")
-        if which not in ("completed", "not-completed", "all"):
+        if which not in WHICH_JOBS:
             response.unsupported.append(b.keyword("which-jobs", str(which)))
             raise IppError(
                 StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
@@ -482,8 +610,7 @@ class IppOperations:
         jobs = [
             job
             for job in self.spool
-            if (which == "all" or (which == "completed") == job.state.terminal)
-            and (not mine or job.user == request.user)
+            if _which(job, str(which)) and (not mine or job.user == request.user)
         ]
         if which == "completed":
             jobs.reverse()  # RFC 8011 4.2.6.1: most recently completed first
@@ -498,7 +625,7 @@ class IppOperations:
         self, request: Request, body: Body, response: Response
     ) -> None:
         wanted = self._requested(request)
-        attrs = printer_attributes(self.device, self.spool, self.uris)
+        attrs = printer_attributes(self.device, self.spool, self.uris, self.settings)
         if "all" not in wanted and "printer-description" not in wanted:
             names = set(wanted)
             if "job-template" in wanted:
@@ -510,6 +637,25 @@ class IppOperations:
             # PWG 5100.7: the database is large; "all" leaves it out unless asked for.
             attrs = [a for a in attrs if a.name != "media-col-database"]
         response.groups.append(AttributeGroup(DelimiterTag.PRINTER, tuple(attrs)))
+
+
+# PWG 5100.7 which-jobs: a job state keyword selects the jobs in that state.
+_STATE_KEYWORDS = {
+    "aborted": JobState.ABORTED,
+    "canceled": JobState.CANCELED,
+    "pending": JobState.PENDING,
+    "pending-held": JobState.HELD,
+    "processing": JobState.PROCESSING,
+    "processing-stopped": JobState.STOPPED,
+}
+
+
+def _which(job: Job, which: str) -> bool:
+    if which == "all":
+        return True
+    if which in ("completed", "not-completed"):
+        return (which == "completed") == job.state.terminal
+    return job.state is _STATE_KEYWORDS.get(which)
 
 
 def _supported(attr: Attribute) -> bool:
@@ -540,4 +686,8 @@ def _supported(attr: Attribute) -> bool:
         return value == "face-down"
     if name == "job-hold-until":
         return value in JOB_HOLD_UNTIL
-    return name in ("media-col", "printer-resolution", "job-priority")
+    if name == "job-priority":
+        return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100
+    if name == "job-name":
+        return isinstance(value, str) and len(value.encode()) <= 255
+    return name in ("media-col", "printer-resolution")

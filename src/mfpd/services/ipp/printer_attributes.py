@@ -10,9 +10,12 @@ import time
 from dataclasses import dataclass
 
 from mfpd.codecs.ipp.values import Attribute, Collection
+from mfpd.config import IppConfig
+from mfpd.device.alerts import Alert, AlertSeverity
 from mfpd.device.machine import Device
 from mfpd.device.spool import Spool
 from mfpd.services.ipp import build as b
+from mfpd.services.ipp.subscription_attributes import printer_notify_attributes
 
 # What the page counter reads (documents/pages.py): PWG 5100.14 requires PDF, JPEG, PWG
 # raster and (for AirPrint) URF; the rest auto-sense or are counted best effort.
@@ -29,19 +32,36 @@ DOCUMENT_FORMATS = (
 
 OPERATIONS = (
     0x0002,  # Print-Job
+    0x0003,  # Print-URI
     0x0004,  # Validate-Job
     0x0005,  # Create-Job
     0x0006,  # Send-Document
+    0x0007,  # Send-URI
     0x0008,  # Cancel-Job
     0x0009,  # Get-Job-Attributes
     0x000A,  # Get-Jobs
     0x000B,  # Get-Printer-Attributes
     0x000C,  # Hold-Job
     0x000D,  # Release-Job
+    0x000E,  # Restart-Job (RFC 8011 4.3.7, deprecated; PWG 5100.12 IPP/2.1 lists it)
     0x0010,  # Pause-Printer
     0x0011,  # Resume-Printer
+    0x0012,  # Purge-Jobs
+    0x0013,  # Set-Printer-Attributes (RFC 3380)
+    0x0014,  # Set-Job-Attributes (RFC 3380)
+    0x0015,  # Get-Printer-Supported-Values (RFC 3380)
+    0x0016,  # Create-Printer-Subscriptions (RFC 3995)
+    0x0017,  # Create-Job-Subscriptions (RFC 3995)
+    0x0018,  # Get-Subscription-Attributes (RFC 3995)
+    0x0019,  # Get-Subscriptions (RFC 3995)
+    0x001A,  # Renew-Subscription (RFC 3995)
+    0x001B,  # Cancel-Subscription (RFC 3995)
+    0x001C,  # Get-Notifications (RFC 3996)
+    0x0022,  # Enable-Printer (RFC 3998)
+    0x0023,  # Disable-Printer (RFC 3998)
     0x0025,  # Hold-New-Jobs (PWG 5100.11)
     0x0026,  # Release-Held-New-Jobs (PWG 5100.11)
+    0x002D,  # Cancel-Current-Job (RFC 3998)
     0x0039,  # Cancel-My-Jobs (PWG 5100.11)
     0x003B,  # Close-Job (PWG 5100.11)
     0x003C,  # Identify-Printer (PWG 5100.11)
@@ -84,6 +104,31 @@ JOB_CREATION = (
     "printer-resolution",
     "orientation-requested",
     "output-bin",
+    "job-priority",
+)
+# RFC 3380: what Set-Job-Attributes may change on a job that has not started printing, and
+# what Set-Printer-Attributes may change (the administrator's identity fields).
+JOB_SETTABLE = ("job-name", "job-priority", "job-hold-until", "copies", "media", "sides")
+PRINTER_SETTABLE = {
+    "printer-location": "location",
+    "printer-info": "info",
+    "printer-geo-location": "geo_location",
+    "printer-organization": "organization",
+    "printer-organizational-unit": "organizational_unit",
+}
+# PWG 5100.11 job-password-encryption: the hashes a client may send the passcode as.
+PASSWORD_ENCRYPTIONS = ("none", "md5", "sha", "sha2-224", "sha2-256", "sha2-384", "sha2-512")
+# PWG 5100.7 which-jobs values (RFC 8011's three, and the job states).
+WHICH_JOBS = (
+    "completed",
+    "not-completed",
+    "all",
+    "aborted",
+    "canceled",
+    "pending",
+    "pending-held",
+    "processing",
+    "processing-stopped",
 )
 MEDIA_COL_MEMBERS = (
     "media-size",
@@ -200,7 +245,42 @@ def _trays(device: Device) -> list[Attribute]:
     ]
 
 
-def printer_attributes(device: Device, spool: Spool, uris: PrinterUris) -> list[Attribute]:
+def _alert_keyword(name: str) -> str:
+    """RFC 3805 textual-convention label of an enum member: COVER_OPEN -> coverOpen."""
+    head, *rest = name.lower().split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _alerts(device: Device) -> list[Attribute]:
+    """PWG 5100.9 printer-alert: the prtAlertTable rows SNMP shows, as IPP strings."""
+    alerts: list[Alert] = device.alerts
+    if not alerts:
+        return []
+    severity = {AlertSeverity.WARNING_BINARY_CHANGE: "warningBinaryChangeEvent"}
+    rows = [
+        (
+            f"index={a.index};severity="
+            f"{severity.get(a.info.severity, _alert_keyword(a.info.severity.name))};"
+            f"training=noInterventionRequired;group={_alert_keyword(a.info.group.name)};"
+            f"groupindex={a.subunit};location=unknown;code={_alert_keyword(a.info.code.name)};"
+        ).encode()
+        for a in alerts
+    ]
+    return [
+        b.octets("printer-alert", *rows),
+        b.text("printer-alert-description", *(a.description for a in alerts)),
+    ]
+
+
+def _since(device: Device, when: float) -> int:
+    # printer-*-change-time count printer-up-time seconds (RFC 8011 5.4.x), at least 1.
+    return max(1, int(when - device.started_at) + 1)
+
+
+def printer_attributes(
+    device: Device, spool: Spool, uris: PrinterUris, settings: IppConfig | None = None
+) -> list[Attribute]:
+    settings = settings or IppConfig()
     ident = device.identity
     now = int(time.time())
     up = max(1, now - int(device.started_at))
@@ -216,7 +296,7 @@ def printer_attributes(device: Device, spool: Spool, uris: PrinterUris) -> list[
         b.mime("document-format-default", "application/octet-stream"),
         b.mime("document-format-supported", *DOCUMENT_FORMATS),
         b.language("generated-natural-language-supported", "en"),
-        b.keyword("ipp-versions-supported", "1.0", "1.1", "2.0"),
+        b.keyword("ipp-versions-supported", "1.0", "1.1", "2.0", "2.1"),
         b.keyword("job-creation-attributes-supported", *JOB_CREATION),
         b.boolean("job-ids-supported", True),
         b.keyword("media-default", default_media),
@@ -252,8 +332,8 @@ def printer_attributes(device: Device, spool: Spool, uris: PrinterUris) -> list[
         b.enum("print-quality-default", 4),
         b.enum("print-quality-supported", 3, 4, 5),
         b.text("printer-device-id", ident.device_id),
-        b.text("printer-info", f"{ident.make_and_model} ({ident.hostname})"),
-        b.boolean("printer-is-accepting-jobs", True),
+        b.text("printer-info", ident.description),
+        b.boolean("printer-is-accepting-jobs", device.accepting),
         b.text("printer-location", ident.location),
         b.text("printer-make-and-model", ident.make_and_model),
         b.uri("printer-more-info", uris.web),
@@ -266,8 +346,8 @@ def printer_attributes(device: Device, spool: Spool, uris: PrinterUris) -> list[
         b.keyword("printer-state-reasons", *reasons),
         b.text("printer-state-message", device.display),
         b.integer("printer-up-time", up),
-        b.integer("printer-state-change-time", up),
-        b.integer("printer-config-change-time", 1),
+        b.integer("printer-state-change-time", _since(device, device.state_changed_at)),
+        b.integer("printer-config-change-time", _since(device, device.config_changed_at)),
         b.uri("printer-uri-supported", *(uri for uri, _ in uris.supported)),
         b.keyword("uri-authentication-supported", *("none" for _ in uris.supported)),
         b.keyword("uri-security-supported", *(security for _, security in uris.supported)),
@@ -278,12 +358,14 @@ def printer_attributes(device: Device, spool: Spool, uris: PrinterUris) -> list[
         b.integer("queued-job-count", len(spool.active())),
         b.keyword("sides-default", "one-sided"),
         b.keyword("sides-supported", *SIDES),
-        b.keyword("which-jobs-supported", "completed", "not-completed", "all"),
+        b.keyword("which-jobs-supported", *WHICH_JOBS),
         b.resolution("pwg-raster-document-resolution-supported", 300, 600),
         b.keyword("pwg-raster-document-sheet-back", "normal"),
         b.keyword("pwg-raster-document-type-supported", "black_1", "sgray_8", "srgb_8"),
         b.keyword("urf-supported", "V1.4", "CP1", "W8", "SRGB24", "RS300-600", "DM1", "IS1"),
-        b.unknown("printer-geo-location"),
+        b.uri("printer-geo-location", ident.geo_location)
+        if ident.geo_location
+        else b.unknown("printer-geo-location"),
         b.keyword("job-hold-until-default", "no-hold"),
         b.keyword("job-hold-until-supported", *JOB_HOLD_UNTIL),
         b.keyword("identify-actions-default", "flash"),
@@ -300,23 +382,44 @@ def printer_attributes(device: Device, spool: Spool, uris: PrinterUris) -> list[
         b.keyword("print-content-optimize-supported", *CONTENT_OPTIMIZE),
         b.keyword("print-rendering-intent-default", "auto"),
         b.keyword("print-rendering-intent-supported", *RENDERING_INTENTS),
-        b.date("printer-config-change-date-time", device.started_at),
-        b.date("printer-state-change-date-time", device.started_at),
+        b.date("printer-config-change-date-time", device.config_changed_at),
+        b.date("printer-state-change-date-time", device.state_changed_at),
         b.date("printer-current-time", time.time()),
         b.keyword("printer-get-attributes-supported", "document-format"),
         b.uri("printer-icons", uris.web.rstrip("/") + ICON_PATH),
-        b.text("printer-organization", ""),
-        b.text("printer-organizational-unit", ""),
+        b.text("printer-organization", ident.organization),
+        b.text("printer-organizational-unit", ident.organizational_unit),
+        b.integer("job-priority-default", 50),
+        b.integer("job-priority-supported", 100),  # RFC 8011 5.2.1: 100 levels
+        b.keyword("job-sheets-default", "none"),
+        b.keyword("job-sheets-supported", "none"),
+        b.keyword("job-settable-attributes-supported", *JOB_SETTABLE),
+        b.keyword("printer-settable-attributes-supported", *PRINTER_SETTABLE),
+        b.uri_scheme("reference-uri-schemes-supported", *settings.document_uri_schemes)
+        if settings.document_uri_schemes
+        else b.unknown("reference-uri-schemes-supported"),
+        b.integer("job-password-supported", settings.job_password_max),
+        b.keyword("job-password-encryption-supported", *PASSWORD_ENCRYPTIONS),
         b.collection(
             "media-col-database",
             *(media_col(size, kind) for size in MEDIA_SIZES for kind in MEDIA_TYPES),
         ),
         *_supplies(device),
         *_trays(device),
+        *_alerts(device),
+        *printer_notify_attributes(settings.notifications),
     ]
 
 
 # RFC 8011 5.2 / PWG 5100.14 requested-attributes group "job-template".
 JOB_TEMPLATE = frozenset(
     name for base in JOB_CREATION for name in (f"{base}-default", f"{base}-supported")
-) | {"media-ready", "media-col-ready", "media-source-supported", "media-type-supported"}
+) | {
+    "media-ready",
+    "media-col-ready",
+    "media-source-supported",
+    "media-type-supported",
+    # RFC 8011 5.2.3: job-sheets is a job template attribute, though not one we take.
+    "job-sheets-default",
+    "job-sheets-supported",
+}

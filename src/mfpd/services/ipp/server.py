@@ -3,24 +3,40 @@
 aiohttp does the HTTP: keep-alive, chunked bodies, `Expect: 100-continue`, Content-Encoding.
 Here the body is read piece by piece: the attribute part goes to the codec's MessageParser and
 everything after it streams to the spool, so a document is never held in memory.
+
+aiohttp has no connection limit and no timeout on a request head or body, so the listener
+keeps them itself (`IppListenerConfig`): connections beyond `max_connections` are closed at
+once; a request head (or TLS handshake) not complete within `header_timeout` is answered 408
+and closed; `idle_timeout` of silence between requests or inside a body, or of a client not
+reading its responses, ends the connection (a job it was sending is aborted, not printed);
+an attribute part over `max_attribute_bytes` is answered client-error-request-entity-too-large.
+Every refusal is one escaped log line naming the peer, never a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import ssl
+import time
+import traceback
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.streams import StreamReader
+from aiohttp.typedefs import Handler
 
-from mfpd.codecs.ipp.decode import MessageParser
+from mfpd.codecs.ipp.decode import Limits, MessageParser
 from mfpd.codecs.ipp.encode import encode_message
-from mfpd.codecs.ipp.errors import IppDecodeError
-from mfpd.codecs.ipp.tags import DelimiterTag
+from mfpd.codecs.ipp.errors import IppDecodeError, IppEncodeError
+from mfpd.codecs.ipp.tags import DelimiterTag, StatusCode
 from mfpd.codecs.ipp.values import AttributeGroup, Message
-from mfpd.config import ServiceConfig
+from mfpd.config import IppListenerConfig
 from mfpd.security.tls import ensure_certificate, server_context
 from mfpd.services.base import PortEntry, ServiceContext, bind_tcp
 from mfpd.services.ipp import build as b
@@ -39,6 +55,22 @@ IPP_PATHS = ("/ipp/print", "/ipp", "/ipp/printer", "/")
 IPP_TYPE = "application/ipp"
 READ_SIZE = 256 * 1024
 REAP_INTERVAL = 10.0
+# After an answer given before the whole body was read (a refused request), aiohttp reads
+# and drops what is still coming for at most this long, so that the client sees the answer.
+LINGER = 5.0
+# A Host header worth building printer URIs from: a DNS name or IP literal, and a port.
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?"
+)
+
+
+class BodyError(ConnectionError):
+    """The request body broke off: bad HTTP framing or Content-Encoding, silence past the idle
+    timeout, or the peer left. A job it carried is aborted (job-data-insufficient)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class IppService:
@@ -50,20 +82,40 @@ class IppService:
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
-        self.config: ServiceConfig = getattr(ctx.config.services, self.name)
+        self.config: IppListenerConfig = getattr(ctx.config.services, self.name)
         self.operations = IppOperations(
-            ctx.device, ctx.spool, ctx.config.spool.max_job_bytes, self.name
+            ctx.device,
+            ctx.spool,
+            ctx.config.spool.max_job_bytes,
+            self.name,
+            ctx.config.ipp,
+            ctx.subscriptions,
         )
+        self.limits = Limits(max_message_bytes=self.config.max_attribute_bytes)
+        self.http_log = _HttpLog(self.name)
         self._runner: web.AppRunner | None = None
         self._listener: socket.socket | None = None
         self._acceptor: asyncio.Task[None] | None = None
-        self._connecting: set[asyncio.Task[None]] = set()
+        self._connecting: set[asyncio.Task[None]] = set()  # accepted, not yet speaking HTTP
+        self.open: set[_HttpConnection] = set()  # speaking HTTP (over TLS or not)
         self._reaper: asyncio.Task[None] | None = None
         self._tls: ssl.SSLContext | None = None
-        self._server_header = f"{ctx.device.identity.make} {ctx.device.identity.model} IPP/2.0"
+        self.server_header = f"{ctx.device.identity.make} {ctx.device.identity.model} IPP/2.0"
 
     def _app(self) -> web.Application:
-        app = web.Application()
+        @web.middleware
+        async def in_request(request: web.Request, handler: Handler) -> web.StreamResponse:
+            # The head is in: from here the header timeout is over, the handler reads the body.
+            conn = request.protocol
+            if isinstance(conn, _HttpConnection):
+                conn.request_begins()
+            try:
+                return await handler(request)
+            finally:
+                if isinstance(conn, _HttpConnection):
+                    conn.request_ends(request.content)
+
+        app = web.Application(middlewares=[in_request])
         for path in IPP_PATHS:
             app.router.add_post(path, self._post)
         app.router.add_get(ICON_PATH, self._icon)
@@ -72,18 +124,13 @@ class IppService:
 
     async def _identity(self, request: web.Request, response: web.StreamResponse) -> None:
         # The device's own Server header: nothing may reveal the HTTP library underneath.
-        response.headers["Server"] = self._server_header
+        response.headers["Server"] = self.server_header
 
     async def start(self) -> list[PortEntry]:
         identity = self.ctx.device.identity
         cert, key = ensure_certificate(self.ctx.state_dir / "tls", identity.hostname, identity.make)
         self._tls = server_context(cert, key)
-        self._runner = web.AppRunner(
-            self._app(),
-            access_log=None,
-            handle_signals=False,
-            keepalive_timeout=self.config.idle_timeout,
-        )
+        self._runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         self._listener, entry = bind_tcp(self.ctx, self.name, self.config.port)
         if self._listener is not None:
@@ -95,42 +142,72 @@ class IppService:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                conn, _ = await loop.sock_accept(listener)
+                conn, address = await loop.sock_accept(listener)
             except OSError as exc:  # EMFILE and the like: keep serving the others
                 log.warning("%s: accept failed: %s", self.name, exc)
                 await asyncio.sleep(0.1)
                 continue
-            task = asyncio.create_task(self._connect(conn))
+            peer = _address(address)
+            if len(self.open) + len(self._connecting) >= self.config.max_connections:
+                log.warning(
+                    "%s: %s refused: %d connections open",
+                    self.name, peer, self.config.max_connections,
+                )  # fmt: skip
+                conn.close()
+                continue
+            task = asyncio.create_task(self._connect(conn, peer))
             self._connecting.add(task)
             task.add_done_callback(self._connecting.discard)
 
-    async def _connect(self, conn: socket.socket) -> None:
+    async def _connect(self, conn: socket.socket, peer: str) -> None:
         loop = asyncio.get_running_loop()
         assert self._runner is not None and self._runner.server is not None
+        manager = self._runner.server
         upgraded = False
+        initial = b""  # bytes read here to look for an Upgrade, handed on to HTTP
+        stage = "sending nothing"
         try:
+            async with asyncio.timeout(self.config.idle_timeout):
+                first = await _peek(conn)
+            if not first:
+                conn.close()  # connected and left (a port scan): nothing to answer
+                return
             tls = self._tls
             if not self.tls_only:
-                first = await asyncio.wait_for(_peek(conn), self.config.idle_timeout)
-                if not first:
-                    conn.close()
-                    return
                 tls = self._tls if first == TLS_HANDSHAKE else None
-                upgraded = tls is None and first == b"O" and await self._upgrade(conn)
-                if upgraded:
-                    tls = self._tls
+                if first == b"O":  # OPTIONS: perhaps an RFC 2817 Upgrade to TLS
+                    stage = "sending a request head"
+                    async with asyncio.timeout(self.config.header_timeout):
+                        initial = await _read_head(conn, MAX_UPGRADE_HEAD)
+                    if self._tls is not None and _is_upgrade(initial):
+                        await loop.sock_sendall(
+                            conn,
+                            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                            b"Upgrade: TLS/1.2,HTTP/1.1\r\nContent-Length: 0\r\n\r\n",
+                        )
+                        tls, initial, upgraded = self._tls, b"", True
+            stage = "in the TLS handshake"
             transport, _ = await loop.connect_accepted_socket(
-                self._runner.server, conn, ssl=tls, ssl_handshake_timeout=30.0 if tls else None
+                lambda: _HttpConnection(self, manager, initial),
+                conn,
+                ssl=tls,
+                ssl_handshake_timeout=self.config.header_timeout if tls else None,
             )
-            if not self.tls_only and upgraded:
+            if upgraded:
                 # RFC 2817 3.3: the answer to the OPTIONS request comes over the new TLS.
                 transport.write(
                     b"HTTP/1.1 200 OK\r\nAllow: GET, OPTIONS, POST\r\nContent-Length: 0\r\n"
-                    b"Server: " + self._server_header.encode() + b"\r\n\r\n"
+                    b"Server: " + self.server_header.encode() + b"\r\n\r\n"
                 )
-        except (OSError, TimeoutError, ssl.SSLError) as exc:
-            log.info("%s: connection dropped before HTTP: %s", self.name, exc)
+        except TimeoutError:
+            log.info("%s: %s: closed after timing out %s", self.name, peer, stage)
             conn.close()
+        except (OSError, ssl.SSLError) as exc:
+            log.info("%s: %s: connection dropped before HTTP: %s", self.name, peer, _short(exc))
+            conn.close()
+        except asyncio.CancelledError:
+            conn.close()
+            raise
 
     async def _abort_abandoned(self) -> None:
         """RFC 8011 5.4.31 multiple-operation-time-out: a Create-Job whose documents never
@@ -146,22 +223,38 @@ class IppService:
         if self._listener is not None:
             self._listener.close()
         if self._runner is not None:
+            server = self._runner.server
+            if server is not None:
+                # Requests in flight get `grace` seconds (aiohttp's own default is 60).
+                server.pre_shutdown()
+                await server.shutdown(grace)
             await self._runner.cleanup()
 
     async def _icon(self, request: web.Request) -> web.Response:
         return web.Response(body=icon_png(), content_type="image/png")
 
+    async def _read(self, request: web.Request) -> bytes:
+        """The next piece of the body: b"" at its end, BodyError if it breaks off."""
+        timeout = self.config.idle_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                return await request.content.read(READ_SIZE)
+        except TimeoutError:
+            raise BodyError(f"request body stalled for {timeout:g} s", 408) from None
+        except web.RequestPayloadError as exc:  # chunked framing, Content-Encoding
+            raise BodyError(f"bad request body: {_short(exc)}") from None
+
     async def _post(self, request: web.Request) -> web.StreamResponse:
         peer = f"{request.remote}"
         if request.content_type != IPP_TYPE:
-            log.info("ipp: %s: POST with Content-Type %s", peer, request.content_type)
+            log.info("%s: %s: POST with Content-Type %s", self.name, peer, request.content_type)
             return web.Response(status=400, text="IPP requests are application/ipp\n")
-        parser = MessageParser()
+        parser = MessageParser(self.limits)
         message: Message | None = None
         head = b""  # the 8-octet header, to echo version and request-id in an error
         try:
             while message is None:
-                chunk = await request.content.read(READ_SIZE)
+                chunk = await self._read(request)
                 if not chunk:
                     message = parser.close()
                     break
@@ -169,62 +262,237 @@ class IppService:
                     head += chunk[: 8 - len(head)]
                 message = parser.feed(chunk)
         except ConnectionError as exc:
-            log.info("ipp: %s: request cut short: %s", peer, exc)
-            return web.Response(status=400, text="incomplete request\n")
+            log.info("%s: %s: request cut short: %s", self.name, peer, _short(exc))
+            return _broken(exc)
         except IppDecodeError as exc:
-            log.info("ipp: %s: bad request: %s", peer, exc)
-            request_id = int.from_bytes(head[4:8]) if len(head) == 8 else 0
+            too_large = exc.status == StatusCode.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE
+            log.log(
+                logging.WARNING if too_large else logging.INFO,
+                "%s: %s: bad request: %s", self.name, peer, exc,
+            )  # fmt: skip
+            request_id = int.from_bytes(head[4:8], "big", signed=True) if len(head) == 8 else 0
             version = (head[0], head[1]) if head[:1] in (b"\x01", b"\x02") else (2, 0)
-            return self._ipp(Message(version, exc.status, request_id, _bad_groups(str(exc))))
+            answer = Message(version, exc.status, max(0, request_id), _bad_groups(str(exc)))
+            response = self._ipp(answer, peer)
+            if too_large:
+                response.force_close()  # the rest of the attribute part is not worth reading
+            return response
 
         async def body() -> AsyncIterator[bytes]:
             if parser.remaining:
                 yield parser.remaining
-            while chunk := await request.content.read(READ_SIZE):
+            while chunk := await self._read(request):
                 yield chunk
 
         uris = self._uris(request)
         try:
-            response = await self.operations.handle(message, body(), uris, peer)
+            answer = await self.operations.handle(message, body(), uris, peer)
         except ConnectionError as exc:
-            # The job is already recorded as aborted; nobody is left to read an answer.
-            log.info("ipp: %s: request body cut short: %s", peer, exc)
-            return web.Response(status=400, text="incomplete request body\n")
+            # The job is already recorded as aborted; the answer is for a client still there.
+            log.info("%s: %s: request body cut short: %s", self.name, peer, _short(exc))
+            return _broken(exc)
+        except Exception as exc:  # a bug: answered in IPP, logged in one line, serving goes on
+            self._internal_error(peer, exc)
+            answer = _internal_error_answer(message)
         # Whatever the handler did not read (a refused document) is drained by aiohttp.
-        return self._ipp(response)
+        return self._ipp(answer, peer)
+
+    def _internal_error(self, peer: str, exc: BaseException) -> None:
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+        log.error(
+            "%s: %s: internal error: %s: %s (%s)",
+            self.name, peer, type(exc).__name__, _short(exc), where,
+        )  # fmt: skip
+        log.debug("%s: internal error", self.name, exc_info=exc)
 
     def _uris(self, request: web.Request) -> PrinterUris:
-        host = request.host or f"{self.ctx.device.identity.hostname}:{self.config.port}"
+        host = request.headers.get("Host", "")
+        if not _HOST.fullmatch(host):
+            # No usable Host header (HTTP/1.0, or junk): the address the client reached.
+            sockname = request.transport.get_extra_info("sockname") if request.transport else None
+            if isinstance(sockname, tuple) and len(sockname) >= 2:
+                address = f"[{sockname[0]}]" if ":" in str(sockname[0]) else str(sockname[0])
+                host = f"{address}:{sockname[1]}"
+            else:
+                host = f"{self.ctx.device.identity.hostname}:{self.config.port}"
         return printer_uris(host, secure=request.secure, tls=self._tls is not None)
 
-    @staticmethod
-    def _ipp(message: Message) -> web.Response:
-        return web.Response(body=encode_message(message), content_type=IPP_TYPE)
+    def _ipp(self, message: Message, peer: str) -> web.Response:
+        try:
+            body = encode_message(message)
+        except IppEncodeError as exc:  # a value the handler built cannot go on the wire
+            self._internal_error(peer, exc)
+            body = encode_message(_internal_error_answer(message))
+        return web.Response(body=body, content_type=IPP_TYPE)
 
-    async def _upgrade(self, conn: socket.socket) -> bool:
-        """RFC 2817 HTTP Upgrade to TLS, as `ipptool -E` and CUPS ask for it: an
-        `OPTIONS *` request with `Upgrade: TLS/1.x` is answered 101 here, then TLS starts."""
-        head = b""
-        deadline = asyncio.get_running_loop().time() + 10
-        while b"\r\n\r\n" not in head:
-            if len(head) >= MAX_UPGRADE_HEAD or asyncio.get_running_loop().time() > deadline:
-                return False
-            await _readable(conn)
-            peeked = conn.recv(MAX_UPGRADE_HEAD, socket.MSG_PEEK)
-            if len(peeked) == len(head):  # nothing new: the peer closed, or is slow
-                await asyncio.sleep(0.01)
-            head = peeked
-        request = head[: head.index(b"\r\n\r\n") + 4]
-        lines = request.decode("latin-1").lower().split("\r\n")
-        upgrade = any(line.startswith("upgrade:") and "tls/" in line for line in lines)
-        if not (lines[0].startswith("options ") and upgrade) or self._tls is None:
-            return False
-        conn.recv(len(request))  # consume the request: the TLS handshake comes next
-        conn.sendall(
-            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
-            b"Upgrade: TLS/1.2,HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+
+class _HttpConnection(web.RequestHandler):
+    """aiohttp's HTTP/1.1 connection, watched by the listener: it counts towards
+    max_connections, and a poll ends it when a request head takes longer than header_timeout,
+    when it is silent for idle_timeout between requests, or when its client has not read a
+    byte of its answers for idle_timeout. aiohttp's own refusals carry the device's Server
+    header and are logged in one line."""
+
+    def __init__(self, service: IppService, manager: web.Server, initial: bytes) -> None:
+        config = service.config
+        options: dict[str, Any] = {"access_log": None}
+        super().__init__(
+            manager,
+            loop=asyncio.get_running_loop(),
+            # a backstop only: the poll below closes an idle connection first, with a log line
+            keepalive_timeout=config.idle_timeout + 60,
+            logger=service.http_log,
+            lingering_time=min(LINGER, config.header_timeout),
+            **options,
         )
-        return True
+        self.service = service
+        self.peer = "?"
+        self._initial = initial
+        self._transport: asyncio.Transport | None = None
+        self._poll: asyncio.TimerHandle | None = None
+        self._in_request = False
+        self._body: StreamReader | None = None  # a body aiohttp still drains after the answer
+        self._head_since: float | None = None  # when the bytes of a request head began
+        self._last_activity = time.monotonic()
+        self._unsent = 0  # bytes waiting in the transport at the last poll
+        self._sent_at = time.monotonic()  # when some of them last went out, or began to wait
+        self._interval = max(0.05, min(1.0, config.header_timeout / 4, config.idle_timeout / 4))
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self.peer = _peer(transport)
+        self.service.open.add(self)
+        super().connection_made(transport)
+        self._poll = asyncio.get_running_loop().call_later(self._interval, self._check)
+        if self._initial:
+            data, self._initial = self._initial, b""
+            self.data_received(data)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic()
+        self._last_activity = now
+        draining = self._body is not None and not self._body.is_eof()
+        if not self._in_request and self._head_since is None and not draining:
+            self._head_since = now
+        super().data_received(data)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.service.open.discard(self)
+        if self._poll is not None:
+            self._poll.cancel()
+            self._poll = None
+        self._transport = None
+        super().connection_lost(exc)
+
+    def request_begins(self) -> None:
+        self._in_request = True
+        self._head_since = None
+        self._body = None
+
+    def request_ends(self, body: StreamReader) -> None:
+        self._in_request = False
+        self._last_activity = time.monotonic()
+        self._body = None if body.is_eof() else body
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        response = super().handle_error(request, status, exc, message)
+        response.headers["Server"] = self.service.server_header
+        return response
+
+    def _check(self) -> None:
+        self._poll = None
+        transport = self._transport
+        if transport is None:
+            return
+        config = self.service.config
+        name = self.service.name
+        now = time.monotonic()
+        unsent = transport.get_write_buffer_size()
+        if unsent < self._unsent or (unsent and not self._unsent):
+            self._sent_at = now  # bytes went out, or began to wait
+        self._unsent = unsent
+        if unsent and now - self._sent_at >= config.idle_timeout:
+            log.info(
+                "%s: %s: has read none of %d bytes of answers for %.0f s, closing",
+                name, self.peer, unsent, now - self._sent_at,
+            )  # fmt: skip
+            transport.abort()  # close() would wait for the bytes to go
+            return
+        last = max(self._last_activity, self._sent_at)
+        if not self._in_request and not transport.is_closing():
+            if self._head_since is not None and now - self._head_since >= config.header_timeout:
+                log.info(
+                    "%s: %s: request head not complete after %.0f s, closing",
+                    name, self.peer, now - self._head_since,
+                )  # fmt: skip
+                transport.write(
+                    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0"
+                    b"\r\nServer: " + self.service.server_header.encode() + b"\r\n\r\n"
+                )
+                self.force_close()
+            elif self._head_since is None and now - last >= config.idle_timeout:
+                log.info("%s: %s: idle for %.0f s, closing", name, self.peer, now - last)
+                self.force_close()
+        self._poll = asyncio.get_running_loop().call_later(self._interval, self._check)
+
+
+class _HttpLog(logging.Logger):
+    """Where aiohttp reports what it refuses itself (a request line or headers it cannot
+    parse, bytes that are no HTTP at all): one line each in mfpd's log, with the peer, and
+    not a traceback. An exception that is no HTTP error is a bug: logged with its traceback."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"mfpd.{service}.http", logging.DEBUG)
+        self.service = service
+
+    def handle(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        args = record.args if isinstance(record.args, tuple) else ()
+        peer = args[0] if args else "?"
+        if isinstance(exc, HttpProcessingError):
+            log.info("%s: %s: bad HTTP request: %s", self.service, peer, _short(exc))
+        elif isinstance(exc, web.RequestPayloadError | ConnectionError):
+            # aiohttp draining the rest of a body that broke off, which _post has reported
+            log.debug("%s: %s: %s", self.service, record.getMessage(), _short(exc))
+        elif exc is not None:
+            log.error("%s: %s", self.service, record.getMessage(), exc_info=record.exc_info)
+        elif record.levelno >= logging.INFO:
+            log.log(record.levelno, "%s: %s", self.service, record.getMessage())
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    """An exception as one short line (aiohttp's messages span lines and quote the peer)."""
+    if isinstance(exc, HttpProcessingError):
+        text = f"{exc.code} {exc.message}"
+    else:
+        text = str(exc) or type(exc).__name__
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _broken(exc: ConnectionError) -> web.Response:
+    status = exc.status if isinstance(exc, BodyError) else 400
+    response = web.Response(status=status, text=f"incomplete request: {exc}\n")
+    response.force_close()
+    return response
+
+
+def _internal_error_answer(request: Message) -> Message:
+    version = request.version if request.version[0] in (1, 2) else (2, 0)
+    return Message(
+        version,
+        StatusCode.SERVER_ERROR_INTERNAL_ERROR,
+        max(0, request.request_id),
+        _bad_groups("internal error"),
+    )
 
 
 def _bad_groups(text: str) -> tuple[AttributeGroup, ...]:
@@ -240,6 +508,16 @@ def _bad_groups(text: str) -> tuple[AttributeGroup, ...]:
     )
 
 
+def _address(address: Any) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
+
+
+def _peer(transport: asyncio.BaseTransport) -> str:
+    return _address(transport.get_extra_info("peername"))
+
+
 class IppsService(IppService):
     """HTTPS on 443: IPPS (and, later, the web UI) over TLS only."""
 
@@ -249,6 +527,29 @@ class IppsService(IppService):
 
 MAX_UPGRADE_HEAD = 8192
 TLS_HANDSHAKE = b"\x16"  # TLS record type 22, the first byte of a ClientHello (RFC 8446 5.1)
+
+
+def _is_upgrade(head: bytes) -> bool:
+    """RFC 2817 HTTP Upgrade to TLS, as `ipptool -E` and CUPS ask for it: an `OPTIONS *`
+    request with `Upgrade: TLS/1.x`, answered 101 here, then TLS starts."""
+    end = head.find(b"\r\n\r\n")
+    if end < 0 or end + 4 != len(head):  # incomplete, or more than one request head
+        return False
+    lines = head[:end].decode("latin-1").lower().split("\r\n")
+    upgrade = any(line.startswith("upgrade:") and "tls/" in line for line in lines)
+    return lines[0].startswith("options ") and upgrade
+
+
+async def _read_head(conn: socket.socket, limit: int) -> bytes:
+    """Bytes up to the end of a request head (or `limit` of them, or the peer's EOF)."""
+    loop = asyncio.get_running_loop()
+    head = b""
+    while b"\r\n\r\n" not in head and len(head) < limit:
+        chunk = await loop.sock_recv(conn, limit - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return head
 
 
 async def _peek(conn: socket.socket) -> bytes:
