@@ -5,9 +5,9 @@ VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
-# Debian packages the tests drive: CUPS backends, ipptool, net-snmp, rlpr, nmap, socat, gs,
+# Debian packages the tests drive: CUPS backends, ipptool, net-snmp (and snmptrapd), rlpr, nmap, socat, gs,
 # pdfinfo (poppler) to cross-check page counts, setpriv (util-linux) to drop privileges.
-DEB_PACKAGES := cups cups-client cups-ipp-utils snmp socat rlpr nmap ghostscript poppler-utils procps iproute2 util-linux
+DEB_PACKAGES := cups cups-client cups-ipp-utils snmp snmptrapd socat rlpr nmap ghostscript poppler-utils procps iproute2 util-linux
 # LPRng conflicts with cups-bsd, so its lpr is unpacked beside the project instead (CLIENTS.md).
 LPRNG_DIR := .tools/lprng
 

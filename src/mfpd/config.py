@@ -140,6 +140,45 @@ class HttpsListenerConfig(IppListenerConfig):
     port: Port = 443
 
 
+class SnmpUserConfig(_Strict):
+    """An SNMPv3 USM user (RFC 3414) and what it may do (RFC 3415 VACM)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=32)]
+    # HMAC-SHA-96 (RFC 3414) and HMAC-SHA-2 (RFC 7860); md5 only with allow_md5_des.
+    auth_protocol: Literal["md5", "sha", "sha224", "sha256", "sha384", "sha512"] = "sha256"
+    auth_key: Annotated[str, Field(min_length=8)]
+    # CFB128-AES-128 (RFC 3826); des only with allow_md5_des; none for authNoPriv.
+    priv_protocol: Literal["none", "des", "aes", "aes192", "aes256"] = "aes"
+    priv_key: str = ""
+    access: Literal["read", "write"] = "read"
+
+
+class SnmpTrapConfig(_Strict):
+    """Where notifications go (SNMP-TARGET-MIB in spirit)."""
+
+    address: str
+    port: Port = 162
+    version: Literal["v1", "v2c", "v3"] = "v2c"
+    community: str = "public"  # v1/v2c
+    user: str = ""  # v3: a name from [[services.snmp.users]]
+    inform: bool = False  # v2c/v3: an acknowledged InformRequest, retried
+    retries: NonNegative = 3
+    timeout: Annotated[float, Field(gt=0)] = 2.0
+
+
+class SnmpServiceConfig(ServiceConfig):
+    port: Port = 161
+    read_community: str = "public"  # empty: no v1/v2c read access
+    write_community: str = ""  # empty: no v1/v2c SETs (the factory default of printers)
+    v3_only: bool = False  # refuse v1 and v2c altogether
+    allow_md5_des: bool = False  # MD5 authentication and DES privacy are broken; opt in
+    users: list[SnmpUserConfig] = Field(default_factory=list)
+    traps: list[SnmpTrapConfig] = Field(default_factory=list)
+    # printerV2Alert for critical alerts only (RFC 3805), or for every alert added.
+    alert_traps: Literal["critical", "all", "none"] = "critical"
+    authentication_traps: bool = True  # snmpEnableAuthenTraps (RFC 3418)
+
+
 class PlannedService(ServiceConfig):
     """A service of the port table that a later release implements."""
 
@@ -157,7 +196,7 @@ class ServicesConfig(_Strict):
     http: PlannedService = Field(default_factory=lambda: _planned(80))
     https: HttpsListenerConfig = Field(default_factory=HttpsListenerConfig)
     ipp: IppListenerConfig = Field(default_factory=IppListenerConfig)
-    snmp: PlannedService = Field(default_factory=lambda: _planned(161))
+    snmp: SnmpServiceConfig = Field(default_factory=SnmpServiceConfig)
     slp: PlannedService = Field(default_factory=lambda: _planned(427))
     ssdp: PlannedService = Field(default_factory=lambda: _planned(1900))
     status: PlannedService = Field(default_factory=lambda: _planned(3003))

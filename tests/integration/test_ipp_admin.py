@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -219,6 +220,13 @@ def test_disable_enable_and_purge(mfpd: Mfpd, tmp_path: Path) -> None:
            "ATTR keyword requested-attributes printer-is-accepting-jobs",
            "EXPECT printer-is-accepting-jobs WITH-VALUE false"),
         op("refused", "Print-Job", f"FILE {pdf}", status="server-error-not-accepting-jobs"),
+    )  # fmt: skip
+    # Disabled is disabled for every protocol: LPD refuses the job too (RFC 1179 NAK).
+    with socket.create_connection(("127.0.0.1", mfpd.port("lpd")), timeout=10) as sock:
+        sock.sendall(b"\x02lp\n")
+        assert sock.recv(1) not in (b"", b"\x00")
+    ipptool(
+        mfpd, tmp_path,
         op("enable", "Enable-Printer"),
         op("held", "Print-Job", "GROUP job-attributes-tag",
            "ATTR keyword job-hold-until indefinite", f"FILE {pdf}"),

@@ -78,7 +78,12 @@ class LpdConnection(JobConnection):
             self._write(event.data)
         elif isinstance(event, lpd.ReceiveJob):
             self.queue = event.queue
-            if self.lpd.has_queue(event.queue):
+            if not self.device.accepting:
+                # IPP Disable-Printer (RFC 3998) stops every protocol's intake, as rejecting
+                # a queue does on an lpd server; the sender keeps the job and retries.
+                log.info("lpd: %s: job refused: the printer is not accepting jobs", self.peer)
+                self.send(self.codec.reject())
+            elif self.lpd.has_queue(event.queue):
                 self.send(self.codec.accept_receive())
             else:
                 log.info("lpd: %s: unknown queue %r", self.peer, event.queue)
