@@ -22,16 +22,13 @@ from mfpd.device.spool import INCOMING, JobTooLarge, Spool
 from mfpd.services.ipp import build as b
 from mfpd.services.ipp.document_uri import FetchError, fetch, scheme_of
 from mfpd.services.ipp.job_attributes import GET_JOBS_DEFAULT, job_attributes
+from mfpd.services.ipp.job_template import supported, which_jobs_match
 from mfpd.services.ipp.printer_attributes import (
-    CONTENT_OPTIMIZE,
     DOCUMENT_FORMATS,
-    FINISHINGS,
-    JOB_HOLD_UNTIL,
     JOB_SETTABLE,
     JOB_TEMPLATE,
     MEDIA_SIZES,
     PASSWORD_ENCRYPTIONS,
-    RENDERING_INTENTS,
     SIDES,
     WHICH_JOBS,
     PrinterUris,
@@ -55,7 +52,6 @@ REQUEST_GROUPS = (
     DelimiterTag.SUBSCRIPTION,
 )
 COMPRESSIONS = ("none", "gzip", "deflate")
-PRINT_COLOR_MODES = ("auto", "color", "monochrome")
 
 
 class IppOperations:
@@ -228,7 +224,7 @@ class IppOperations:
     def _check_template(self, request: Request, response: Response) -> None:
         unsupported: list[Attribute] = []
         for attr in request.job_template:
-            if not _supported(attr):
+            if not supported(attr):
                 unsupported.append(attr)
         response.unsupported += unsupported
         fidelity = request.value("ipp-attribute-fidelity", False)
@@ -255,10 +251,10 @@ class IppOperations:
         if sides is not None and sides.value in SIDES:
             attributes["sides"] = sides.value
         priority = template.get("job-priority")
-        if priority is not None and _supported(priority):
+        if priority is not None and supported(priority):
             attributes["job-priority"] = priority.value
         ranges = template.get("page-ranges")
-        if ranges is not None and _supported(ranges):
+        if ranges is not None and supported(ranges):
             attributes["page-ranges"] = [
                 [r.low, r.high] for r in ranges.values if isinstance(r, Range)
             ]
@@ -269,7 +265,7 @@ class IppOperations:
             name=name if isinstance(name, str) else "",
             user=request.user,
             format=None if fmt == "application/octet-stream" else fmt,
-            copies=copies.value if copies is not None and _supported(copies) else 1,  # type: ignore[arg-type]
+            copies=copies.value if copies is not None and supported(copies) else 1,  # type: ignore[arg-type]
             host=request.peer.rsplit(":", 1)[0],
             attributes=attributes,
         )
@@ -483,7 +479,7 @@ class IppOperations:
                 StatusCode.CLIENT_ERROR_ATTRIBUTES_NOT_SETTABLE,
                 "not settable: " + ", ".join(a.name for a in not_settable),
             )
-        bad = [a for a in changes if not _supported(a)]
+        bad = [a for a in changes if not supported(a)]
         if bad:
             response.unsupported += bad
             raise IppError(
@@ -610,7 +606,7 @@ class IppOperations:
         jobs = [
             job
             for job in self.spool
-            if _which(job, str(which)) and (not mine or job.user == request.user)
+            if which_jobs_match(job, str(which)) and (not mine or job.user == request.user)
         ]
         if which == "completed":
             jobs.reverse()  # RFC 8011 4.2.6.1: most recently completed first
@@ -637,57 +633,3 @@ class IppOperations:
             # PWG 5100.7: the database is large; "all" leaves it out unless asked for.
             attrs = [a for a in attrs if a.name != "media-col-database"]
         response.groups.append(AttributeGroup(DelimiterTag.PRINTER, tuple(attrs)))
-
-
-# PWG 5100.7 which-jobs: a job state keyword selects the jobs in that state.
-_STATE_KEYWORDS = {
-    "aborted": JobState.ABORTED,
-    "canceled": JobState.CANCELED,
-    "pending": JobState.PENDING,
-    "pending-held": JobState.HELD,
-    "processing": JobState.PROCESSING,
-    "processing-stopped": JobState.STOPPED,
-}
-
-
-def _which(job: Job, which: str) -> bool:
-    if which == "all":
-        return True
-    if which in ("completed", "not-completed"):
-        return (which == "completed") == job.state.terminal
-    return job.state is _STATE_KEYWORDS.get(which)
-
-
-def _supported(attr: Attribute) -> bool:
-    """Whether a job template attribute's value is one the printer offers."""
-    value = attr.value
-    name = attr.name
-    if name == "copies":
-        return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 999
-    if name == "sides":
-        return value in SIDES
-    if name == "media":
-        return value in MEDIA_SIZES
-    if name == "print-color-mode":
-        return value in PRINT_COLOR_MODES
-    if name == "print-quality":
-        return value in (3, 4, 5)
-    if name == "orientation-requested":
-        return value in (3, 4, 5, 6)
-    if name == "finishings":
-        return all(v in FINISHINGS for v in attr.values)
-    if name == "page-ranges":
-        return all(isinstance(r, Range) and 1 <= r.low <= r.high for r in attr.values)
-    if name == "print-content-optimize":
-        return value in CONTENT_OPTIMIZE
-    if name == "print-rendering-intent":
-        return value in RENDERING_INTENTS
-    if name == "output-bin":
-        return value == "face-down"
-    if name == "job-hold-until":
-        return value in JOB_HOLD_UNTIL
-    if name == "job-priority":
-        return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 100
-    if name == "job-name":
-        return isinstance(value, str) and len(value.encode()) <= 255
-    return name in ("media-col", "printer-resolution")
