@@ -51,6 +51,10 @@ class IdentityConfig(_Strict):
     organization: str = ""
     organizational_unit: str = ""
     geo_location: str = ""  # RFC 5870 geo: URI, e.g. "geo:48.8584,2.2945"
+    # RFC 3805 prtGeneral: administrator-set name (empty: the host name), operator, service.
+    printer_name: Annotated[str, Field(max_length=127)] = ""
+    current_operator: Annotated[str, Field(max_length=127)] = ""
+    service_person: Annotated[str, Field(max_length=127)] = ""
 
     @field_validator("geo_location")
     @classmethod
@@ -152,6 +156,13 @@ class SnmpUserConfig(_Strict):
     priv_key: str = ""
     access: Literal["read", "write"] = "read"
 
+    @model_validator(mode="after")
+    def _privacy_key(self) -> SnmpUserConfig:
+        # RFC 3414 11.2: a pass phrase of at least 8 characters (net-snmp insists too).
+        if self.priv_protocol != "none" and len(self.priv_key) < 8:
+            raise ValueError(f"user {self.name!r}: priv_key needs at least 8 characters")
+        return self
+
 
 class SnmpTrapConfig(_Strict):
     """Where notifications go (SNMP-TARGET-MIB in spirit)."""
@@ -177,6 +188,22 @@ class SnmpServiceConfig(ServiceConfig):
     # printerV2Alert for critical alerts only (RFC 3805), or for every alert added.
     alert_traps: Literal["critical", "all", "none"] = "critical"
     authentication_traps: bool = True  # snmpEnableAuthenTraps (RFC 3418)
+
+    @model_validator(mode="after")
+    def _users(self) -> SnmpServiceConfig:
+        names = [user.name for user in self.users]
+        if len(set(names)) != len(names):
+            raise ValueError("two users have the same name")
+        if not self.allow_md5_des:
+            for user in self.users:
+                if user.auth_protocol == "md5" or user.priv_protocol == "des":
+                    raise ValueError(
+                        f"user {user.name!r}: MD5 and DES are refused unless allow_md5_des = true"
+                    )
+        for trap in self.traps:
+            if trap.version == "v3" and trap.user not in names:
+                raise ValueError(f"trap destination {trap.address}: no v3 user {trap.user!r}")
+        return self
 
 
 class PlannedService(ServiceConfig):

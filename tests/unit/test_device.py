@@ -118,3 +118,14 @@ def test_full_output_bins_stop_the_printer_unless_emptied() -> None:
     for _ in range(total):
         staffed.print_impression(staffed.trays[3], color=False)
     assert staffed.state is PrinterState.IDLE
+
+
+def test_pjl_opmsg_takes_the_printer_offline_for_every_protocol(device: Device) -> None:
+    device.set_console(operator_message="LOAD LETTERHEAD")
+    assert device.state is PrinterState.STOPPED and not device.can_print
+    assert [str(r) for r in device.reasons] == ["offline-error"]
+    assert [a.info.code for a in device.alerts] == [AlertCode.SUBUNIT_OFFLINE]
+    code, display, online = device.pjl_status()
+    assert (display, online) == ("LOAD LETTERHEAD", False)
+    device.set_console(operator_message="")
+    assert device.state is PrinterState.IDLE and device.alerts == []

@@ -15,6 +15,9 @@ EDITABLE = (
     "organization",
     "organizational_unit",
     "geo_location",
+    "printer_name",
+    "current_operator",
+    "service_person",
 )
 
 
@@ -33,6 +36,17 @@ class Identity:
     organization: str = ""
     organizational_unit: str = ""
     geo_location: str = ""
+    # RFC 3805 prtGeneralPrinterName (empty: the host name stands in), prtGeneralCurrentOperator
+    # and prtGeneralServicePerson: who runs and who services the machine.
+    printer_name: str = ""
+    current_operator: str = ""
+    service_person: str = ""
+
+    @property
+    def name(self) -> str:
+        """The printer's name for every protocol (SNMP prtGeneralPrinterName and
+        ppmPrinterName): the administrator's, else the host name."""
+        return self.printer_name or self.hostname
 
     @property
     def make_and_model(self) -> str:

@@ -128,6 +128,12 @@ class Device:
         return self._paused
 
     @property
+    def waiting_on(self) -> tuple[ConditionKind, int] | None:
+        """The condition (kind, subunit) the current job is blocked on, e.g. an empty tray it
+        needs: that tray-empty warning is then an error (SNMP reports it critical)."""
+        return self._waiting_on
+
+    @property
     def accepting(self) -> bool:
         """Whether new jobs are accepted (printer-is-accepting-jobs)."""
         return self._accepting
@@ -249,6 +255,10 @@ class Device:
                 ConditionKind.DOOR_OPEN: "Front door",
                 ConditionKind.OFFLINE: "Printer",
             }.get(fault, "Printer")
+        if self.console.operator_message:
+            # PJL OPMSG takes the printer offline until cleared (HP PJL Technical Reference,
+            # 10-4): the same offline condition for IPP, SNMP and PJL.
+            wanted[(ConditionKind.OFFLINE, 1)] = "Printer"
         for tray in self.trays:
             if tray.empty:
                 wanted[(ConditionKind.TRAY_EMPTY, tray.index)] = tray.name

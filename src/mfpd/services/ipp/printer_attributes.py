@@ -215,12 +215,17 @@ def _supply_class(kind: str) -> str:
     return "receptacleThatIsFilled" if kind == "waste" else "supplyThatIsConsumed"
 
 
+def _tray_type(name: str) -> str:
+    # PrtInputTypeTC (RFC 3805), as prtInputType in SNMP says it: the bypass is fed by hand.
+    return "sheetFeedManual" if name.lower() == "bypass" else "sheetFeedAutoRemovableTray"
+
+
 def _trays(device: Device) -> list[Attribute]:
     trays = device.trays
     # PWG 5100.13 printer-input-tray / printer-output-tray: prtInput/prtOutput rows.
     inputs = [
         (
-            f"type=sheetFeedAutoRemovableTray;mediafeed={t.capacity};mediaxfeed=0;"
+            f"type={_tray_type(t.name)};mediafeed={t.capacity};mediaxfeed=0;"
             f"maxcapacity={t.capacity};level={t.level};status=0;name={t.name};"
         ).encode()
         for t in trays
@@ -338,7 +343,7 @@ def printer_attributes(
         b.text("printer-make-and-model", ident.make_and_model),
         b.uri("printer-more-info", uris.web),
         b.uri("printer-supply-info-uri", uris.web + "#supplies"),
-        b.name_("printer-name", ident.hostname),
+        b.name_("printer-name", ident.name),
         b.keyword("printer-kind", "document"),
         b.resolution("printer-resolution-default", 600),
         b.resolution("printer-resolution-supported", 600, 1200),
