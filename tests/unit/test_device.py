@@ -125,7 +125,7 @@ def test_pjl_opmsg_takes_the_printer_offline_for_every_protocol(device: Device) 
     assert device.state is PrinterState.STOPPED and not device.can_print
     assert [str(r) for r in device.reasons] == ["offline-error"]
     assert [a.info.code for a in device.alerts] == [AlertCode.SUBUNIT_OFFLINE]
-    code, display, online = device.pjl_status()
+    _, display, online = device.pjl_status()
     assert (display, online) == ("LOAD LETTERHEAD", False)
     device.set_console(operator_message="")
     assert device.state is PrinterState.IDLE and device.alerts == []
