@@ -18,6 +18,7 @@ REGISTRY: dict[str, str] = {
     "lpd": "mfpd.services.lpd:LpdService",
     "ipp": "mfpd.services.ipp.server:IppService",
     "https": "mfpd.services.ipp.server:IppsService",
+    "snmp": "mfpd.services.snmp.agent:SnmpService",
 }
 
 PROTOCOLS: dict[str, str] = {

@@ -109,6 +109,55 @@ def bind_tcp(
     return sock, PortEntry(service, "tcp", address, bound_port, standard_port, state, note)
 
 
+def bind_udp(
+    ctx: ServiceContext, service: str, standard_port: int
+) -> tuple[socket.socket | None, PortEntry]:
+    """A bound datagram socket on the service's port, moved when privileges are missing (the
+    UDP twin of bind_tcp). No SO_REUSEADDR: on UDP it would let a second daemon share it."""
+    port = planned_port(standard_port, ctx.port_offset)
+    note = ""
+    state = "listening"
+    family = socket.AF_INET6 if ":" in ctx.bind else socket.AF_INET
+
+    def bind(number: int) -> socket.socket:
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.bind((ctx.bind, number))
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    try:
+        sock = bind(port)
+    except PermissionError:
+        if port >= 1024:
+            raise
+        note = f"port {port} needs privileges; moved to {port + UNPRIVILEGED_SHIFT}"
+        port += UNPRIVILEGED_SHIFT
+        state = "moved"
+        try:
+            sock = bind(port)
+        except OSError as exc:
+            return None, _udp_failed(ctx, service, port, standard_port, exc)
+    except OSError as exc:
+        return None, _udp_failed(ctx, service, port, standard_port, exc)
+    address, bound_port = sock.getsockname()[:2]
+    if family == socket.AF_INET6:
+        address = f"[{address}]"
+    return sock, PortEntry(service, "udp", address, bound_port, standard_port, state, note)
+
+
+def _udp_failed(
+    ctx: ServiceContext, service: str, port: int, standard_port: int, exc: OSError
+) -> PortEntry:
+    if exc.errno != errno.EADDRINUSE:
+        raise exc
+    ctx.log.error("%s: cannot bind %s:%d/udp: %s", service, ctx.bind, port, exc.strerror)
+    return PortEntry(service, "udp", ctx.bind, port, standard_port, "failed", exc.strerror or "")
+
+
 async def listen_tcp(
     ctx: ServiceContext,
     service: str,
