@@ -88,14 +88,15 @@ class Daemon:
         for note in spool.recover():
             log.warning("recovery: %s", note)
         device.events.subscribe(self._on_event)
+
         # An administrator's change (IPP Set-Printer-Attributes, SNMP SET) is on disk before
         # the request is answered, as a device's NVRAM write is: a crash right after loses
         # nothing the client was told succeeded.
-        device.events.subscribe(
-            lambda event: store.put(DEVICE_KEY, device.snapshot())
-            if event.kind == "identity.changed"
-            else None
-        )
+        def save_identity(event: Event) -> None:
+            if event.kind == "identity.changed":
+                store.put(DEVICE_KEY, device.snapshot())
+
+        device.events.subscribe(save_identity)
         engine = Engine(device, spool, self.config.engine)
         engine_task = asyncio.create_task(engine.run(), name="engine")
         saver = asyncio.create_task(self._save_snapshots(store, device), name="snapshot")
