@@ -10,6 +10,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     ["raw_ingest.py", "--mib", "1024", "--runs", "3"],
     ["small_jobs.py", "--jobs", "1000"],
+    ["ipp_bench.py", "--seconds", "5", "--runs", "3"],
 ]
 
 if __name__ == "__main__":

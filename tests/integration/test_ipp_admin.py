@@ -152,6 +152,8 @@ def test_set_printer_attributes_persist_across_restarts(mfpd: Mfpd, tmp_path: Pa
            status="client-error-attributes-not-settable"),
         op("supported values", "Get-Printer-Supported-Values",
            "EXPECT printer-location IN-GROUP printer-attributes-tag"),
+        op("seen at once", "Get-Printer-Attributes",
+           'EXPECT printer-location WITH-VALUE "Room 42, second floor"'),
     )  # fmt: skip
     mfpd.kill9()  # the change was on disk before the answer: a crash does not lose it
     mfpd.start()

@@ -44,6 +44,7 @@ from mfpd.codecs.ipp import (
     decode_message,
     encode_attribute,
     encode_message,
+    keep_encoded,
     make_request,
     make_response,
 )
@@ -1405,3 +1406,49 @@ def test_ipptool_requests_decode(
         if parser.feed(bodies[1][i : i + 13]) is not None:
             break
     assert parser.message == print_job
+
+
+# --------------------------------------------------------------------------------------------
+# Kept encodings: the same octets, and nothing kept that could change
+# --------------------------------------------------------------------------------------------
+
+
+def test_kept_attributes_encode_as_before() -> None:
+    size = Collection(
+        (
+            Attribute("x-dimension", ValueTag.INTEGER, (21000,)),
+            Attribute("y-dimension", ValueTag.INTEGER, (29700,)),
+        )
+    )
+    media = Collection(
+        (
+            Attribute("media-size", ValueTag.BEG_COLLECTION, (size,)),
+            Attribute("media-type", ValueTag.KEYWORD, ("stationery",)),
+        )
+    )
+    attrs = (
+        Attribute("media-col-default", ValueTag.BEG_COLLECTION, (media,)),
+        Attribute("copies-supported", ValueTag.RANGE_OF_INTEGER, (Range(1, 99),)),
+        Attribute("printer-name", ValueTag.NAME, ("mfp",)),
+    )
+    message = make_response(
+        StatusCode.SUCCESSFUL_OK, 7, groups=[AttributeGroup(DelimiterTag.PRINTER, attrs)]
+    )
+    before = encode_message(message)
+    keep_encoded(attrs)
+    assert encode_message(message) == before
+    assert encode_message(message) == before  # the collection's own octets, kept on it
+    assert b"".join(encode_attribute(a) for a in attrs) in before
+    assert decode_message(before)[0] == message
+    assert Collection(media.members) == media and hash(Collection(media.members)) == hash(media)
+
+
+def test_an_attribute_holding_a_bytearray_is_encoded_each_time() -> None:
+    raw = bytearray(b"level=50;")
+    supply = Attribute("printer-supply", ValueTag.OCTET_STRING, (raw,))
+    collection = Attribute("c", ValueTag.BEG_COLLECTION, (Collection((supply,)),))
+    keep_encoded([supply, collection])
+    encode_attribute(collection)
+    raw[6:8] = b"10"
+    assert encode_attribute(supply).endswith(b"level=10;")
+    assert encode_attribute(collection).count(b"level=10;") == 1

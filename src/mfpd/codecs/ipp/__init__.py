@@ -7,7 +7,13 @@ device.
 """
 
 from mfpd.codecs.ipp.decode import WIRE_MAX_LENGTH, Limits, MessageParser, decode_message
-from mfpd.codecs.ipp.encode import encode_attribute, encode_message, make_request, make_response
+from mfpd.codecs.ipp.encode import (
+    encode_attribute,
+    encode_message,
+    keep_encoded,
+    make_request,
+    make_response,
+)
 from mfpd.codecs.ipp.errors import IppDecodeError, IppEncodeError
 from mfpd.codecs.ipp.registry import REGISTRY, Syntax, attribute, names_of_kind, syntax_for
 from mfpd.codecs.ipp.tags import DelimiterTag, Operation, ResolutionUnits, StatusCode, ValueTag
@@ -51,6 +57,7 @@ __all__ = [
     "decode_message",
     "encode_attribute",
     "encode_message",
+    "keep_encoded",
     "make_request",
     "make_response",
     "names_of_kind",

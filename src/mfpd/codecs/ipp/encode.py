@@ -32,6 +32,7 @@ from mfpd.codecs.ipp.values import (
 __all__ = [
     "encode_attribute",
     "encode_message",
+    "keep_encoded",
     "make_request",
     "make_response",
 ]
@@ -45,9 +46,20 @@ _NO_NAME: Final = b"\x00\x00"
 # Encoded forms of token strings (keywords, URIs, charsets, languages) and attribute names
 # with their length prefix: they repeat in every response. A bounded memo of a pure
 # function, like the decoder's.
-_TOKENS: dict[str, bytes] = {}
-_NAMES: dict[str, bytes] = {}
+_TOKENS: dict[str, bytes] = {}  # the token's octets
+_TOKEN_VALUES: dict[str, bytes] = {}  # value-length and the token's octets
+_NAMES: dict[str, bytes] = {}  # name-length and name
+_MEMBERS: dict[str, bytes] = {}  # memberAttrName tag, empty name, the member name as value
 _CACHE_ENTRIES: Final = 8192
+
+# Attributes a server sends again and again, unchanged (its printer description), encoded
+# once (`keep_encoded`) and found here by the object's identity. An entry holds the
+# attribute itself, so its id cannot be reused while the entry lives; bounded in entries and
+# octets (when full it is emptied, and those attributes are simply encoded again).
+_KEPT: dict[int, tuple[Attribute, bytes]] = {}
+_KEPT_ENTRIES: Final = 4096
+_KEPT_OCTETS: Final = 4 << 20
+_kept_octets = 0
 
 
 def _length(n: int, what: str) -> bytes:
@@ -71,6 +83,7 @@ def _token(value: Value) -> bytes:
         raise IppEncodeError(f"{value!r} is empty or not a token (spaces, controls)")
     if len(_TOKENS) < _CACHE_ENTRIES and len(raw) <= 64:
         _TOKENS[value] = raw
+        _TOKEN_VALUES[value] = len(raw).to_bytes(2, "big") + raw
     return raw
 
 
@@ -212,6 +225,19 @@ _ENCODERS: Final[dict[int, Callable[[Value], bytes]]] = {
     **{tag: _out_of_band(tag) for tag in ValueTag if tag.is_out_of_band},
 }
 _BEG: Final = int(ValueTag.BEG_COLLECTION)
+_INT_TAGS: Final = frozenset((int(ValueTag.INTEGER), int(ValueTag.ENUM)))
+_OCTET_STRING: Final = int(ValueTag.OCTET_STRING)
+_TOKEN_TAGS: Final = frozenset(
+    int(t)
+    for t in (
+        ValueTag.KEYWORD,
+        ValueTag.URI,
+        ValueTag.URI_SCHEME,
+        ValueTag.CHARSET,
+        ValueTag.NATURAL_LANGUAGE,
+    )
+)
+_FOUR: Final = b"\x00\x04"  # value-length of an integer or enum
 
 
 def _encode_value(out: bytearray, tag: int, value: Value, what: str) -> None:
@@ -225,13 +251,25 @@ def _encode_value(out: bytearray, tag: int, value: Value, what: str) -> None:
         out += n.to_bytes(2, "big")
         out += raw
     elif tag == _BEG:
-        if not isinstance(value, Collection):
-            raise IppEncodeError(f"collection value of {what} must be a Collection: {value!r}")
-        out += _NO_NAME  # begCollection has an empty value (RFC 8010 3.1.6)
-        _encode_members(out, value)
-        out += _END_COLLECTION
+        out += _collection_value(value, what)
     else:
         raise IppEncodeError(f"{ValueTag(tag).name} is structure, not a value tag ({what})")
+
+
+def _collection_value(value: Value, what: str) -> bytes:
+    """A begCollection value after its tag and name: the empty value (RFC 8010 3.1.6), the
+    members, endCollection. Kept on the collection (immutable) for the next time."""
+    if not isinstance(value, Collection):
+        raise IppEncodeError(f"collection value of {what} must be a Collection: {value!r}")
+    wire = value._wire
+    if wire is None:
+        out = bytearray(_NO_NAME)
+        stable = _encode_members(out, value)
+        out += _END_COLLECTION
+        wire = bytes(out)
+        if stable:
+            value._wire = wire
+    return wire
 
 
 def _encode_values(out: bytearray, attribute: Attribute, header: bytes) -> None:
@@ -243,8 +281,41 @@ def _encode_values(out: bytearray, attribute: Attribute, header: bytes) -> None:
     value_tags = attribute.value_tags
     if value_tags is None:
         tag = attribute.tag
+        # the frequent syntaxes first, without a call per value
+        if tag in _INT_TAGS:
+            for value in values:
+                if type(value) is int and _INT_MIN <= value <= _INT_MAX:
+                    raw = value.to_bytes(4, "big", signed=True)
+                else:
+                    raw = _int(value)  # an int subclass, or the reason it is refused
+                out.append(tag)
+                out += header
+                out += _FOUR
+                out += raw
+                header = _NO_NAME
+            return
+        if tag in _TOKEN_TAGS:
+            token_values = _TOKEN_VALUES
+            for value in values:
+                encoded = token_values.get(value) if type(value) is str else None
+                if encoded is None:
+                    raw = _token(value)
+                    encoded = _length(len(raw), f"a value of {attribute.name!r}") + raw
+                out.append(tag)
+                out += header
+                out += encoded
+                header = _NO_NAME
+            return
+        if tag == _BEG:
+            what = repr(attribute.name)
+            for value in values:
+                out.append(tag)
+                out += header
+                out += _collection_value(value, what)
+                header = _NO_NAME
+            return
         encoder = _ENCODERS.get(tag)
-        if encoder is None:  # collections and structural tags
+        if encoder is None:  # structural tags
             for value in values:
                 out.append(tag)
                 out += header
@@ -271,14 +342,42 @@ def _encode_values(out: bytearray, attribute: Attribute, header: bytes) -> None:
         _encode_value(out, tag, value, repr(attribute.name))
 
 
-def _encode_members(out: bytearray, collection: Collection) -> None:
+def _immutable(attribute: Attribute) -> bool:
+    """Whether the octets of ``attribute`` can be kept: every value is immutable. The types
+    of `Value` are, but the encoder also takes a bytearray for an octetString; collections
+    whose encoding was not kept hold one somewhere."""
+    tag = attribute.tag
+    if attribute.value_tags is None and tag != _OCTET_STRING and tag != _BEG:
+        return True
+    return not any(
+        isinstance(v, bytearray) or (isinstance(v, Collection) and v._wire is None)
+        for v in attribute.values
+    )
+
+
+def _encode_members(out: bytearray, collection: Collection) -> bool:
+    """The members of a collection; whether all their values are immutable."""
     # RFC 8010 3.1.7: memberAttrName (empty name, the member name as value), then the
     # member's values, each with an empty name.
+    stable = True
     for member in collection.members:
-        out.append(ValueTag.MEMBER_ATTR_NAME)
-        out += _NO_NAME
-        out += _name_header(member.name)
+        prefix = _MEMBERS.get(member.name)
+        if prefix is None:
+            prefix = bytes((ValueTag.MEMBER_ATTR_NAME,)) + _NO_NAME + _name_header(member.name)
+            if len(_MEMBERS) < _CACHE_ENTRIES and len(prefix) <= 70:
+                _MEMBERS[member.name] = prefix
+        out += prefix
         _encode_values(out, member, _NO_NAME)
+        if stable:
+            tag = member.tag
+            if tag == _BEG and member.value_tags is None:
+                # a member collection kept its octets exactly when it is immutable
+                for v in member.values:
+                    if v._wire is None:  # type: ignore[union-attr]
+                        stable = False
+            elif tag == _OCTET_STRING or member.value_tags is not None:
+                stable = _immutable(member)
+    return stable
 
 
 def _name_header(name: str) -> bytes:
@@ -300,9 +399,32 @@ def _name_header(name: str) -> bytes:
 
 def encode_attribute(attribute: Attribute) -> bytes:
     """One attribute with all its values, as it appears inside a group."""
+    entry = _KEPT.get(id(attribute))
+    if entry is not None and entry[0] is attribute:
+        return entry[1]
     out = bytearray()
     _encode_values(out, attribute, _name_header(attribute.name))
     return bytes(out)
+
+
+def keep_encoded(attributes: Iterable[Attribute]) -> None:
+    """Encode ``attributes`` now and keep their octets: `encode_message` then copies them
+    whenever these very objects are sent again. For attributes that do not change, such as
+    a printer's description; an attribute holding a bytearray is encoded every time. Raises
+    IppEncodeError as `encode_message` would."""
+    global _kept_octets
+    for attribute in attributes:
+        if id(attribute) in _KEPT:
+            continue
+        out = bytearray()
+        _encode_values(out, attribute, _name_header(attribute.name))
+        if not _immutable(attribute):
+            continue
+        if len(_KEPT) >= _KEPT_ENTRIES or _kept_octets + len(out) > _KEPT_OCTETS:
+            _KEPT.clear()
+            _kept_octets = 0
+        _KEPT[id(attribute)] = (attribute, bytes(out))
+        _kept_octets += len(out)
 
 
 def encode_message(message: Message) -> bytes:
@@ -314,6 +436,7 @@ def encode_message(message: Message) -> bytes:
         raise IppEncodeError(f"operation-id/status-code {message.code} does not fit 16 bits")
     if not _INT_MIN <= message.request_id <= _INT_MAX:
         raise IppEncodeError(f"request-id {message.request_id} is not a 32-bit integer")
+    kept = _KEPT
     out = bytearray((major, minor))
     out += message.code.to_bytes(2, "big")
     out += message.request_id.to_bytes(4, "big", signed=True)
@@ -322,7 +445,11 @@ def encode_message(message: Message) -> bytes:
             raise IppEncodeError("end-of-attributes is not a group tag")
         out.append(group.tag)
         for attribute in group.attributes:
-            _encode_values(out, attribute, _name_header(attribute.name))
+            entry = kept.get(id(attribute))
+            if entry is not None and entry[0] is attribute:
+                out += entry[1]
+            else:
+                _encode_values(out, attribute, _name_header(attribute.name))
     out.append(DelimiterTag.END)
     return bytes(out)
 

@@ -95,14 +95,17 @@ class Collection(Mapping[str, "Attribute"]):
 
     Immutable and hashable. Member names are unique (the constructor refuses duplicates with
     ValueError). Two collections are equal when they hold equal members in the same order,
-    which is what a byte-exact round trip needs.
+    which is what a byte-exact round trip needs. The encoder keeps the collection's octets on
+    it (``_wire``), so a collection answered again costs nothing to encode.
     """
 
-    __slots__ = ("_index", "_members")
+    __slots__ = ("_hash", "_index", "_members", "_wire")
 
     def __init__(self, members: Iterable[Attribute] = ()) -> None:
         self._members: tuple[Attribute, ...] = tuple(members)
         self._index: dict[str, Attribute] = {a.name: a for a in self._members}
+        self._wire: bytes | None = None
+        self._hash: int | None = None
         if len(self._index) != len(self._members):
             raise ValueError("duplicate member attribute in a collection")
 
@@ -112,6 +115,8 @@ class Collection(Mapping[str, "Attribute"]):
         self = cls.__new__(cls)
         self._members = members
         self._index = index
+        self._wire = None
+        self._hash = None
         return self
 
     @property
@@ -137,7 +142,10 @@ class Collection(Mapping[str, "Attribute"]):
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self._members)
+        h = self._hash
+        if h is None:
+            h = self._hash = hash(self._members)
+        return h
 
     def __repr__(self) -> str:
         return f"Collection({list(self._members)!r})"

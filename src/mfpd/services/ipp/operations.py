@@ -31,8 +31,8 @@ from mfpd.services.ipp.printer_attributes import (
     PASSWORD_ENCRYPTIONS,
     SIDES,
     WHICH_JOBS,
+    PrinterAttributes,
     PrinterUris,
-    printer_attributes,
     printer_uris,
 )
 from mfpd.services.ipp.printer_operations import PrinterOperations
@@ -66,6 +66,7 @@ class IppOperations:
     ) -> None:
         self.listener = listener  # which listener's jobs these are (ipp on 631, https on 443)
         self.settings = settings or IppConfig()
+        self._printer_attributes = PrinterAttributes(self.settings)
         self.device = device
         self.spool = spool
         self.max_document_bytes = max_document_bytes
@@ -621,7 +622,7 @@ class IppOperations:
         self, request: Request, body: Body, response: Response
     ) -> None:
         wanted = self._requested(request)
-        attrs = printer_attributes(self.device, self.spool, self.uris, self.settings)
+        attrs = self._printer_attributes(self.device, self.spool, self.uris)
         if "all" not in wanted and "printer-description" not in wanted:
             names = set(wanted)
             if "job-template" in wanted:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from mfpd.codecs.ipp.encode import keep_encoded
 from mfpd.codecs.ipp.values import Attribute, Collection
 from mfpd.config import IppConfig
 from mfpd.device.alerts import Alert, AlertSeverity
@@ -282,14 +283,52 @@ def _since(device: Device, when: float) -> int:
     return max(1, int(when - device.started_at) + 1)
 
 
-def printer_attributes(
-    device: Device, spool: Spool, uris: PrinterUris, settings: IppConfig | None = None
-) -> list[Attribute]:
-    settings = settings or IppConfig()
-    ident = device.identity
+class PrinterAttributes:
+    """Get-Printer-Attributes' answer: the description, built and encoded once per
+    configuration (it is most of the answer), and the live state, read at each request."""
+
+    def __init__(self, settings: IppConfig | None = None) -> None:
+        self.settings = settings or IppConfig()
+        self._key: tuple[object, ...] | None = None
+        self._description: tuple[Attribute, ...] = ()
+
+    def __call__(self, device: Device, spool: Spool, uris: PrinterUris) -> list[Attribute]:
+        key = (device.identity, device.config_changed_at, uris)
+        if key != self._key:
+            self._description = tuple(_description(device, uris, self.settings))
+            keep_encoded(self._description)
+            self._key = key
+        return [*self._description, *_live(device, spool)]
+
+
+def _live(device: Device, spool: Spool) -> list[Attribute]:
+    """What the device changes by itself: state, counters, supplies, trays, alerts."""
     now = int(time.time())
     up = max(1, now - int(device.started_at))
     reasons = [str(r) for r in device.reasons] or ["none"]
+    return [
+        b.boolean("printer-is-accepting-jobs", device.accepting),
+        b.enum("printer-state", device.state.ipp),
+        b.keyword("printer-state-reasons", *reasons),
+        b.text("printer-state-message", device.display),
+        b.integer("printer-up-time", up),
+        b.integer("printer-state-change-time", _since(device, device.state_changed_at)),
+        b.integer("printer-config-change-time", _since(device, device.config_changed_at)),
+        b.integer("printer-impressions-completed", device.counters.impressions),
+        b.integer("printer-media-sheets-completed", device.counters.sheets),
+        b.integer("queued-job-count", len(spool.active())),
+        b.date("printer-config-change-date-time", device.config_changed_at),
+        b.date("printer-state-change-date-time", device.state_changed_at),
+        b.date("printer-current-time", time.time()),
+        *_supplies(device),
+        *_trays(device),
+        *_alerts(device),
+    ]
+
+
+def _description(device: Device, uris: PrinterUris, settings: IppConfig) -> list[Attribute]:
+    """What changes only with the configuration: built once per (identity, host, settings)."""
+    ident = device.identity
     default_media = "iso_a4_210x297mm"
     return [
         b.charset("charset-configured", "utf-8"),
@@ -338,7 +377,6 @@ def printer_attributes(
         b.enum("print-quality-supported", 3, 4, 5),
         b.text("printer-device-id", ident.device_id),
         b.text("printer-info", ident.description),
-        b.boolean("printer-is-accepting-jobs", device.accepting),
         b.text("printer-location", ident.location),
         b.text("printer-make-and-model", ident.make_and_model),
         b.uri("printer-more-info", uris.web),
@@ -347,20 +385,11 @@ def printer_attributes(
         b.keyword("printer-kind", "document"),
         b.resolution("printer-resolution-default", 600),
         b.resolution("printer-resolution-supported", 600, 1200),
-        b.enum("printer-state", device.state.ipp),
-        b.keyword("printer-state-reasons", *reasons),
-        b.text("printer-state-message", device.display),
-        b.integer("printer-up-time", up),
-        b.integer("printer-state-change-time", _since(device, device.state_changed_at)),
-        b.integer("printer-config-change-time", _since(device, device.config_changed_at)),
         b.uri("printer-uri-supported", *(uri for uri, _ in uris.supported)),
         b.keyword("uri-authentication-supported", *("none" for _ in uris.supported)),
         b.keyword("uri-security-supported", *(security for _, security in uris.supported)),
         b.uri("printer-uuid", f"urn:uuid:{ident.uuid}"),
         b.text("printer-firmware-string-version", ident.firmware),
-        b.integer("printer-impressions-completed", device.counters.impressions),
-        b.integer("printer-media-sheets-completed", device.counters.sheets),
-        b.integer("queued-job-count", len(spool.active())),
         b.keyword("sides-default", "one-sided"),
         b.keyword("sides-supported", *SIDES),
         b.keyword("which-jobs-supported", *WHICH_JOBS),
@@ -387,9 +416,6 @@ def printer_attributes(
         b.keyword("print-content-optimize-supported", *CONTENT_OPTIMIZE),
         b.keyword("print-rendering-intent-default", "auto"),
         b.keyword("print-rendering-intent-supported", *RENDERING_INTENTS),
-        b.date("printer-config-change-date-time", device.config_changed_at),
-        b.date("printer-state-change-date-time", device.state_changed_at),
-        b.date("printer-current-time", time.time()),
         b.keyword("printer-get-attributes-supported", "document-format"),
         b.uri("printer-icons", uris.web.rstrip("/") + ICON_PATH),
         b.text("printer-organization", ident.organization),
@@ -409,9 +435,6 @@ def printer_attributes(
             "media-col-database",
             *(media_col(size, kind) for size in MEDIA_SIZES for kind in MEDIA_TYPES),
         ),
-        *_supplies(device),
-        *_trays(device),
-        *_alerts(device),
         *printer_notify_attributes(settings.notifications),
     ]
 
