@@ -25,6 +25,7 @@ from mfpd.services.ipp.job_attributes import GET_JOBS_DEFAULT, job_attributes
 from mfpd.services.ipp.job_template import supported, which_jobs_match
 from mfpd.services.ipp.printer_attributes import (
     DOCUMENT_FORMATS,
+    JOB_HOLD_UNTIL,
     JOB_SETTABLE,
     JOB_TEMPLATE,
     MEDIA_SIZES,
@@ -178,14 +179,14 @@ class IppOperations:
             )
         fmt = request.value("document-format", "application/octet-stream")
         if not isinstance(fmt, str) or fmt not in DOCUMENT_FORMATS:
-            response.unsupported.append(b.mime("document-format", str(fmt)))
+            response.unsupported += request.as_received("document-format")
             raise IppError(
                 StatusCode.CLIENT_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED,
                 f"document-format {fmt} is not supported",
             )
         compression = request.value("compression", "none")
         if compression not in COMPRESSIONS:
-            response.unsupported.append(b.keyword("compression", str(compression)))
+            response.unsupported += request.as_received("compression")
             raise IppError(
                 StatusCode.CLIENT_ERROR_COMPRESSION_NOT_SUPPORTED,
                 f"compression {compression} is not supported",
@@ -216,7 +217,7 @@ class IppOperations:
                 f"job-password must be 1 to {self.settings.job_password_max} octets",
             )
         if encryption not in PASSWORD_ENCRYPTIONS:
-            response.unsupported.append(b.keyword("job-password-encryption", str(encryption)))
+            response.unsupported += request.as_received("job-password-encryption")
             raise IppError(
                 StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
                 f"job-password-encryption {encryption} is not supported",
@@ -278,7 +279,7 @@ class IppOperations:
             return job
         # Clients send it in either group (CUPS's print-job-hold.test: the operation group).
         hold = template.get("job-hold-until") or request.get("job-hold-until")
-        if hold is not None and hold.value not in ("no-hold", None):
+        if hold is not None and hold.value in JOB_HOLD_UNTIL and hold.value != "no-hold":
             job.attributes["job-hold-until"] = hold.value
             self.spool.hold(job)
         elif self.device.hold_new_jobs:
@@ -303,6 +304,8 @@ class IppOperations:
                     writer.write(data)
             if inflate is not None:
                 writer.write(inflate.flush())
+                if not inflate.eof:  # the stream stopped before its end: a cut document
+                    raise zlib.error(f"{compression} data ends early")
         except JobTooLarge as exc:
             self.spool.close_document(writer)
             self.spool.abort(job, ["aborted-by-system", "job-too-large"], str(exc))
@@ -358,8 +361,9 @@ class IppOperations:
         job_id = request.value("job-id")
         if job_id is None:
             uri = request.value("job-uri")
-            if isinstance(uri, str) and uri.rsplit("/", 1)[-1].isdigit():
-                job_id = int(uri.rsplit("/", 1)[-1])
+            tail = uri.rsplit("/", 1)[-1] if isinstance(uri, str) else ""
+            if tail.isascii() and tail.isdigit():  # int() takes "²" too
+                job_id = int(tail)
         if not isinstance(job_id, int) or isinstance(job_id, bool):
             raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "no job-id or job-uri")
         job = self.spool.get(job_id)
@@ -596,7 +600,7 @@ class IppOperations:
     async def get_jobs(self, request: Request, body: Body, response: Response) -> None:
         which = request.value("which-jobs", "not-completed")
         if which not in WHICH_JOBS:
-            response.unsupported.append(b.keyword("which-jobs", str(which)))
+            response.unsupported += request.as_received("which-jobs")
             raise IppError(
                 StatusCode.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
                 f"which-jobs {which} is not supported",

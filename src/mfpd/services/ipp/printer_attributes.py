@@ -15,6 +15,7 @@ from mfpd.config import IppConfig
 from mfpd.device.alerts import Alert, AlertSeverity
 from mfpd.device.machine import Device
 from mfpd.device.spool import Spool
+from mfpd.device.supplies import Supply
 from mfpd.services.ipp import build as b
 from mfpd.services.ipp.subscription_attributes import printer_notify_attributes
 
@@ -206,10 +207,22 @@ def _supplies(device: Device) -> list[Attribute]:
         b.name_("marker-names", *(s.name for s in supplies)),
         b.name_("marker-colors", *(colors.get(s.color, "none") for s in supplies)),
         b.keyword("marker-types", *(kinds.get(s.kind, "other") for s in supplies)),
-        b.integer("marker-levels", *(s.percent for s in supplies)),
-        b.integer("marker-low-levels", *(s.low_percent for s in supplies)),
-        b.integer("marker-high-levels", *(100 for _ in supplies)),
+        # A receptacle's marker level is how full it is, as CUPS computes it from the
+        # prtMarkerSuppliesLevel (its remaining space, RFC 3805): the two paths then agree.
+        b.integer("marker-levels", *(_fill(s) for s in supplies)),
+        b.integer("marker-low-levels", *(0 if _waste(s) else s.low_percent for s in supplies)),
+        b.integer(
+            "marker-high-levels", *(100 - s.low_percent if _waste(s) else 100 for s in supplies)
+        ),
     ]
+
+
+def _waste(supply: Supply) -> bool:
+    return supply.kind == "waste"
+
+
+def _fill(supply: Supply) -> int:
+    return 100 - supply.percent if _waste(supply) else supply.percent
 
 
 def _supply_class(kind: str) -> str:
@@ -291,6 +304,10 @@ class PrinterAttributes:
         self.settings = settings or IppConfig()
         self._key: tuple[object, ...] | None = None
         self._description: tuple[Attribute, ...] = ()
+        # Supplies, trays and alerts change a few times a job, not per request: their
+        # attributes are rebuilt when a level, a medium or the alert list changes.
+        self._levels: tuple[object, ...] | None = None
+        self._materials: tuple[Attribute, ...] = ()
 
     def __call__(self, device: Device, spool: Spool, uris: PrinterUris) -> list[Attribute]:
         key = (device.identity, device.config_changed_at, uris)
@@ -298,11 +315,21 @@ class PrinterAttributes:
             self._description = tuple(_description(device, uris, self.settings))
             keep_encoded(self._description)
             self._key = key
-        return [*self._description, *_live(device, spool)]
+        levels = (
+            tuple((s.level, s.capacity) for s in device.supplies),
+            tuple((t.level, t.media, t.media_type) for t in device.trays),
+            tuple(o.level for o in device.bins),
+            tuple((a.index, a.kind) for a in device.alerts),
+        )
+        if levels != self._levels:
+            self._materials = (*_supplies(device), *_trays(device), *_alerts(device))
+            keep_encoded(self._materials)
+            self._levels = levels
+        return [*self._description, *_live(device, spool), *self._materials]
 
 
 def _live(device: Device, spool: Spool) -> list[Attribute]:
-    """What the device changes by itself: state, counters, supplies, trays, alerts."""
+    """What the device changes by itself at any moment: state, times, counters."""
     now = int(time.time())
     up = max(1, now - int(device.started_at))
     reasons = [str(r) for r in device.reasons] or ["none"]
@@ -320,9 +347,6 @@ def _live(device: Device, spool: Spool) -> list[Attribute]:
         b.date("printer-config-change-date-time", device.config_changed_at),
         b.date("printer-state-change-date-time", device.state_changed_at),
         b.date("printer-current-time", time.time()),
-        *_supplies(device),
-        *_trays(device),
-        *_alerts(device),
     ]
 
 

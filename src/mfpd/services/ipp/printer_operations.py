@@ -14,7 +14,6 @@ from mfpd.codecs.ipp.tags import DelimiterTag, Operation, StatusCode, ValueTag
 from mfpd.codecs.ipp.values import Attribute, AttributeGroup, TextWithLanguage
 from mfpd.device.machine import Device, DeviceError
 from mfpd.device.spool import Spool
-from mfpd.services.ipp import build as b
 from mfpd.services.ipp.printer_attributes import IDENTIFY_ACTIONS, PRINTER_SETTABLE
 from mfpd.services.ipp.request import Body, Handler, IppError, Request, Response
 
@@ -87,7 +86,7 @@ class PrinterOperations:
         actions = request.get("identify-actions")
         chosen = [str(v) for v in actions.values] if actions is not None else ["flash"]
         if any(a not in IDENTIFY_ACTIONS for a in chosen):
-            response.unsupported.append(b.keyword("identify-actions", *chosen))
+            response.unsupported += request.as_received("identify-actions")
         text = request.value("message")
         log.info("ipp: %s: identify %s %s", request.peer, ",".join(chosen), text or "")
         if "display" in chosen:

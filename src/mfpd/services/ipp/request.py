@@ -42,6 +42,12 @@ class Request:
             return default
         return attr.value
 
+    def as_received(self, name: str) -> list[Attribute]:
+        """The operation attribute as the client sent it, for the unsupported group: echoing
+        it with the tag the printer expected cannot encode a value of another syntax."""
+        attr = self.operation.get(name)
+        return [attr] if attr is not None else []
+
     @property
     def user(self) -> str:
         user = self.value("requesting-user-name")
