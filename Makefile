@@ -10,6 +10,9 @@ STAMP   := $(VENV)/.installed
 DEB_PACKAGES := cups cups-client cups-ipp-utils snmp snmptrapd socat rlpr nmap ghostscript poppler-utils procps iproute2 util-linux
 # LPRng conflicts with cups-bsd, so its lpr is unpacked beside the project instead (CLIENTS.md).
 LPRNG_DIR := .tools/lprng
+# net-snmp's snmpd, the reference of bench/snmp_bench.py, is unpacked the same way: installing
+# the package would start a system daemon. Its libraries come with the snmp package (libsnmp40).
+SNMPD_DIR := .tools/snmpd
 
 .PHONY: run test lint typecheck unit integration bench clean deb-deps
 
@@ -35,6 +38,10 @@ deb-deps:
 	@if [ ! -x $(LPRNG_DIR)/usr/bin/lpr ] && [ "$$(id -u)" = 0 ]; then \
 	  tmp=$$(mktemp -d) && (cd $$tmp && apt-get download lprng >/dev/null 2>&1) && \
 	  mkdir -p $(LPRNG_DIR) && dpkg-deb -x $$tmp/lprng_*.deb $(LPRNG_DIR); rm -rf $$tmp; \
+	fi
+	@if [ ! -x $(SNMPD_DIR)/usr/sbin/snmpd ] && [ "$$(id -u)" = 0 ]; then \
+	  tmp=$$(mktemp -d) && (cd $$tmp && apt-get download snmpd >/dev/null 2>&1) && \
+	  mkdir -p $(SNMPD_DIR) && dpkg-deb -x $$tmp/snmpd_*.deb $(SNMPD_DIR); rm -rf $$tmp; \
 	fi
 
 lint: $(STAMP)

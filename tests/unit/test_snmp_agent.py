@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from mfpd.config import ConfigError, SnmpServiceConfig, SnmpUserConfig, parse_co
 from mfpd.device.events import EventBus
 from mfpd.device.identity import Identity
 from mfpd.services.snmp import engine_id as eid
-from mfpd.services.snmp.agent import SnmpAgent
+from mfpd.services.snmp.agent import SnmpAgent, ViewCache
 from mfpd.services.snmp.index import (
     LOCAL_MAX_MESSAGE,
     PDU_OVERHEAD,
@@ -531,6 +532,163 @@ async def test_agent_ignores_a_wrong_community_and_reports_it(
     assert "unreadable datagram (43 octets) dropped: TypeError" in caplog.text
     pdu = _pdu(V2C, "GetRequestPDU", [SYS_DESCR])
     assert await client.send(V2C, "public", pdu) is not None
+
+
+# -- the fast path (SNMPv1/v2c reads without pysnmp's message processing) -------------------
+
+
+def _request(
+    version: int,
+    kind: str,
+    names: list[Oid],
+    request_id: int,
+    community: str = "public",
+    non_repeaters: int = 0,
+    max_repetitions: int = 0,
+) -> bytes:
+    mod = api.PROTOCOL_MODULES[version]
+    pdu = _pdu(version, kind, names)
+    if kind == "GetBulkRequestPDU":
+        mod.apiBulkPDU.set_non_repeaters(pdu, non_repeaters)
+        mod.apiBulkPDU.set_max_repetitions(pdu, max_repetitions)
+    mod.apiPDU.set_request_id(pdu, request_id)
+    message = mod.Message()
+    mod.apiMessage.set_defaults(message)
+    mod.apiMessage.set_community(message, community)
+    mod.apiMessage.set_pdu(message, pdu)
+    data: bytes = encoder.encode(message)
+    return data
+
+
+async def _both_paths(snmp: SnmpAgent, client: Client, data: bytes) -> tuple[Any, Any]:
+    """The fast path's answer to `data`, and pysnmp's (the fast path switched off)."""
+    fast = snmp.fast.answer(data)
+    snmp.fast.enabled = False
+    try:
+        slow = await client.exchange(data, 1.0)
+    finally:
+        snmp.fast.enabled = True
+    return fast, slow
+
+
+async def test_the_fast_path_answers_byte_for_byte_as_pysnmp(agent: Any) -> None:
+    """Get, GetNext and GetBulk over SNMPv1 and v2c, both communities, with instances,
+    objects without the instance, names between and beyond instances, Counter64s, and what
+    no view includes: the fast path's datagram is pysnmp's, octet for octet."""
+    snmp, client, _, _ = agent
+    rng = random.Random(4)
+    instances = snmp.live.index().oids
+    pool = [
+        *instances[::9], instances[-1], SYS, (*SYS, 1, 1), (*SYS, 3), USM_USER_NAME,
+        USM_USER_NAME[:-3], IF_HC_IN_OCTETS, (*IF_HC_IN_OCTETS, 1), (*IF_HC_IN_OCTETS, 2),
+        (*IF_HC_IN_OCTETS[:-1], 5), oid("1.3.6.1.2.1.31.1.1.1.15.1"), (1, 3), (0, 0),
+        (2, 999, 1), (1, 3, 6, 1, 9), (1, 3, 6, 1, 4, 1, 2**32 + 5, 0), IF_TABLE,
+    ]  # fmt: skip
+    kinds = {V1: ["GetRequestPDU", "GetNextRequestPDU"]}
+    kinds[V2C] = [*kinds[V1], "GetBulkRequestPDU", "GetBulkRequestPDU"]
+    answered = 0
+    for _ in range(300):
+        version = rng.choice([V1, V2C])
+        kind = rng.choice(kinds[version])
+        names = rng.choices(pool, k=rng.randint(0, 4))
+        data = _request(
+            version, kind, names, rng.randint(-(2**31), 2**31 - 1),
+            community=rng.choice(["public", "private"]),
+            non_repeaters=rng.randint(0, 3), max_repetitions=rng.choice([1, 3, 10, 60, 500]),
+        )  # fmt: skip
+        fast, slow = await _both_paths(snmp, client, data)
+        assert slow is not None
+        if fast is not None:
+            assert fast == slow, (version, kind, names)
+            answered += 1
+    assert answered == 300
+    assert snmp.fast.answered >= 300
+
+
+class Awkward(StandIn):
+    """The stand-in with a value pysnmp cannot encode (an Integer32 out of range)."""
+
+    def objects(self) -> Iterator[tuple[Oid, Value]]:
+        yield from super().objects()
+        yield oid("1.3.6.1.2.1.1.7.0"), Value.integer(2**40)
+
+
+async def test_the_fast_path_leaves_what_it_cannot_say_to_pysnmp() -> None:
+    """A value out of range (genErr), a GetBulk of which nothing fits and a Get whose answer
+    is too big (tooBig), a SET, an unknown community (authenticationFailure): no answer from
+    the fast path, and pysnmp answers, or not, as it always did."""
+    failures: list[tuple[str, ...]] = []
+    config = SnmpServiceConfig(write_community="private")
+    live = LiveMib([Awkward(rows=3)], EventBus())
+    snmp = SnmpAgent(config, eid.SnmpIdentity(eid.engine_id(IDENTITY), 7), live,
+                     on_auth_failure=lambda *a: failures.append(a))  # fmt: skip
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    await snmp.listen(sock)
+    client = Client(sock.getsockname()[1])
+    try:
+        bad = oid("1.3.6.1.2.1.1.7.0")
+        for version, kind, names, expected in [
+            (V2C, "GetRequestPDU", [SYS_DESCR, bad], "genErr"),
+            (V1, "GetRequestPDU", [bad], "genErr"),
+            (V2C, "GetNextRequestPDU", [(*SYS, 6, 0)], "genErr"),
+            (V2C, "GetBulkRequestPDU", [SYS], "tooBig"),  # no repetitions asked for
+            (V2C, "GetRequestPDU", [SYS_DESCR] * 2500, "tooBig"),  # 75 kB of answer
+        ]:
+            fast, slow = await _both_paths(snmp, client, _request(version, kind, names, 9))
+            assert fast is None and slow is not None
+            mod = api.PROTOCOL_MODULES[version]
+            answer, _ = decoder.decode(slow, asn1Spec=mod.Message())
+            assert _status(version, mod.apiMessage.get_pdu(answer))[0] == expected
+        request = _pdu(V2C, "SetRequestPDU", [SYS_CONTACT], [v2c.OctetString(b"ops")])
+        assert snmp.fast.answer(encoder.encode(_message(V2C, "private", request))) is None
+        assert _status(V2C, await client.send(V2C, "private", request)) == ("noError", 0)
+        data = _request(V2C, "GetRequestPDU", [SYS_DESCR], 10, community="wrong")
+        assert await _both_paths(snmp, client, data) == (None, None)
+        assert [f[1:] for f in failures] == [("unknown community", "v2c", "")]
+        # Nothing of that reached the fast path's count; a plain GET does.
+        assert snmp.fast.answered == 0
+        assert snmp.fast.answer(_request(V2C, "GetRequestPDU", [SYS_DESCR], 11)) is not None
+        assert snmp.fast.answered == 1
+    finally:
+        snmp.close()
+        live.close()
+
+
+def test_vacm_decisions_are_pysnmps_and_kept_per_requester() -> None:
+    calls: list[Oid] = []
+
+    def check(name: Oid) -> bool:
+        calls.append(name)
+        if name == (9, 9):
+            raise RuntimeError("no group")  # not a decision: asked again next time
+        return name[0] == 1
+
+    views = ViewCache()
+    allowed = views.allowed(("v2c", b"reader", "read"), check)
+    assert [allowed((1, 3), None), allowed((2, 5), None), allowed((1, 3), None)] == [
+        True,
+        False,
+        True,
+    ]
+    assert calls == [(1, 3), (2, 5)]
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            allowed((9, 9), None)
+    assert calls[-2:] == [(9, 9), (9, 9)]
+    # Another requester has its own decisions.
+    views.allowed(("v2c", b"other", "read"), check)((1, 3), None)
+    assert calls[-1] == (1, 3)
+
+
+def _message(version: int, community: str, pdu: Any) -> Any:
+    mod = api.PROTOCOL_MODULES[version]
+    message = mod.Message()
+    mod.apiMessage.set_defaults(message)
+    mod.apiMessage.set_community(message, community)
+    mod.apiMessage.set_pdu(message, pdu)
+    return message
 
 
 # -- the UDP port ---------------------------------------------------------------------------

@@ -10,6 +10,8 @@ GetBulk can be tested alone. The agent (agent.py) adapts this to pysnmp's engine
   sort; a request never pays for more than one build.
 - BER sizes: what a varbind and the message around it cost on the wire, so that GetBulk fills
   a 1472-byte UDP payload without encoding anything twice.
+- Encoded varbinds (`OidIndex.varbind`): the BER of each instance, made once per snapshot,
+  for the agent's fast path (codecs/snmp.py writes them as pyasn1 would).
 """
 
 from __future__ import annotations
@@ -20,6 +22,15 @@ import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 
+from mfpd.codecs.snmp import (
+    INT32_MAX,
+    INT32_MIN,
+    Tag,
+    encode_integer,
+    encode_oid,
+    encode_tlv,
+    encode_varbind,
+)
 from mfpd.device.events import Event, EventBus
 from mfpd.services.snmp.mib import MibModule, Oid, Syntax, Value, Writable
 
@@ -59,6 +70,9 @@ class OidIndex:
         self.oids: list[Oid] = sorted(values)
         self.writable: dict[Oid, Writable] = writable or {}
         self.duplicates = duplicates
+        # The encoded VarBind of each instance, made when first asked for: the values of a
+        # snapshot never change, so neither do their octets.
+        self._encoded: dict[Oid, bytes] = {}
 
     def __len__(self) -> int:
         return len(self.oids)
@@ -98,6 +112,22 @@ class OidIndex:
                 return candidate, value
         return oid, Missing.END_OF_MIB_VIEW
 
+    def varbind(self, oid: Oid, answer: Answer) -> bytes:
+        """The BER of the VarBind `oid` = `answer`, as pyasn1 would write it; an instance's
+        is made once per snapshot. ValueError when the value has no encoding (out of its
+        type's range: pysnmp refuses it too)."""
+        if isinstance(answer, Missing):
+            return encode_varbind(encode_oid(oid), _MISSING_TLV[answer])
+        if self.values.get(oid) is not answer:  # not this snapshot's value: not kept
+            return encode_varbind(encode_oid(oid), value_tlv(answer))
+        encoded = self._encoded.get(oid)
+        if encoded is None:
+            encoded = self._encoded[oid] = encode_varbind(encode_oid(oid), value_tlv(answer))
+        return encoded
+
+    def varbind_length(self, oid: Oid, answer: Answer) -> int:
+        return len(self.varbind(oid, answer))
+
     def bulk(
         self,
         requested: Sequence[Oid],
@@ -107,12 +137,15 @@ class OidIndex:
         budget: int,
         *,
         hard_limit: int | None = None,
+        size: Callable[[Oid, Answer], int] | None = None,
     ) -> list[tuple[Oid, Answer]]:
         """GetBulkRequest (RFC 3416 4.2.3), trimmed to fit: varbinds whose encoded size
-        (`varbind_size`) adds up to at most `budget` octets. Trimming drops from the end, as
-        the RFC says, never answers tooBig; the first varbind is kept even over `budget` when
-        it fits `hard_limit` (the requester's own maximum), so a single large value still
-        gets through. An empty answer means not even that fits (the agent says tooBig)."""
+        (`size`, by default `varbind_size`) adds up to at most `budget` octets. Trimming
+        drops from the end, as the RFC says, never answers tooBig; the first varbind is kept
+        even over `budget` when it fits `hard_limit` (the requester's own maximum), so a
+        single large value still gets through. An empty answer means not even that fits
+        (the agent says tooBig)."""
+        measure = size or varbind_size
         n = max(0, min(non_repeaters, len(requested)))
         m = max(0, max_repetitions)
         repeaters = list(requested[n:])
@@ -121,12 +154,12 @@ class OidIndex:
 
         def add(oid: Oid, answer: Answer) -> bool:
             nonlocal used
-            size = varbind_size(oid, answer)
+            octets = measure(oid, answer)
             limit = budget if out else max(budget, hard_limit or budget)
-            if used + size > limit:
+            if used + octets > limit:
                 return False
             out.append((oid, answer))
-            used += size
+            used += octets
             return True
 
         for oid in requested[:n]:
@@ -258,6 +291,43 @@ def value_content(value: Answer) -> int:
         return oid_content(raw)
     assert isinstance(raw, int)
     return integer_content(raw)
+
+
+_MISSING_TLV = {
+    Missing.NO_SUCH_OBJECT: bytes((Tag.NO_SUCH_OBJECT, 0)),
+    Missing.NO_SUCH_INSTANCE: bytes((Tag.NO_SUCH_INSTANCE, 0)),
+    Missing.END_OF_MIB_VIEW: bytes((Tag.END_OF_MIB_VIEW, 0)),
+}
+_UNSIGNED: dict[Syntax, tuple[int, int]] = {
+    Syntax.COUNTER32: (Tag.COUNTER32, 0xFFFFFFFF),
+    Syntax.GAUGE32: (Tag.GAUGE32, 0xFFFFFFFF),
+    Syntax.TIMETICKS: (Tag.TIMETICKS, 0xFFFFFFFF),
+    Syntax.COUNTER64: (Tag.COUNTER64, 0xFFFFFFFFFFFFFFFF),
+}
+
+
+def value_tlv(value: Value) -> bytes:
+    """The BER of a value with its SMIv2 type (RFC 2578 7.1, RFC 3416 3), within the ranges
+    pysnmp's types enforce (Integer32, SIZE (0..65535), IpAddress of 4 octets, unsigned
+    32 and 64 bits); ValueError outside them."""
+    syntax, raw = value.syntax, value.value
+    if syntax is Syntax.INTEGER:
+        if isinstance(raw, int) and INT32_MIN <= raw <= INT32_MAX:
+            return encode_integer(raw)
+    elif syntax is Syntax.OCTET_STRING:
+        if isinstance(raw, bytes) and len(raw) <= 0xFFFF:
+            return encode_tlv(Tag.OCTET_STRING, raw)
+    elif syntax is Syntax.OBJECT_IDENTIFIER:
+        if isinstance(raw, tuple):
+            return encode_oid(raw)
+    elif syntax is Syntax.IP_ADDRESS:
+        if isinstance(raw, bytes) and len(raw) == 4:
+            return encode_tlv(Tag.IP_ADDRESS, raw)
+    else:
+        tag, high = _UNSIGNED[syntax]
+        if isinstance(raw, int) and 0 <= raw <= high:
+            return encode_integer(raw, tag)
+    raise ValueError(f"no encoding of {value!r}")
 
 
 def varbind_size(oid: Oid, value: Answer) -> int:
