@@ -34,6 +34,7 @@ IPPTOOL_FILES = (
     "print-job-gzip.test",
     "print-job-deflate.test",
     "print-job-media-col.test",
+    "print-job-password.test",  # the job is then held for its passcode: test_ipp_admin.py
 )
 
 
@@ -83,12 +84,14 @@ TRANSPORTS = {
         (("get-printer-attributes-suite.test",), "ipp", 7),
         (("get-printer-attributes-suite.test",), "ipps-631", 7),
         *((("-f", "document-a4.pdf", name), "ipp", 1) for name in IPPTOOL_FILES[5:]),
+        *((("-f", "document-a4.pdf", name), "ipps-443", 1) for name in IPPTOOL_FILES[5:]),
     ],
     ids=[
         "ipp-1.1", "ipp-1.1-ipps", "ipp-1.1-upgrade", "ipp-2.0", "ipp-everywhere",
         "ipp-everywhere-ipps-443", "ipp-2.1", "ipp-2.1-ipps-443", "get-printer-attributes-suite",
         "get-printer-attributes-suite-ipps",
         *(name.removesuffix(".test") for name in IPPTOOL_FILES[5:]),
+        *(name.removesuffix(".test") + "-ipps" for name in IPPTOOL_FILES[5:]),
     ],
 )  # fmt: skip
 def test_ipptool_conformance(
