@@ -69,60 +69,34 @@ def bind_tcp(
     ctx: ServiceContext, service: str, standard_port: int, *, backlog: int = 128
 ) -> tuple[socket.socket | None, PortEntry]:
     """A listening socket on the service's port, moved when privileges are missing."""
-    port = planned_port(standard_port, ctx.port_offset)
-    note = ""
-    state = "listening"
-    family = socket.AF_INET6 if ":" in ctx.bind else socket.AF_INET
-
-    def listen(number: int) -> socket.socket:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((ctx.bind, number))
-            sock.listen(backlog)
-            sock.setblocking(False)
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-
-    try:
-        sock = listen(port)
-    except PermissionError:
-        if port >= 1024:
-            raise
-        note = f"port {port} needs privileges; moved to {port + UNPRIVILEGED_SHIFT}"
-        port += UNPRIVILEGED_SHIFT
-        state = "moved"
-        sock = listen(port)
-    except OSError as exc:
-        if exc.errno != errno.EADDRINUSE:
-            raise
-        ctx.log.error("%s: cannot listen on %s:%d: %s", service, ctx.bind, port, exc.strerror)
-        entry = PortEntry(
-            service, "tcp", ctx.bind, port, standard_port, "failed", exc.strerror or ""
-        )
-        return None, entry
-    address, bound_port = sock.getsockname()[:2]
-    if family == socket.AF_INET6:
-        address = f"[{address}]"
-    return sock, PortEntry(service, "tcp", address, bound_port, standard_port, state, note)
+    return _bind(ctx, service, standard_port, "tcp", backlog)
 
 
 def bind_udp(
     ctx: ServiceContext, service: str, standard_port: int
 ) -> tuple[socket.socket | None, PortEntry]:
-    """A bound datagram socket on the service's port, moved when privileges are missing (the
-    UDP twin of bind_tcp). No SO_REUSEADDR: on UDP it would let a second daemon share it."""
+    """A bound datagram socket on the service's port, moved when privileges are missing."""
+    return _bind(ctx, service, standard_port, "udp", 0)
+
+
+def _bind(
+    ctx: ServiceContext, service: str, standard_port: int, protocol: str, backlog: int
+) -> tuple[socket.socket | None, PortEntry]:
     port = planned_port(standard_port, ctx.port_offset)
     note = ""
     state = "listening"
     family = socket.AF_INET6 if ":" in ctx.bind else socket.AF_INET
 
-    def bind(number: int) -> socket.socket:
-        sock = socket.socket(family, socket.SOCK_DGRAM)
+    def open_socket(number: int) -> socket.socket:
+        kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+        sock = socket.socket(family, kind)
         try:
+            if protocol == "tcp":
+                # Not on UDP, where it would let a second daemon share the port.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((ctx.bind, number))
+            if protocol == "tcp":
+                sock.listen(backlog)
             sock.setblocking(False)
         except BaseException:
             sock.close()
@@ -130,32 +104,29 @@ def bind_udp(
         return sock
 
     try:
-        sock = bind(port)
-    except PermissionError:
-        if port >= 1024:
-            raise
-        note = f"port {port} needs privileges; moved to {port + UNPRIVILEGED_SHIFT}"
-        port += UNPRIVILEGED_SHIFT
-        state = "moved"
         try:
-            sock = bind(port)
-        except OSError as exc:
-            return None, _udp_failed(ctx, service, port, standard_port, exc)
+            sock = open_socket(port)
+        except PermissionError:
+            if port >= 1024:
+                raise
+            note = f"port {port} needs privileges; moved to {port + UNPRIVILEGED_SHIFT}"
+            port += UNPRIVILEGED_SHIFT
+            state = "moved"
+            sock = open_socket(port)
     except OSError as exc:
-        return None, _udp_failed(ctx, service, port, standard_port, exc)
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        ctx.log.error(
+            "%s: cannot bind %s:%d/%s: %s", service, ctx.bind, port, protocol, exc.strerror
+        )
+        failed = PortEntry(
+            service, protocol, ctx.bind, port, standard_port, "failed", exc.strerror or ""
+        )
+        return None, failed
     address, bound_port = sock.getsockname()[:2]
     if family == socket.AF_INET6:
         address = f"[{address}]"
-    return sock, PortEntry(service, "udp", address, bound_port, standard_port, state, note)
-
-
-def _udp_failed(
-    ctx: ServiceContext, service: str, port: int, standard_port: int, exc: OSError
-) -> PortEntry:
-    if exc.errno != errno.EADDRINUSE:
-        raise exc
-    ctx.log.error("%s: cannot bind %s:%d/udp: %s", service, ctx.bind, port, exc.strerror)
-    return PortEntry(service, "udp", ctx.bind, port, standard_port, "failed", exc.strerror or "")
+    return sock, PortEntry(service, protocol, address, bound_port, standard_port, state, note)
 
 
 async def listen_tcp(
