@@ -11,6 +11,7 @@ BENCHMARKS = [
     ["raw_ingest.py", "--mib", "1024", "--runs", "3"],
     ["small_jobs.py", "--jobs", "1000"],
     ["ipp_bench.py", "--seconds", "5", "--runs", "3"],
+    ["snmp_bench.py", "--seconds", "3", "--runs", "3"],
 ]
 
 if __name__ == "__main__":
