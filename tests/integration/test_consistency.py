@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Mfpd, need
+from tests.conftest import FAST_CONFIG, Mfpd, need
 from tests.documents import make_pdf
 from tests.integration.test_raw import pjl_query, send_raw
 
@@ -154,3 +155,54 @@ def test_an_empty_tray_a_job_waits_on_is_critical_everywhere(
     mfpd.cli("refill", "all")
     assert mfpd.wait_jobs_done(1)[0]["state"] == "completed"
     assert look(mfpd, ipp_test).device_status == 2
+
+
+PRINTER_NAME = ".1.3.6.1.2.1.43.5.1.1.16.1"
+CURRENT_OPERATOR = ".1.3.6.1.2.1.43.5.1.1.4.1"
+SERVICE_PERSON = ".1.3.6.1.2.1.43.5.1.1.5.1"
+SYS_LOCATION = ".1.3.6.1.2.1.1.6.0"
+SYS_NAME = ".1.3.6.1.2.1.1.5.0"
+LIFE_COUNT = ".1.3.6.1.2.1.43.10.2.1.4.1.1"  # prtMarkerLifeCount: what PaperCut and CUPS count
+
+IPP_NAME_TEST = IPP_STATE_TEST.replace(
+    "printer-state,printer-state-reasons", "printer-name,printer-location"
+).replace("DISPLAY printer-state\n DISPLAY printer-state-reasons", "DISPLAY printer-name\n"
+          " DISPLAY printer-location")  # fmt: skip
+
+
+def test_snmp_sets_show_in_ipp_and_survive_a_crash(
+    mfpd_factory: Callable[..., Mfpd], tmp_path: Path
+) -> None:
+    need("snmpset", "ipptool")
+    mfpd = mfpd_factory(FAST_CONFIG + '[services.snmp]\nwrite_community = "private"\n')
+    sets = [
+        (PRINTER_NAME, "Finance MFP"), (SYS_LOCATION, "Building 2, room 210"),
+        (CURRENT_OPERATOR, "Reception"), (SERVICE_PERSON, "Acme Service, +1 555 0100"),
+        (SYS_NAME, "XRX-FINANCE"),
+    ]  # fmt: skip
+    command = ["snmpset", "-v2c", "-c", "private", "-m", "", "-On", "-t", "3", "-r", "1",
+               f"127.0.0.1:{mfpd.port('snmp')}"]  # fmt: skip
+    for oid, value in sets:
+        command += [oid, "s", value]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    pdf = make_pdf(tmp_path / "two.pdf", pages=2)
+    send_raw(mfpd.port("raw"), pdf.read_bytes())
+    mfpd.wait_jobs_done(1)
+    mfpd.kill9()  # an SNMP SET is on disk before its answer, as IPP's are
+    mfpd.start()
+    got = _snmp(mfpd, "snmpget", *(oid for oid, _ in sets), LIFE_COUNT)
+    for oid, value in sets:
+        found = re.search(rf"{re.escape(oid)} = Hex-STRING: ([0-9A-F \n]+)", got)
+        assert found is not None and bytes.fromhex(found.group(1)).decode() == value, got
+    life = re.search(rf"{re.escape(LIFE_COUNT)} = Counter32: (\d+)", got)
+    assert life is not None and int(life.group(1)) == mfpd.status()["counters"]["impressions"] == 2
+    test = tmp_path / "names.test"
+    test.write_text(IPP_NAME_TEST)
+    ipp = subprocess.run(
+        ["ipptool", "-t", f"ipp://127.0.0.1:{mfpd.port('ipp')}/ipp/print", str(test)],
+        capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert "printer-name (nameWithoutLanguage) = Finance MFP" in ipp, ipp
+    assert "printer-location (textWithoutLanguage) = Building 2, room 210" in ipp, ipp
+    assert mfpd.status()["identity"]["hostname"] == "XRX-FINANCE"
