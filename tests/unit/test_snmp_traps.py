@@ -27,12 +27,12 @@ from mfpd.services.snmp.engine_id import SnmpIdentity
 from mfpd.services.snmp.mib import Oid, Syntax, Value
 from mfpd.services.snmp.mib_printer import alert_varbinds
 from mfpd.services.snmp.mib_system import SYS_OBJECT_ID
+from mfpd.services.snmp.pysnmp_values import pysnmp_value
 from mfpd.services.snmp.traps import (
     QUEUE_LIMIT,
     Notifier,
     attempt_timeouts,
     destination_problem,
-    pysnmp_value,
     pysnmp_varbinds,
 )
 

@@ -56,7 +56,7 @@ from pysnmp.entity import config as snmp_config  # type: ignore[import-untyped]
 from pysnmp.entity.engine import SnmpEngine  # type: ignore[import-untyped]
 from pysnmp.entity.rfc3413 import cmdrsp  # type: ignore[import-untyped]
 from pysnmp.entity.rfc3413.context import SnmpContext  # type: ignore[import-untyped]
-from pysnmp.proto import errind, rfc1902, rfc1905  # type: ignore[import-untyped]
+from pysnmp.proto import errind, rfc1905  # type: ignore[import-untyped]
 from pysnmp.proto import error as proto_error
 from pysnmp.proto.api import v2c  # type: ignore[import-untyped]
 from pysnmp.smi import error as smi_error  # type: ignore[import-untyped]
@@ -97,6 +97,7 @@ from mfpd.services.snmp.index import (
     varbind_size,
 )
 from mfpd.services.snmp.mib import Oid, Syntax, Value, WriteError
+from mfpd.services.snmp.pysnmp_values import PYSNMP_TYPES, pysnmp_value
 from mfpd.services.snmp.traps import Notifier
 
 log = logging.getLogger("mfpd.snmp")
@@ -152,16 +153,6 @@ AUTH_FAILURES = {
     "decryptionError": "decryption failed",
 }
 
-_PYSNMP_TYPES: dict[Syntax, Any] = {
-    Syntax.INTEGER: rfc1902.Integer32,
-    Syntax.OCTET_STRING: rfc1902.OctetString,
-    Syntax.OBJECT_IDENTIFIER: rfc1902.ObjectIdentifier,
-    Syntax.IP_ADDRESS: rfc1902.IpAddress,
-    Syntax.COUNTER32: rfc1902.Counter32,
-    Syntax.GAUGE32: rfc1902.Gauge32,
-    Syntax.TIMETICKS: rfc1902.TimeTicks,
-    Syntax.COUNTER64: rfc1902.Counter64,
-}
 _MISSING: dict[Missing, Any] = {
     Missing.NO_SUCH_OBJECT: rfc1905.noSuchObject,
     Missing.NO_SUCH_INSTANCE: rfc1905.noSuchInstance,
@@ -176,7 +167,7 @@ _ERRORS: dict[str, Any] = {
 def to_pysnmp(value: Answer) -> Any:
     if isinstance(value, Missing):
         return _MISSING[value]
-    return _PYSNMP_TYPES[value.syntax](value.value)
+    return pysnmp_value(value)
 
 
 def _var_bind(oid: Oid, value: Any) -> Any:
@@ -187,7 +178,7 @@ def _var_bind(oid: Oid, value: Any) -> Any:
 
 def from_pysnmp(syntax: Syntax, value: Any) -> Value | None:
     """The mib.Value of a SET's value, or None when its type is not `syntax` (wrongType)."""
-    if value.tagSet != _PYSNMP_TYPES[syntax].tagSet:
+    if value.tagSet != PYSNMP_TYPES[syntax].tagSet:
         return None
     if syntax is Syntax.OCTET_STRING or syntax is Syntax.IP_ADDRESS:
         return Value(syntax, bytes(value.asOctets()))

@@ -31,7 +31,7 @@ from mfpd.services.snmp.mib_channels import Channels
 from mfpd.services.snmp.mib_host import DISK_DEVICE, NETWORK_DEVICE, RAM_STORAGE, SPOOL_STORAGE
 from mfpd.services.snmp.mib_printer_media import HR_DEVICE, PRINTMIB
 from mfpd.services.snmp.mib_status import AlertCounters, HrDeviceStatus, host_status, severity
-from mfpd.services.snmp.mib_values import as_text, row, string_check, text, ticks
+from mfpd.services.snmp.mib_values import identity_writer, row, string_check, text, ticks
 
 GENERAL_ENTRY = (*PRINTMIB, 5, 1, 1)
 STORAGE_REF_ENTRY = (*PRINTMIB, 5, 2, 1)
@@ -215,12 +215,6 @@ class PrinterMib:
             table[(*GENERAL_ENTRY, column, HR_DEVICE)] = Writable(
                 Syntax.OCTET_STRING,
                 string_check(GENERAL_TEXT_MAX, what=field.replace("_", " ")),
-                self._apply(field),
+                identity_writer(self.device, field),
             )
         return table
-
-    def _apply(self, field: str) -> Callable[[Value], None]:
-        def apply(value: Value) -> None:
-            self.device.update_identity(**{field: as_text(value)})
-
-        return apply

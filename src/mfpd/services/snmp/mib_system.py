@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from mfpd.device.identity import Identity
 from mfpd.device.machine import Device
 from mfpd.services.snmp.mib import Oid, Syntax, Value, Writable
-from mfpd.services.snmp.mib_values import as_text, row, string_check, text, ticks
+from mfpd.services.snmp.mib_values import identity_writer, row, string_check, text, ticks
 
 SYSTEM = (1, 3, 6, 1, 2, 1, 1)
 SYS_OR_ENTRY = (*SYSTEM, 9, 1)
@@ -119,12 +119,6 @@ class SystemMib:
                 Syntax.OCTET_STRING,
                 # An empty sysName would leave IPP's printer-name and mDNS without a name.
                 string_check(255, allow_empty=field != "hostname", what=f"sys {field}"),
-                self._apply(field),
+                identity_writer(self.device, field),
             )
         return table
-
-    def _apply(self, field: str) -> Callable[[Value], None]:
-        def apply(value: Value) -> None:
-            self.device.update_identity(**{field: as_text(value)})
-
-        return apply

@@ -11,6 +11,7 @@ import datetime
 import struct
 from collections.abc import Callable, Iterator, Mapping
 
+from mfpd.device.machine import Device
 from mfpd.services.snmp.mib import Oid, Syntax, Value, WriteError
 
 # DisplayString and most Printer MIB strings are SIZE (0..255) (RFC 2579, RFC 3805).
@@ -89,3 +90,13 @@ def as_text(value: Value) -> str:
     """The text of a value string_check() has accepted."""
     assert isinstance(value.value, bytes)
     return value.value.decode()
+
+
+def identity_writer(device: Device, field: str) -> Callable[[Value], None]:
+    """The commit phase of a SET of an identity field (sysName, prtGeneralPrinterName, ...):
+    the device keeps it, and saves it before the answer goes out."""
+
+    def apply(value: Value) -> None:
+        device.update_identity(**{field: as_text(value)})
+
+    return apply

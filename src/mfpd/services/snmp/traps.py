@@ -39,7 +39,6 @@ from pysnmp.carrier.asyncio.dispatch import AsyncioDispatcher  # type: ignore[im
 from pysnmp.entity import config as pysnmp_config  # type: ignore[import-untyped]
 from pysnmp.entity.engine import SnmpEngine  # type: ignore[import-untyped]
 from pysnmp.entity.rfc3413 import ntforg  # type: ignore[import-untyped]
-from pysnmp.proto import rfc1902  # type: ignore[import-untyped]
 from pysnmp.proto.api import v2c  # type: ignore[import-untyped]
 
 from mfpd.config import SnmpServiceConfig, SnmpTrapConfig, SnmpUserConfig
@@ -47,7 +46,7 @@ from mfpd.device.events import Event
 from mfpd.services.base import ServiceContext
 from mfpd.services.snmp import notifications
 from mfpd.services.snmp.engine_id import SnmpIdentity
-from mfpd.services.snmp.mib import Oid, Syntax, Value
+from mfpd.services.snmp.mib import Oid, Value
 from mfpd.services.snmp.mib_printer import alert_varbinds
 from mfpd.services.snmp.mib_system import SYS_OBJECT_ID
 from mfpd.services.snmp.notifications import (
@@ -56,6 +55,7 @@ from mfpd.services.snmp.notifications import (
     NotificationSource,
     NotifyPolicy,
 )
+from mfpd.services.snmp.pysnmp_values import pysnmp_value
 
 log = logging.getLogger("mfpd.snmp")
 
@@ -90,27 +90,6 @@ MP_MODELS = {"v1": 0, "v2c": 1, "v3": 3}
 WATCHED_EVENTS = frozenset({"snmp.auth-failure", *NotificationSource.ALERT_EVENTS})
 # The tag every target address carries besides its own name (SNMP-TARGET-MIB tag lists).
 TARGET_TAG = "mfpd-notify"
-
-
-def pysnmp_value(value: Value) -> Any:
-    """A neutral MIB value as the pysnmp (SMIv2, RFC 2578) object that encodes it."""
-    syntax = value.syntax
-    raw = value.value
-    if syntax is Syntax.INTEGER:
-        return rfc1902.Integer32(raw)
-    if syntax is Syntax.OCTET_STRING:
-        return rfc1902.OctetString(raw)
-    if syntax is Syntax.OBJECT_IDENTIFIER:
-        return rfc1902.ObjectIdentifier(raw)
-    if syntax is Syntax.IP_ADDRESS:
-        return rfc1902.IpAddress(raw)
-    if syntax is Syntax.COUNTER32:
-        return rfc1902.Counter32(raw)
-    if syntax is Syntax.GAUGE32:
-        return rfc1902.Gauge32(raw)
-    if syntax is Syntax.TIMETICKS:
-        return rfc1902.TimeTicks(raw)
-    return rfc1902.Counter64(raw)
 
 
 def pysnmp_varbinds(bindings: list[tuple[Oid, Value]]) -> list[tuple[Oid, Any]]:
