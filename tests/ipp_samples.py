@@ -13,6 +13,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tests.conftest import Mfpd
 from tests.documents import make_pdf, postscript_bytes
 
 TEST_FILES = Path("/usr/share/cups/ipptool")
@@ -108,3 +109,21 @@ def prepare(directory: Path, *tests: str) -> None:
             text = text[:at] + text[at:].replace(wrong, right, 1)
         (directory / name).write_text(text)
         pwg_samples(directory / name, directory)
+
+
+def ipptool(
+    mfpd: Mfpd,
+    directory: Path,
+    *args: str,
+    scheme: str = "ipp",
+    service: str = "ipp",
+    timeout: float = 600,
+) -> tuple[int, str]:
+    """`ipptool [OPTIONS] URI FILE` against the daemon, in the directory of the cached test
+    files (`args` ends with the test file); the exit status and everything it printed."""
+    uri = f"{scheme}://127.0.0.1:{mfpd.port(service)}/ipp/print"
+    result = subprocess.run(
+        ["ipptool", *args[:-1], uri, args[-1]],
+        cwd=directory, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    return result.returncode, result.stdout + result.stderr

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ROOT, Mfpd, need
 from tests.documents import make_pdf
-from tests.ipp_samples import prepare
+from tests.ipp_samples import ipptool, prepare
 
 IPP_BACKEND = "/usr/lib/cups/backend/ipp"
 
@@ -45,17 +45,6 @@ def ipptool_dir() -> Path:
     directory = ROOT / ".cache" / "ipptool"
     prepare(directory, *IPPTOOL_FILES)
     return directory
-
-
-def ipptool(
-    mfpd: Mfpd, directory: Path, *args: str, scheme: str = "ipp", service: str = "ipp"
-) -> tuple[int, str]:
-    uri = f"{scheme}://127.0.0.1:{mfpd.port(service)}/ipp/print"
-    result = subprocess.run(
-        ["ipptool", "-t", "-I", *args[:-1], uri, args[-1]],
-        cwd=directory, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    return result.returncode, result.stdout + result.stderr
 
 
 # How a client reaches the printer: plain IPP, TLS on 631 (told apart by the first byte),
@@ -99,7 +88,9 @@ def test_ipptool_conformance(
 ) -> None:
     options, scheme, service = TRANSPORTS[transport]
     test = args[-1]
-    code, out = ipptool(mfpd, ipptool_dir, *options, *args, scheme=scheme, service=service)
+    code, out = ipptool(
+        mfpd, ipptool_dir, "-t", "-I", *options, *args, scheme=scheme, service=service
+    )
     failures = [line for line in out.splitlines() if "[FAIL]" in line]
     assert failures == [], "\n".join(failures) + out[-3000:]
     assert code == 0, out[-3000:]  # ipptool exits 1 when anything failed

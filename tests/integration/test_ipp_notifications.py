@@ -3,15 +3,16 @@ Debian's ipptool files and ipptool's XML output for the events themselves."""
 
 from __future__ import annotations
 
+import functools
 import plistlib
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT, Mfpd, need
+from tests.ipp_samples import ipptool as run_ipptool
 from tests.ipp_samples import prepare
 
 NOTIFY_FILES = (
@@ -68,6 +69,10 @@ PRINT = """
 """
 
 
+# These files finish in seconds: two minutes is already a hang.
+ipptool = functools.partial(run_ipptool, timeout=120)
+
+
 @pytest.fixture(scope="session")
 def ipptool_dir() -> Path:
     """ipptool's .test files beside the documents they name, cached across runs."""
@@ -75,17 +80,6 @@ def ipptool_dir() -> Path:
     directory = ROOT / ".cache" / "ipptool"
     prepare(directory, *NOTIFY_FILES)
     return directory
-
-
-def ipptool(
-    mfpd: Mfpd, directory: Path, *args: str, scheme: str = "ipp", service: str = "ipp"
-) -> tuple[int, str]:
-    uri = f"{scheme}://127.0.0.1:{mfpd.port(service)}/ipp/print"
-    result = subprocess.run(
-        ["ipptool", *args[:-1], uri, args[-1]],
-        cwd=directory, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    return result.returncode, result.stdout + result.stderr
 
 
 def passes(code: int, out: str) -> int:
