@@ -6,8 +6,9 @@ PYTHON  ?= python3
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 # Debian packages the tests drive: CUPS backends, ipptool, net-snmp (and snmptrapd), rlpr, nmap, socat, gs,
-# pdfinfo (poppler) to cross-check page counts, setpriv (util-linux) to drop privileges.
-DEB_PACKAGES := cups cups-client cups-ipp-utils snmp snmptrapd socat rlpr nmap ghostscript poppler-utils procps iproute2 util-linux
+# pdfinfo (poppler) to cross-check page counts, setpriv (util-linux) to drop privileges,
+# chromium for the web UI's browser tests (driven by Python playwright).
+DEB_PACKAGES := cups cups-client cups-ipp-utils snmp snmptrapd socat rlpr nmap ghostscript poppler-utils procps iproute2 util-linux chromium
 # LPRng conflicts with cups-bsd, so its lpr is unpacked beside the project instead (CLIENTS.md).
 LPRNG_DIR := .tools/lprng
 # net-snmp's snmpd, the reference of bench/snmp_bench.py, is unpacked the same way: installing

@@ -14,6 +14,12 @@ def pdf_bytes(pages: int) -> bytes:
         + b"] /Count %d >>" % pages,
     ]
     objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"] * pages
+    return pdf_from_objects(objects)
+
+
+def pdf_from_objects(objects: list[bytes]) -> bytes:
+    """A PDF 1.4 of these objects (numbered from 1, the catalog first), with a correct xref
+    table and trailer."""
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, 1):

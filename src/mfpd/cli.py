@@ -1,4 +1,4 @@
-"""The command line: `mfpd serve|jobs|status|ports|refill|fault|cancel|release`."""
+"""The command line: `mfpd serve|jobs|status|ports|refill|fault|cancel|release|token|password`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from typing import Any
 
 from mfpd import __version__
 from mfpd.config import ConfigError, load_config
-from mfpd.control import FAULTS, ControlError, call
+from mfpd.control import ControlError, call
+from mfpd.device.operator import FAULTS
 from mfpd.device.store import read_jobs
 from mfpd.ports import format_table, plan
 
@@ -84,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("job", type=int)
     release.add_argument("--passcode", help="the passcode of a secure-print job")
     _state_dir_arg(release)
+
+    token = sub.add_parser("token", help="create an API token for scripts (shown once)")
+    token.add_argument("name", help="what the token is for")
+    _state_dir_arg(token)
+
+    password = sub.add_parser("password", help="set the web administrator's password")
+    password.add_argument("--password", help="the new password (default: read from stdin)")
+    _state_dir_arg(password)
     return parser
 
 
@@ -195,6 +204,11 @@ def _action(args: argparse.Namespace) -> int:
         request = {"op": "fault", "kind": args.kind, "clear": args.clear, "target": args.target}
     elif args.command == "release":
         request = {"op": "release", "job": args.job, "passcode": args.passcode}
+    elif args.command == "token":
+        request = {"op": "token", "name": args.name}
+    elif args.command == "password":
+        secret = args.password if args.password is not None else sys.stdin.readline().rstrip("\n")
+        request = {"op": "password", "password": secret}
     else:
         request = {"op": "cancel", "job": args.job}
     print(call(state_dir, request)["message"])
@@ -210,6 +224,8 @@ COMMANDS = {
     "fault": _action,
     "cancel": _action,
     "release": _action,
+    "token": _action,
+    "password": _action,
 }
 
 

@@ -139,9 +139,25 @@ class IppListenerConfig(ServiceConfig):
 
 
 class HttpsListenerConfig(IppListenerConfig):
-    """IPPS (and, later, the web UI) on 443, TLS only."""
+    """IPPS and the web UI on 443, TLS only."""
 
     port: Port = 443
+
+
+class HttpListenerConfig(IppListenerConfig):
+    """The web UI (and IPP) over plain HTTP on 80."""
+
+    port: Port = 80
+    # Answer every page request with a redirect to the same page on the https listener.
+    redirect_to_https: bool = False
+
+
+class StatusChannelConfig(ServiceConfig):
+    """The internal status channel on 3003: loopback only, open exactly while HTTP is on."""
+
+    port: Port = 3003
+    max_connections: Positive = 16
+    idle_timeout: Annotated[float, Field(gt=0)] = 30.0
 
 
 class SnmpUserConfig(_Strict):
@@ -220,17 +236,30 @@ def _planned(port: int, enabled: bool = True) -> PlannedService:
 class ServicesConfig(_Strict):
     raw: RawServiceConfig = Field(default_factory=RawServiceConfig)
     lpd: LpdServiceConfig = Field(default_factory=LpdServiceConfig)
-    http: PlannedService = Field(default_factory=lambda: _planned(80))
+    http: HttpListenerConfig = Field(default_factory=HttpListenerConfig)
     https: HttpsListenerConfig = Field(default_factory=HttpsListenerConfig)
     ipp: IppListenerConfig = Field(default_factory=IppListenerConfig)
     snmp: SnmpServiceConfig = Field(default_factory=SnmpServiceConfig)
     slp: PlannedService = Field(default_factory=lambda: _planned(427))
     ssdp: PlannedService = Field(default_factory=lambda: _planned(1900))
-    status: PlannedService = Field(default_factory=lambda: _planned(3003))
+    status: StatusChannelConfig = Field(default_factory=StatusChannelConfig)
     mdns: PlannedService = Field(default_factory=lambda: _planned(5353))
     wsd: PlannedService = Field(default_factory=lambda: _planned(3702))
     netbios_ns: PlannedService = Field(default_factory=lambda: _planned(137))
     netbios_dgm: PlannedService = Field(default_factory=lambda: _planned(138))
+
+    def effective(self, name: str) -> bool:
+        """Whether a service runs: its own switch, and the device's rule that IPP and the
+        status channel live on the embedded web server (turning HTTP off turns them off),
+        as on the WorkCentre's Properties > Connectivity page."""
+        service: ServiceConfig = getattr(self, name)
+        if name in HTTP_DEPENDENTS and not self.http.enabled:
+            return False
+        return service.enabled
+
+
+# Services that are off whenever services.http is off.
+HTTP_DEPENDENTS = ("ipp", "status")
 
 
 UriScheme = Literal["http", "https", "ftp", "file"]
@@ -277,6 +306,34 @@ class IppConfig(_Strict):
     # PWG 5100.11 job-password: the longest passcode accepted, in octets (0 turns it off).
     job_password_max: Annotated[int, Field(ge=0, le=255)] = 32
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+
+
+class WebConfig(_Strict):
+    """The embedded web server's policy (the pages and /api/v1 on 80, 443 and 631)."""
+
+    # Visitors who are not logged in see status and jobs read-only (the device's default);
+    # true: every page but the login page needs a login.
+    require_login: bool = False
+    # The WorkCentre's factory administrator, admin / 1111, for testing scanners that look
+    # for it. The status page warns while it is on. Off: a random password is made at first
+    # start, printed once, and only its hash kept.
+    default_credentials: bool = False
+    admin_user: Annotated[str, Field(min_length=1, max_length=64)] = "admin"
+    # A login session ends after this many seconds without a request.
+    session_idle: Annotated[float, Field(gt=0)] = 1800.0
+    max_sessions: Positive = 256
+    # Failed logins from one address: each after the first `login_free_attempts` doubles
+    # the wait before the answer, from login_delay up to login_delay_max seconds.
+    login_free_attempts: NonNegative = 3
+    login_delay: Annotated[float, Field(ge=0)] = 1.0
+    login_delay_max: Annotated[float, Field(ge=0)] = 30.0
+    # Largest file the Print page and POST /api/v1/jobs accept (the spool's own limit,
+    # spool.max_job_bytes, applies too).
+    max_upload_bytes: Positive = 512 * 1024 * 1024
+    # Server-Sent Events streams open at once (/api/v1/events and the live pages).
+    max_event_streams: Positive = 64
+    # Entries of the Logs page kept in memory and in STATE_DIR/events.jsonl.
+    log_entries: Positive = 2000
 
 
 class SpoolConfig(_Strict):
@@ -332,6 +389,7 @@ class Config(_Strict):
     services: ServicesConfig = Field(default_factory=ServicesConfig)
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     ipp: IppConfig = Field(default_factory=IppConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
 
 def _format_error(err: ValidationError) -> str:

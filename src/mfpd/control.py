@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from mfpd.device import secure_print
-from mfpd.device.alerts import ConditionKind
-from mfpd.device.machine import MANUAL_FAULTS, Device, DeviceError
+from mfpd.device.machine import Device, DeviceError
+from mfpd.device.operator import apply_fault
 from mfpd.device.spool import Spool
+from mfpd.services.web.state import WebState
 
 SOCKET_NAME = "control.sock"
 MAX_REQUEST = 64 * 1024
 
-FAULTS = ("jam", "door-open", "tray-empty", "toner-low", "toner-empty", "offline")
 
 log = logging.getLogger("mfpd.control")
 
@@ -35,37 +35,14 @@ class NotRunning(ControlError):
     pass
 
 
-def apply_fault(device: Device, kind: str, clear: bool, target: str | None) -> str:
-    """An operator fault, as `mfpd fault` (and later the web UI and SNMP) raise it."""
-    if kind not in FAULTS:
-        raise DeviceError(f"unknown fault {kind!r} (one of: {', '.join(FAULTS)})")
-    condition = ConditionKind(kind) if kind in {k.value for k in MANUAL_FAULTS} else None
-    if condition is not None:
-        device.set_fault(condition, not clear)
-        return f"{kind} {'cleared' if clear else 'raised'}"
-    if kind == "tray-empty":
-        trays = [device.find_tray(target)] if target else device.trays
-        for tray in trays:
-            device.set_tray_level(tray, tray.capacity if clear else 0)
-        names = ", ".join(t.name for t in trays)
-        return f"{names} {'refilled' if clear else 'emptied'}"
-    supply = device.find_supply(target or "black")
-    if clear:
-        device.set_supply_level(supply, supply.capacity)
-    elif kind == "toner-low":
-        # Just under the warning threshold, the way a real cartridge crosses it.
-        level = max(1, supply.capacity * supply.low_percent // 100 - 1)
-        device.set_supply_level(supply, level)
-    else:
-        device.set_supply_level(supply, 0)
-    return f"{supply.name} at {supply.percent}%"
-
-
 class ControlServer:
-    def __init__(self, state_dir: Path, device: Device, spool: Spool) -> None:
+    def __init__(
+        self, state_dir: Path, device: Device, spool: Spool, web: WebState | None = None
+    ) -> None:
         self.path = state_dir / SOCKET_NAME
         self.device = device
         self.spool = spool
+        self.web = web
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -126,6 +103,19 @@ class ControlServer:
             return {"message": f"job {job.id} canceled"}
         if op == "release":
             return {"message": self._release(int(request["job"]), request.get("passcode"))}
+        if op == "token" and self.web is not None:
+            name = str(request.get("name") or "script")[:64]
+            token, secret = self.web.tokens.create(name)
+            self.web.log.record("config", f"API token {token.id} ({name}) created at the console")
+            return {"message": secret, "id": token.id}
+        if op == "password" and self.web is not None:
+            password = str(request.get("password") or "")
+            if len(password) < 8:
+                raise ControlError("the administrator password needs at least 8 characters")
+            self.web.admin.set_password(password)
+            ended = self.web.sessions.end_all(self.web.admin.user)
+            self.web.log.record("config", "administrator password changed at the console")
+            return {"message": f"password changed; {ended} session(s) ended"}
         raise ControlError(f"unknown operation {op!r}")
 
     def _release(self, job_id: int, passcode: object) -> str:

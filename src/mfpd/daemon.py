@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
@@ -12,23 +13,27 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from mfpd.config import Config
+from mfpd.config import Config, ConfigError
 from mfpd.control import ControlServer
 from mfpd.device.engine import Engine
 from mfpd.device.events import Event
 from mfpd.device.machine import Device, build_device
 from mfpd.device.spool import Spool
 from mfpd.device.store import DEVICE_KEY, JobStore
-from mfpd.ports import (
-    PORTS_FILE,
-    closed_row,
-    configured_services,
-    format_table,
-    write_ports_file,
-)
-from mfpd.services import service_factory
-from mfpd.services.base import PortEntry, Service, ServiceContext
+from mfpd.ports import PORTS_FILE, format_table
+from mfpd.security.audit import EventLog
+from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
+from mfpd.service_manager import ServiceManager
+from mfpd.services.base import ServiceContext
 from mfpd.services.ipp.subscriptions import SubscriptionStore
+from mfpd.services.web.state import WebState
+from mfpd.settings import (
+    apply_overrides,
+    load_overrides,
+    public_settings,
+    save_overrides,
+    validate_change,
+)
 
 log = logging.getLogger("mfpd")
 
@@ -59,6 +64,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._lock_file: IO[str] | None = None
         self._snapshot_dirty = False
+        self._overrides: dict[str, object] = {}
 
     def _lock(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -80,6 +86,12 @@ class Daemon:
     async def run(self) -> int:
         self._lock()
         store = JobStore(self.state_dir)
+        self._overrides = load_overrides(self.state_dir)
+        try:
+            self.config = apply_overrides(self.config, self._overrides)
+        except ConfigError as exc:
+            # The file changed under the saved settings: the file alone applies, and says so.
+            log.error("%s; the web UI's saved settings are ignored", exc)
         device = build_device(self.config)
         snapshot = store.get(DEVICE_KEY)
         if isinstance(snapshot, dict):
@@ -111,24 +123,15 @@ class Daemon:
             log=logging.getLogger("mfpd.services"),
             subscriptions=SubscriptionStore(device, self.config.ipp.notifications),
         )
-        services: list[Service] = []
-        rows: list[PortEntry] = []
-        control = ControlServer(self.state_dir, device, spool)
+        manager = ServiceManager(ctx)
+        ctx.web = self._web_state(ctx, manager)
+        control = ControlServer(self.state_dir, device, spool, ctx.web)
         try:
-            for name, svc_config in configured_services(self.config):
-                closed = closed_row(name, svc_config, self.bind, self.port_offset)
-                if closed is not None:
-                    rows.append(closed)
-                    continue
-                factory = service_factory(name)
-                assert factory is not None  # closed_row answered for names not registered
-                service = factory(ctx)
-                services.append(service)
-                rows.extend(await service.start())
+            await manager.start_all()
             await control.start()
             self._install_signals()
-            print(format_table(rows), file=self.out, flush=True)
-            write_ports_file(self.state_dir, rows)
+            print(format_table(manager.table()), file=self.out, flush=True)
+            manager.write_table()
             log.info("%s ready", device.identity.make_and_model)
             await self._stop.wait()
             log.info("stopping")
@@ -136,9 +139,7 @@ class Daemon:
             # printer-shutdown to subscribers; Get-Notifications waiting for events answer now.
             ctx.subscriptions.close()
             await control.stop()
-            await asyncio.gather(
-                *(service.stop(STOP_GRACE) for service in services), return_exceptions=True
-            )
+            await manager.stop_all(STOP_GRACE)
             engine.stop()
             for task in (engine_task, saver):
                 task.cancel()
@@ -151,6 +152,58 @@ class Daemon:
             if self._lock_file is not None:
                 self._lock_file.close()
         return 0
+
+    def _web_state(self, ctx: ServiceContext, manager: ServiceManager) -> WebState:
+        """The web server's shared state; at first start, the administrator's password,
+        printed once (only its hash is kept)."""
+        admin = Administrator(self.state_dir, lambda: ctx.config.web)
+        password = admin.ensure()
+        if password is not None and not ctx.config.web.default_credentials:
+            print(
+                f"web administrator: {admin.user}, password: {password} "
+                "(shown once; only its hash is kept)",
+                file=self.out,
+                flush=True,
+            )
+        events = EventLog(self.state_dir, ctx.config.web.log_entries)
+        events.follow(ctx.device.events)
+        clock = asyncio.get_running_loop().time
+
+        def settings() -> dict[str, object]:
+            return public_settings(ctx.config, dataclasses.asdict(ctx.device.identity))
+
+        async def change_settings(
+            patch: dict[str, object], *, carrying: str | None, actor: str
+        ) -> dict[str, object]:
+            new, overrides, identity = validate_change(ctx.config, self._overrides, patch)
+            save_overrides(self.state_dir, overrides)
+            self._overrides = overrides
+            if identity:
+                ctx.device.update_identity(**identity)
+            restarted = await manager.reconfigure(new, carrying=carrying)
+            keys = _changed_keys(patch)
+            events.record(
+                "config", f"settings changed by {actor}: {', '.join(keys) or 'nothing'}",
+                keys=keys, restarted=restarted,
+            )  # fmt: skip
+            for name in restarted:
+                events.record("service", f"service {name} restarted for new settings")
+            return settings()
+
+        async def restart(names: list[str], carrying: str | None) -> None:
+            await manager.restart(names, carrying=carrying)
+
+        return WebState(
+            admin=admin,
+            sessions=Sessions(lambda: ctx.config.web, clock),
+            throttle=LoginThrottle(lambda: ctx.config.web, clock),
+            tokens=ApiTokens.load(self.state_dir),
+            log=events,
+            change_settings=change_settings,
+            settings=settings,
+            ports=manager.table,
+            restart=restart,
+        )
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
@@ -168,3 +221,15 @@ class Daemon:
             if self._snapshot_dirty:
                 self._snapshot_dirty = False
                 store.put(DEVICE_KEY, device.snapshot())
+
+
+def _changed_keys(patch: dict[str, object], prefix: str = "") -> list[str]:
+    """The dotted keys a merge patch touches (services.lpd.enabled, ...), for the log."""
+    keys: list[str] = []
+    for key, value in patch.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            keys.extend(_changed_keys(value, f"{name}."))
+        else:
+            keys.append(name)
+    return keys

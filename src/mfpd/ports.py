@@ -18,17 +18,31 @@ def configured_services(config: Config) -> list[tuple[str, ServiceConfig]]:
     return [(name, getattr(services, name)) for name in type(services).model_fields]
 
 
-def closed_row(name: str, svc: ServiceConfig, bind: str, offset: int) -> PortEntry | None:
+def closed_row(config: Config, name: str, bind: str, offset: int) -> PortEntry | None:
     """The row of a service that opens no port (disabled, or not in this release); None
     when the service is to be started."""
+    svc: ServiceConfig = getattr(config.services, name)
     port = svc.port + offset
+    bind = service_bind(name, bind)
     if not svc.enabled:
         return PortEntry(name, PROTOCOLS[name], bind, port, svc.port, "disabled")
+    if not config.services.effective(name):
+        return PortEntry(
+            name, PROTOCOLS[name], bind, port, svc.port, "disabled", "off while http is off"
+        )
     if name not in REGISTRY:
         return PortEntry(
             name, PROTOCOLS[name], bind, port, svc.port, "unavailable", "not in this release"
         )
     return None
+
+
+def service_bind(name: str, bind: str) -> str:
+    """The address a service listens on: the status channel is for local callers only,
+    whatever --bind says."""
+    if name == "status":
+        return "::1" if ":" in bind else "127.0.0.1"
+    return bind
 
 
 def plan(config: Config, bind: str, offset: int) -> list[PortEntry]:
@@ -37,18 +51,19 @@ def plan(config: Config, bind: str, offset: int) -> list[PortEntry]:
     rows = []
     for name, svc in configured_services(config):
         port = svc.port + offset
-        closed = closed_row(name, svc, bind, offset)
+        closed = closed_row(config, name, bind, offset)
+        address = service_bind(name, bind)
         if closed is not None:
             rows.append(closed)
         elif port < 1024 and not privileged:
             rows.append(
                 PortEntry(
-                    name, PROTOCOLS[name], bind, port + UNPRIVILEGED_SHIFT, svc.port, "moved",
-                    f"port {port} needs privileges",
+                    name, PROTOCOLS[name], address, port + UNPRIVILEGED_SHIFT, svc.port,
+                    "moved", f"port {port} needs privileges",
                 )
             )  # fmt: skip
         else:
-            rows.append(PortEntry(name, PROTOCOLS[name], bind, port, svc.port, "planned"))
+            rows.append(PortEntry(name, PROTOCOLS[name], address, port, svc.port, "planned"))
     return rows
 
 

@@ -24,12 +24,19 @@ def test_ports_plans_without_opening_anything(tmp_path: Path) -> None:
     assert rows["raw"]["port"] == 19100 and rows["raw"]["state"] == "planned"
     assert rows["lpd"]["port"] == 10515
     assert rows["ipp"]["state"] == "planned" and rows["https"]["state"] == "planned"
-    assert rows["http"]["state"] == "unavailable"
+    assert rows["http"]["state"] in ("planned", "moved")
+    assert rows["slp"]["state"] == "unavailable"
+    assert rows["status"]["address"] == "127.0.0.1" and rows["status"]["port"] == 13003
     config = tmp_path / "c.toml"
-    config.write_text("[services.lpd]\nenabled = false\n")
-    table = run_cli("ports", "--config", str(config)).stdout
-    assert table.splitlines()[0].split() == ["SERVICE", "PROTO", "ADDRESS:PORT", "STATE", "NOTE"]
-    assert any(line.startswith("lpd") and "disabled" in line for line in table.splitlines())
+    config.write_text("[services.lpd]\nenabled = false\n[services.http]\nenabled = false\n")
+    out = run_cli("ports", "--config", str(config), "--bind", "127.0.0.2")
+    table = out.stdout.splitlines()
+    assert table[0].split() == ["SERVICE", "PROTO", "ADDRESS:PORT", "STATE", "NOTE"]
+    assert any(line.startswith("lpd") and "disabled" in line for line in table)
+    # IPP and the status channel live on the web server: off with it.
+    for name in ("ipp", "status"):
+        assert any(line.startswith(name) and "off while http is off" in line for line in table)
+    assert any(line.startswith("raw") and "127.0.0.2:9100" in line for line in table)
 
 
 def test_actions_without_a_daemon_fail_clearly(tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ def test_sigterm_stops_cleanly(mfpd: Mfpd) -> None:
     ports = mfpd.state_dir / "ports.json"
     rows = json.loads(ports.read_text())
     listening = {r["service"] for r in rows if r["state"] == "listening"}
-    assert listening == {"raw", "lpd", "ipp", "https", "snmp"}
+    assert listening == {"raw", "lpd", "http", "https", "ipp", "status", "snmp"}
     with socket.create_connection(("127.0.0.1", mfpd.port("raw")), timeout=10) as sock:
         sock.sendall(b"a job that never ends" * 1000)
         time.sleep(0.3)

@@ -17,10 +17,10 @@ from pysnmp.proto.api import v2c as api_v2c
 from pysnmp.proto.proxy import rfc2576
 
 from mfpd.config import ConfigError, SnmpTrapConfig, SnmpUserConfig, parse_config
-from mfpd.control import apply_fault
 from mfpd.device.alerts import ConditionKind
 from mfpd.device.events import Event
 from mfpd.device.machine import Device, build_device
+from mfpd.device.operator import apply_fault
 from mfpd.services.base import ServiceContext
 from mfpd.services.snmp import notifications as n
 from mfpd.services.snmp.engine_id import SnmpIdentity

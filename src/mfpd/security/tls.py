@@ -15,9 +15,11 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import NameOID
 
+TLS_DIR = "tls"  # under the state dir
 CERT_NAME = "device-cert.pem"
 KEY_NAME = "device-key.pem"
 VALID_DAYS = 3650
@@ -37,13 +39,7 @@ def ensure_certificate(directory: Path, hostname: str, organization: str) -> tup
         ]
     )
     now = datetime.datetime.now(datetime.UTC)
-    alt_names: list[x509.GeneralName] = [
-        x509.DNSName(hostname),
-        x509.DNSName(f"{hostname}.local"),
-        x509.DNSName("localhost"),
-        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        x509.IPAddress(ipaddress.ip_address("::1")),
-    ]
+    alt_names = _alt_names(hostname)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -56,7 +52,14 @@ def ensure_certificate(directory: Path, hostname: str, organization: str) -> tup
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    _write_key(key_path, key)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert_path, key_path
+
+
+def _write_key(path: Path, key: PrivateKeyTypes) -> None:
+    """The key in PEM, readable by the owner only from the moment the file exists."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(
             key.private_bytes(
@@ -65,8 +68,6 @@ def ensure_certificate(directory: Path, hostname: str, organization: str) -> tup
                 serialization.NoEncryption(),
             )
         )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert_path, key_path
 
 
 def server_context(cert: Path, key: Path) -> ssl.SSLContext:
@@ -75,3 +76,92 @@ def server_context(cert: Path, key: Path) -> ssl.SSLContext:
     context.load_cert_chain(cert, key)
     context.set_alpn_protocols(["http/1.1"])
     return context
+
+
+class CertificateError(ValueError):
+    """An uploaded certificate or key that cannot serve (the message says why)."""
+
+
+def _alt_names(hostname: str) -> list[x509.GeneralName]:
+    return [
+        x509.DNSName(hostname),
+        x509.DNSName(f"{hostname}.local"),
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+        x509.IPAddress(ipaddress.ip_address("::1")),
+    ]
+
+
+def certificate_info(directory: Path) -> dict[str, object]:
+    """What the Security page and GET /api/v1/certificate show of the device certificate."""
+    cert = x509.load_pem_x509_certificate((directory / CERT_NAME).read_bytes())
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        alt = [str(n.value) for n in names]
+    except x509.ExtensionNotFound:
+        alt = []
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "self_signed": cert.subject == cert.issuer,
+        "not_before": cert.not_valid_before_utc.isoformat(),
+        "not_after": cert.not_valid_after_utc.isoformat(),
+        "serial_number": format(cert.serial_number, "x"),
+        "sha256_fingerprint": cert.fingerprint(hashes.SHA256()).hex(":").upper(),
+        "subject_alt_names": alt,
+    }
+
+
+def install_certificate(directory: Path, cert_pem: str, key_pem: str) -> dict[str, object]:
+    """Replace the device certificate with an administrator's (a chain: the device's first)
+    and its key, after checking that they belong together and that TLS accepts them; the
+    old pair stays if anything is wrong."""
+    try:
+        chain = x509.load_pem_x509_certificates(cert_pem.encode())
+    except ValueError:
+        raise CertificateError("the certificate is not a PEM certificate") from None
+    if not key_pem.strip():
+        key_pem = (directory / KEY_NAME).read_text()  # signed from our own CSR
+    try:
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise CertificateError("the key is not an unencrypted PEM private key") from None
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    encoding = serialization.Encoding.DER
+    if chain[0].public_key().public_bytes(encoding, public) != key.public_key().public_bytes(
+        encoding, public
+    ):
+        raise CertificateError("the key does not belong to the certificate")
+    if chain[0].not_valid_after_utc < datetime.datetime.now(datetime.UTC):
+        raise CertificateError("the certificate has expired")
+    staging = directory / "staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = staging / CERT_NAME, staging / KEY_NAME
+    cert_path.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain))
+    _write_key(key_path, key)
+    try:
+        server_context(cert_path, key_path)
+    except (ssl.SSLError, ValueError) as exc:
+        raise CertificateError(f"TLS refuses the pair: {exc}") from None
+    os.replace(key_path, directory / KEY_NAME)
+    os.replace(cert_path, directory / CERT_NAME)
+    staging.rmdir()
+    return certificate_info(directory)
+
+
+def make_csr(directory: Path, hostname: str, organization: str, common_name: str = "") -> str:
+    """A PKCS #10 request (RFC 2986) for the device's own key, to be signed by the site's CA
+    and installed back with install_certificate (the key stays on the device)."""
+    key = serialization.load_pem_private_key((directory / KEY_NAME).read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise CertificateError("the device key cannot sign a request")
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name or hostname)]
+    if organization:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    request = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name(attributes))
+        .add_extension(x509.SubjectAlternativeName(_alt_names(hostname)), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return request.public_bytes(serialization.Encoding.PEM).decode()

@@ -18,6 +18,8 @@ REGISTRY: dict[str, str] = {
     "lpd": "mfpd.services.lpd:LpdService",
     "ipp": "mfpd.services.ipp.server:IppService",
     "https": "mfpd.services.ipp.server:IppsService",
+    "http": "mfpd.services.ipp.server:HttpService",
+    "status": "mfpd.services.web.status_channel:StatusChannel",
     "snmp": "mfpd.services.snmp.agent:SnmpService",
 }
 

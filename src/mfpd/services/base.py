@@ -10,13 +10,16 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mfpd.config import Config, ServiceConfig
 from mfpd.device.jobs import Job
 from mfpd.device.machine import Device
 from mfpd.device.spool import Spool
 from mfpd.services.ipp.subscriptions import SubscriptionStore
+
+if TYPE_CHECKING:
+    from mfpd.services.web.state import WebState
 
 # Standard ports below 1024 move here when the process may not bind them (shared/PORTS.md).
 UNPRIVILEGED_SHIFT = 8000
@@ -49,6 +52,9 @@ class ServiceContext:
     log: logging.Logger
     # IPP subscriptions (RFC 3995): one store, whichever listener a client subscribes on.
     subscriptions: SubscriptionStore
+    # The web server's shared state (sessions, tokens, event log, settings); None where no
+    # web server runs (unit tests of other services).
+    web: WebState | None = None
 
 
 class Service(Protocol):

@@ -38,7 +38,7 @@ from mfpd.codecs.ipp.errors import IppDecodeError, IppEncodeError
 from mfpd.codecs.ipp.tags import DelimiterTag, StatusCode
 from mfpd.codecs.ipp.values import AttributeGroup, Message
 from mfpd.config import IppListenerConfig
-from mfpd.security.tls import ensure_certificate, server_context
+from mfpd.security.tls import TLS_DIR, ensure_certificate, server_context
 from mfpd.services.base import PortEntry, ServiceContext, bind_tcp
 from mfpd.services.ipp import build as b
 from mfpd.services.ipp.icon import icon_png
@@ -49,10 +49,12 @@ from mfpd.services.ipp.printer_attributes import (
     PrinterUris,
     printer_uris,
 )
+from mfpd.services.web.access import IPP_PATHS
+from mfpd.services.web.routes import add_web, closing, web_middlewares
+from mfpd.services.web.state import SERVICE
 
 log = logging.getLogger("mfpd.ipp")
 
-IPP_PATHS = ("/ipp/print", "/ipp", "/ipp/printer", "/")
 IPP_TYPE = "application/ipp"
 READ_SIZE = 256 * 1024
 REAP_INTERVAL = 10.0
@@ -80,6 +82,8 @@ class IppService:
 
     name = "ipp"
     tls_only = False
+    # Plain HTTP only (port 80): no TLS by the first byte, no Upgrade.
+    plain_only = False
 
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
@@ -116,10 +120,16 @@ class IppService:
                 if isinstance(conn, _HttpConnection):
                     conn.request_ends(request.content)
 
-        app = web.Application(middlewares=[in_request])
+        web_state = self.ctx.web
+        app = web.Application(
+            middlewares=[in_request, *web_middlewares(web_state)],
+            client_max_size=1024**2,
+        )
+        app[SERVICE] = self
         for path in IPP_PATHS:
             app.router.add_post(path, self._post)
         app.router.add_get(ICON_PATH, self._icon)
+        add_web(app, self, web_state)
         app.on_response_prepare.append(self._identity)
         return app
 
@@ -129,8 +139,9 @@ class IppService:
 
     async def start(self) -> list[PortEntry]:
         identity = self.ctx.device.identity
-        cert, key = ensure_certificate(self.ctx.state_dir / "tls", identity.hostname, identity.make)
-        self._tls = server_context(cert, key)
+        tls_dir = self.ctx.state_dir / TLS_DIR
+        cert, key = ensure_certificate(tls_dir, identity.hostname, identity.make)
+        self._tls = None if self.plain_only else server_context(cert, key)
         self._runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         self._listener, entry = bind_tcp(self.ctx, self.name, self.config.port)
@@ -221,6 +232,8 @@ class IppService:
                 self._internal_error("multiple-operation-time-out", exc)
 
     async def stop(self, grace: float) -> None:
+        if self._runner is not None:
+            closing(self._runner.app)
         for task in (self._reaper, self._acceptor, *self._connecting):
             if task is not None:
                 task.cancel()
@@ -541,10 +554,17 @@ def _peer(transport: asyncio.BaseTransport) -> str:
 
 
 class IppsService(IppService):
-    """HTTPS on 443: IPPS (and, later, the web UI) over TLS only."""
+    """HTTPS on 443: the web UI and IPPS, over TLS only."""
 
     name = "https"
     tls_only = True
+
+
+class HttpService(IppService):
+    """HTTP on 80: the web UI (and IPP, as printers answer it there too), plain only."""
+
+    name = "http"
+    plain_only = True
 
 
 MAX_UPGRADE_HEAD = 8192

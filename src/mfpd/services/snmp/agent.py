@@ -1024,6 +1024,10 @@ class SnmpService:
         if self.agent is not None:
             self.agent.close()
             self.agent = None
+            # asyncio closes a datagram socket on a later turn of the loop: a restart
+            # (new settings) binds the port again right after this returns.
+            for _ in range(3):
+                await asyncio.sleep(0)
         if self.live is not None:
             self.live.close()
             self.live = None

@@ -1,0 +1,35 @@
+"""What an operator does at the device: raise and clear faults, refill, as `mfpd fault`, the
+web UI's operator actions and /api/v1/actions do it."""
+
+from __future__ import annotations
+
+from mfpd.device.alerts import ConditionKind
+from mfpd.device.machine import MANUAL_FAULTS, Device, DeviceError
+
+FAULTS = ("jam", "door-open", "tray-empty", "toner-low", "toner-empty", "offline")
+
+
+def apply_fault(device: Device, kind: str, clear: bool, target: str | None) -> str:
+    """An operator fault, as `mfpd fault` (and later the web UI and SNMP) raise it."""
+    if kind not in FAULTS:
+        raise DeviceError(f"unknown fault {kind!r} (one of: {', '.join(FAULTS)})")
+    condition = ConditionKind(kind) if kind in {k.value for k in MANUAL_FAULTS} else None
+    if condition is not None:
+        device.set_fault(condition, not clear)
+        return f"{kind} {'cleared' if clear else 'raised'}"
+    if kind == "tray-empty":
+        trays = [device.find_tray(target)] if target else device.trays
+        for tray in trays:
+            device.set_tray_level(tray, tray.capacity if clear else 0)
+        names = ", ".join(t.name for t in trays)
+        return f"{names} {'refilled' if clear else 'emptied'}"
+    supply = device.find_supply(target or "black")
+    if clear:
+        device.set_supply_level(supply, supply.capacity)
+    elif kind == "toner-low":
+        # Just under the warning threshold, the way a real cartridge crosses it.
+        level = max(1, supply.capacity * supply.low_percent // 100 - 1)
+        device.set_supply_level(supply, level)
+    else:
+        device.set_supply_level(supply, 0)
+    return f"{supply.name} at {supply.percent}%"

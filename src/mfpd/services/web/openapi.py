@@ -1,0 +1,735 @@
+"""The OpenAPI 3.1 document of /api/v1 (api.py): what each route takes and answers.
+
+Kept beside the routes and checked against them by schemathesis in the tests (every
+response must match its schema, no 5xx), so the document cannot drift from the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mfpd.device.machine import Device
+from mfpd.device.operator import FAULTS
+from mfpd.security.audit import CATEGORIES, LEVELS
+from mfpd.services.web.actions import DEVICE_ACTIONS, JOB_ACTIONS
+
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+_DOCUMENT = {"type": "string", "format": "binary", "minLength": 1}
+_NULLABLE_INT = {"type": ["integer", "null"]}
+_NULLABLE_NUMBER = {"type": ["number", "null"]}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "status"],
+        "properties": {"error": {"type": "string"}, "status": {"type": "integer"}},
+    },
+    "Alert": {
+        "type": "object",
+        "required": ["index", "kind", "code", "severity", "group", "description", "time"],
+        "properties": {
+            "index": {"type": "integer"},
+            "kind": {"type": "string"},
+            "code": {"type": "integer", "description": "RFC 3805 PrtAlertCodeTC"},
+            "severity": {"type": "string"},
+            "group": {"type": "integer"},
+            "group_index": {"type": "integer"},
+            "description": {"type": "string"},
+            "time": {"type": "number"},
+        },
+    },
+    "Supply": {
+        "type": "object",
+        "required": ["name", "kind", "color", "capacity", "level", "percent", "key"],
+        "properties": {
+            "index": {"type": "integer"},
+            "name": {"type": "string"},
+            "kind": {"type": "string", "enum": ["toner", "opc", "fuser", "waste", "developer"]},
+            "color": {"type": "string"},
+            "capacity": {"type": "integer"},
+            "level": {"type": "integer"},
+            "low_percent": {"type": "integer"},
+            "percent": {"type": "integer"},
+            "key": {"type": "string"},
+        },
+    },
+    "Tray": {
+        "type": "object",
+        "required": ["name", "media", "capacity", "level", "key"],
+        "properties": {
+            "index": {"type": "integer"},
+            "name": {"type": "string"},
+            "media": {"type": "string", "description": "PWG 5101.1 media size name"},
+            "media_type": {"type": "string"},
+            "capacity": {"type": "integer"},
+            "level": {"type": "integer"},
+            "low_level": {"type": "integer"},
+            "key": {"type": "string"},
+        },
+    },
+    "Bin": {
+        "type": "object",
+        "required": ["name", "capacity", "level", "key"],
+        "properties": {
+            "index": {"type": "integer"},
+            "name": {"type": "string"},
+            "capacity": {"type": "integer"},
+            "level": {"type": "integer"},
+            "key": {"type": "string"},
+        },
+    },
+    "Status": {
+        "type": "object",
+        "required": [
+            "identity",
+            "state",
+            "state_reasons",
+            "display",
+            "accepting",
+            "alerts",
+            "supplies",
+            "trays",
+            "bins",
+            "counters",
+            "jobs",
+        ],
+        "properties": {
+            "identity": {"type": "object", "additionalProperties": {"type": "string"}},
+            "state": {"type": "string", "enum": ["idle", "processing", "stopped"]},
+            "state_reasons": {"type": "array", "items": {"type": "string"}},
+            "display": {"type": "string", "description": "the front panel's text"},
+            "up_since": {"type": "number"},
+            "accepting": {"type": "boolean"},
+            "paused": {"type": "boolean"},
+            "hold_new_jobs": {"type": "boolean"},
+            "alerts": {"type": "array", "items": _ref("Alert")},
+            "supplies": {"type": "array", "items": _ref("Supply")},
+            "trays": {"type": "array", "items": _ref("Tray")},
+            "bins": {"type": "array", "items": _ref("Bin")},
+            "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "jobs": {
+                "type": "object",
+                "required": ["active", "printing"],
+                "properties": {"active": {"type": "integer"}, "printing": _NULLABLE_INT},
+            },
+        },
+    },
+    "Job": {
+        "type": "object",
+        "required": ["id", "name", "user", "source", "format", "state", "state_reasons"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "user": {"type": "string"},
+            "source": {"type": "string", "description": "raw, lpd, ipp, web"},
+            "format": {"type": "string"},
+            "state": {
+                "type": "string",
+                "enum": [
+                    "pending",
+                    "held",
+                    "processing",
+                    "stopped",
+                    "canceled",
+                    "aborted",
+                    "completed",
+                ],
+            },
+            "state_reasons": {"type": "array", "items": {"type": "string"}},
+            "state_message": {"type": "string"},
+            "pages": _NULLABLE_INT,
+            "copies": {"type": "integer"},
+            "impressions": _NULLABLE_INT,
+            "impressions_completed": {"type": "integer"},
+            "sheets_completed": {"type": "integer"},
+            "bytes": {"type": "integer"},
+            "created_at": {"type": "number"},
+            "processing_at": _NULLABLE_NUMBER,
+            "completed_at": _NULLABLE_NUMBER,
+            "originating_host": {"type": "string"},
+            "secure": {"type": "boolean", "description": "waits for its passcode"},
+            "priority": {"type": "integer"},
+            "attributes": {"type": "object"},
+        },
+    },
+    "JobList": {
+        "type": "object",
+        "required": ["jobs"],
+        "properties": {"jobs": {"type": "array", "items": _ref("Job")}},
+    },
+    "JobActionResult": {
+        "type": "object",
+        "required": ["message", "job"],
+        "properties": {"message": {"type": "string"}, "job": _ref("Job")},
+    },
+    "Settings": {
+        "type": "object",
+        "description": "the editable settings; PATCH takes an RFC 7396 merge patch of it",
+        "required": ["identity", "services", "web"],
+        "properties": {
+            "identity": {"type": "object", "additionalProperties": {"type": "string"}},
+            "services": {"type": "object"},
+            "web": {"type": "object"},
+        },
+    },
+    "ActionResult": {
+        "type": "object",
+        "required": ["message", "status"],
+        "properties": {"message": {"type": "string"}, "status": _ref("Status")},
+    },
+    "LogEntry": {
+        "type": "object",
+        "required": ["id", "time", "category", "level", "message", "data"],
+        "properties": {
+            "id": {"type": "integer"},
+            "time": {"type": "number"},
+            "category": {"type": "string", "enum": list(CATEGORIES)},
+            "level": {"type": "string", "enum": list(LEVELS)},
+            "message": {"type": "string"},
+            "data": {"type": "object"},
+        },
+    },
+    "Port": {
+        "type": "object",
+        "required": ["service", "protocol", "address", "port", "standard_port", "state"],
+        "properties": {
+            "service": {"type": "string"},
+            "protocol": {"type": "string", "enum": ["tcp", "udp"]},
+            "address": {"type": "string"},
+            "port": {"type": "integer"},
+            "standard_port": {"type": "integer"},
+            "state": {"type": "string"},
+            "note": {"type": "string"},
+        },
+    },
+    "Certificate": {
+        "type": "object",
+        "required": ["subject", "issuer", "self_signed", "not_before", "not_after"],
+        "properties": {
+            "subject": {"type": "string"},
+            "issuer": {"type": "string"},
+            "self_signed": {"type": "boolean"},
+            "not_before": {"type": "string", "format": "date-time"},
+            "not_after": {"type": "string", "format": "date-time"},
+            "serial_number": {"type": "string"},
+            "sha256_fingerprint": {"type": "string"},
+            "subject_alt_names": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Token": {
+        "type": "object",
+        "required": ["id", "name", "created"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "created": {"type": "number"},
+            "token": {"type": "string", "description": "only in the answer that creates it"},
+        },
+    },
+}
+
+_ADMIN: list[dict[str, list[str]]] = [{"bearer": []}, {"session": []}]
+_OPEN: list[dict[str, list[str]]] = [{}, {"bearer": []}, {"session": []}]
+_JOB_ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+}
+
+
+def _paths() -> dict[str, Any]:
+    job_action_body = {
+        "required": False,
+        "content": {
+            JSON: {
+                "schema": {
+                    "type": "object",
+                    "properties": {"passcode": {"type": "string"}},
+                    "additionalProperties": False,
+                }
+            }
+        },
+    }
+    return {
+        "/api/v1/status": {
+            "get": {
+                "summary": "Device state, alerts, supplies, trays, bins, counters",
+                "operationId": "getStatus",
+                "security": _OPEN,
+                "responses": {"200": _json(_ref("Status"), "the status"), "401": _ERROR},
+            }
+        },
+        "/api/v1/jobs": {
+            "get": {
+                "summary": "The jobs, newest first",
+                "operationId": "listJobs",
+                "security": _OPEN,
+                "parameters": [
+                    {
+                        "name": "which",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["all", "active", "completed"]},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 10000},
+                    },
+                ],
+                "responses": {
+                    "200": _json(_ref("JobList"), "the jobs"),
+                    "400": _ERROR,
+                    "401": _ERROR,
+                },
+            },
+            "post": {
+                "summary": "Submit a document: the body is the document (its Content-Type the "
+                "document format), or a multipart/form-data form with a part named file",
+                "operationId": "submitJob",
+                "security": _OPEN,
+                "parameters": [
+                    {"name": "name", "in": "query", "schema": {"type": "string"}},
+                    {"name": "user", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "copies",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 999},
+                    },
+                    {"name": "passcode", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "hold",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["true", "false"]},
+                    },
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/pdf": {"schema": _DOCUMENT},
+                        "application/octet-stream": {"schema": _DOCUMENT},
+                        "text/plain": {"schema": {"type": "string", "minLength": 1}},
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file"],
+                                "properties": {
+                                    "file": _DOCUMENT,
+                                    "name": {"type": "string"},
+                                    "copies": {"type": "string", "pattern": "^[1-9][0-9]{0,2}$"},
+                                    "passcode": {"type": "string"},
+                                },
+                                "additionalProperties": False,
+                            }
+                        },
+                    },
+                },
+                "responses": {
+                    "201": _json(_ref("Job"), "the job, accepted"),
+                    "400": _ERROR,
+                    "401": _ERROR,
+                    "403": _ERROR,
+                    "413": _ERROR,
+                    "503": _ERROR,
+                },
+            },
+        },
+        "/api/v1/jobs/{job_id}": {
+            "parameters": [_JOB_ID],
+            "get": {
+                "summary": "One job",
+                "operationId": "getJob",
+                "security": _OPEN,
+                "responses": {
+                    "200": _json(_ref("Job"), "the job"),
+                    "400": _ERROR,
+                    "401": _ERROR,
+                    "404": _ERROR,
+                },
+            },
+        },
+        "/api/v1/jobs/{job_id}/{action}": {
+            "parameters": [
+                _JOB_ID,
+                {
+                    "name": "action",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": list(JOB_ACTIONS)},
+                },
+            ],
+            "post": {
+                "summary": "Cancel, hold or release a job; a secure-print job is released "
+                "with its passcode, by anybody who has it",
+                "operationId": "jobAction",
+                "security": _OPEN,
+                "requestBody": job_action_body,
+                "responses": {
+                    "200": _json(_ref("JobActionResult"), "done"),
+                    "400": _ERROR,
+                    "401": _ERROR,
+                    "403": _ERROR,
+                    "404": _ERROR,
+                    "409": _ERROR,
+                    "415": _ERROR,
+                },
+            },
+        },
+        "/api/v1/jobs/{job_id}/preview": {
+            "parameters": [_JOB_ID],
+            "get": {
+                "summary": "A PNG image of the job's first page",
+                "operationId": "jobPreview",
+                "security": _OPEN,
+                "responses": {
+                    "200": {
+                        "description": "the preview",
+                        "content": {
+                            "image/png": {"schema": {"type": "string", "format": "binary"}}
+                        },
+                    },
+                    "400": _ERROR,
+                    "401": _ERROR,
+                    "403": _ERROR,
+                    "404": _ERROR,
+                    "409": _ERROR,
+                },
+            },
+        },
+        "/api/v1/config": {
+            "get": {
+                "summary": "The editable settings (secrets masked)",
+                "operationId": "getConfig",
+                "security": _ADMIN,
+                "responses": {"200": _json(_ref("Settings"), "the settings"), "401": _ERROR},
+            },
+            "patch": {
+                "summary": "Change settings with an RFC 7396 merge patch; applied at once "
+                "(a service switched off closes its port) and kept across restarts",
+                "operationId": "patchConfig",
+                "security": _ADMIN,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/merge-patch+json": {"schema": {"type": "object"}},
+                        JSON: {"schema": {"type": "object"}},
+                    },
+                },
+                "responses": {
+                    "200": _json(_ref("Settings"), "the new settings"),
+                    "400": _ERROR,
+                    "401": _ERROR,
+                    "403": _ERROR,
+                    "413": _ERROR,
+                    "415": _ERROR,
+                    "422": _ERROR,
+                },
+            },
+        },
+        "/api/v1/actions": {
+            "post": {
+                "summary": "Operator actions: refill, raise or clear a fault, pause, resume",
+                "operationId": "deviceAction",
+                "security": _ADMIN,
+                "requestBody": {"required": True, "content": {JSON: {"schema": _ref("Action")}}},
+                "responses": {
+                    "200": _json(_ref("ActionResult"), "done"),
+                    "400": _ERROR,
+                    "401": _ERROR,
+                    "403": _ERROR,
+                    "413": _ERROR,
+                    "415": _ERROR,
+                },
+            }
+        },
+        "/api/v1/logs": {
+            "get": {
+                "summary": "The event log, newest first (administrator)",
+                "operationId": "getLogs",
+                "security": _ADMIN,
+                "parameters": [
+                    {
+                        "name": "category",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": list(CATEGORIES)},
+                    },
+                    {
+                        "name": "level",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": list(LEVELS)},
+                    },
+                    {"name": "q", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "since",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 2**53},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 10000},
+                    },
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["entries"],
+                            "properties": {"entries": {"type": "array", "items": _ref("LogEntry")}},
+                        },
+                        "the entries",
+                    ),
+                    "400": _ERROR,
+                    "401": _ERROR,
+                },
+            }
+        },
+        "/api/v1/ports": {
+            "get": {
+                "summary": "The live port table",
+                "operationId": "getPorts",
+                "security": _OPEN,
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["ports"],
+                            "properties": {"ports": {"type": "array", "items": _ref("Port")}},
+                        },
+                        "the port table",
+                    ),
+                    "401": _ERROR,
+                },
+            }
+        },
+        "/api/v1/tokens": {
+            "get": {
+                "summary": "API tokens (their secrets are never shown again)",
+                "operationId": "listTokens",
+                "security": _ADMIN,
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["tokens"],
+                            "properties": {"tokens": {"type": "array", "items": _ref("Token")}},
+                        },
+                        "the tokens",
+                    ),
+                    "401": _ERROR,
+                },
+            },
+            "post": {
+                "summary": "Create a token; the answer carries its secret, once",
+                "operationId": "createToken",
+                "security": _ADMIN,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["name"],
+                                "properties": {
+                                    "name": {"type": "string", "minLength": 1, "maxLength": 64}
+                                },
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": _json(_ref("Token"), "the token"),
+                    "400": _ERROR,
+                    "401": _ERROR,
+                    "403": _ERROR,
+                    "413": _ERROR,
+                    "415": _ERROR,
+                },
+            },
+        },
+        "/api/v1/tokens/{token_id}": {
+            "parameters": [
+                {"name": "token_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "delete": {
+                "summary": "Revoke a token",
+                "operationId": "deleteToken",
+                "security": _ADMIN,
+                "responses": {
+                    "204": {"description": "revoked"},
+                    "401": _ERROR,
+                    "403": _ERROR,
+                    "404": _ERROR,
+                },
+            },
+        },
+        "/api/v1/events": {
+            "get": {
+                "summary": "Server-Sent Events: status, job and (administrator) log events",
+                "operationId": "events",
+                "security": _OPEN,
+                "responses": {
+                    "200": {
+                        "description": "an event stream",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    },
+                    "401": _ERROR,
+                    "503": _ERROR,
+                },
+            }
+        },
+        "/api/v1/certificate": {
+            "get": {
+                "summary": "The device certificate (HTTPS, IPPS)",
+                "operationId": "getCertificate",
+                "security": _ADMIN,
+                "responses": {"200": _json(_ref("Certificate"), "the certificate"), "401": _ERROR},
+            },
+            "put": {
+                "summary": "Install a certificate (PEM, chain after it) and its key; without "
+                "a key, one signed from the device's request keeps the device's key. The TLS "
+                "listeners restart with it",
+                "operationId": "installCertificate",
+                "security": _ADMIN,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["certificate"],
+                                "properties": {
+                                    "certificate": {"type": "string"},
+                                    "key": {"type": "string"},
+                                },
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_ref("Certificate"), "installed"),
+                    "400": _ERROR,
+                    "401": _ERROR,
+                    "403": _ERROR,
+                    "413": _ERROR,
+                    "415": _ERROR,
+                    "422": _ERROR,
+                },
+            },
+        },
+        "/api/v1/certificate/csr": {
+            "post": {
+                "summary": "A certificate signing request (PKCS #10) for the device's key",
+                "operationId": "makeCsr",
+                "security": _ADMIN,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "common_name": {"type": "string", "pattern": "^[ -~]{0,64}$"}
+                                },
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["csr"],
+                            "properties": {"csr": {"type": "string"}},
+                        },
+                        "the request, PEM",
+                    ),
+                    "400": _ERROR,
+                    "401": _ERROR,
+                    "403": _ERROR,
+                    "413": _ERROR,
+                    "415": _ERROR,
+                },
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "operationId": "openapi",
+                "security": [{}],
+                "responses": {"200": _json({"type": "object"}, "the OpenAPI document")},
+            }
+        },
+    }
+
+
+def _action_schema(device: Device) -> dict[str, Any]:
+    """What POST /api/v1/actions takes, exactly: the targets are this device's trays and
+    supplies, and a fault names the kind of target it has."""
+    trays = [t.key for t in device.trays]
+    supplies = [s.key for s in device.supplies]
+    toners = [s.key for s in device.supplies if s.kind == "toner"]
+
+    def one(action: list[str], kind: list[str] | None, target: list[str] | None) -> Any:
+        properties: dict[str, Any] = {"action": {"type": "string", "enum": action}}
+        if kind is not None:
+            properties["kind"] = {"type": "string", "enum": kind}
+        if target is not None:
+            properties["target"] = {"type": "string", "enum": target}
+        required = ["action"] + (["kind"] if kind else [])
+        return {
+            "type": "object",
+            "required": required,
+            "properties": properties,
+            "additionalProperties": False,
+        }
+
+    manual = [f for f in FAULTS if f not in ("tray-empty", "toner-low", "toner-empty")]
+    return {
+        "oneOf": [
+            one(["refill"], None, ["all", "trays", "toner", "supplies", "bins", *trays, *supplies]),
+            one(["fault", "clear"], manual, None),
+            one(["fault", "clear"], ["tray-empty"], trays),
+            one(["fault", "clear"], ["toner-low", "toner-empty"], toners),
+            one(["clear"], None, None),
+            one(["pause", "resume"], None, None),
+        ],
+        "description": "an operator action: " + ", ".join(DEVICE_ACTIONS),
+    }
+
+
+def openapi_document(device: Device) -> dict[str, Any]:
+    identity = device.identity
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"{identity.make_and_model} web API",
+            "version": "1",
+            "description": "The device's JSON API. Errors are {error, status} objects. "
+            "Scripts authenticate with a Bearer token the administrator creates; the pages "
+            "use their session cookie with an X-CSRF-Token header.",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": {**_SCHEMAS, "Action": _action_schema(device)},
+            "responses": {"Error": _json(_ref("Error"), "an error")},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+        },
+    }

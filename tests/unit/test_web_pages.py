@@ -1,0 +1,347 @@
+"""The web pages rendered in-process (aiohttp's test client, no daemon, no browser): what
+every page must hold (one nonce'd script at most, no inline style), the login forms, the
+settings forms' validation, and the static files."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiohttp import FormData, web
+from aiohttp.test_utils import TestClient, TestServer
+
+from mfpd.config import Config
+from mfpd.device.machine import build_device
+from mfpd.device.spool import Spool
+from mfpd.device.store import JobStore
+from mfpd.security.audit import EventLog
+from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
+from mfpd.services.web.pages_render import badge, media_text, reason_text, safe_next
+from mfpd.services.web.routes import add_web, web_middlewares
+from mfpd.services.web.state import SERVICE, WEB, WebState
+from mfpd.settings import public_settings, validate_change
+
+PASSWORD = "correct horse battery"
+PAGES = ("/", "/jobs", "/print", "/login")
+ADMIN_PAGES = (
+    "/properties", "/properties/services", "/properties/snmp", "/properties/security",
+    "/properties/tokens", "/properties/operator", "/logs",
+)  # fmt: skip
+
+
+def _app(tmp_path: Path, config: Config | None = None) -> web.Application:
+    config = config or Config()
+    device = build_device(config)
+    spool = Spool(JobStore(tmp_path), tmp_path / "spool", device.events, config.spool)
+    ctx = SimpleNamespace(config=config, device=device, spool=spool, state_dir=tmp_path)
+    admin = Administrator(tmp_path, lambda: ctx.config.web)
+    admin.set_password(PASSWORD)
+
+    def settings() -> dict[str, Any]:
+        return public_settings(ctx.config, vars(ctx.device.identity))
+
+    async def change_settings(
+        patch: dict[str, Any], *, carrying: str | None, actor: str
+    ) -> dict[str, Any]:
+        new, _, identity = validate_change(ctx.config, {}, patch)
+        ctx.config = new
+        if identity:
+            ctx.device.update_identity(**identity)
+        return settings()
+
+    async def restart(names: list[str], carrying: str | None) -> None:
+        return None
+
+    state = WebState(
+        admin=admin,
+        sessions=Sessions(lambda: ctx.config.web, time.monotonic),
+        throttle=LoginThrottle(lambda: ctx.config.web, time.monotonic),
+        tokens=ApiTokens.load(tmp_path),
+        log=EventLog(tmp_path, 100),
+        change_settings=change_settings,
+        settings=settings,
+        ports=lambda: [],
+        restart=restart,
+    )
+    # The listener's wiring (services/ipp/server.py) without the IPP routes.
+    app = web.Application(middlewares=web_middlewares(state))
+    app[SERVICE] = SimpleNamespace(name="http", ctx=ctx)
+    add_web(app, app[SERVICE], state)
+    return app
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    async with TestClient(TestServer(_app(tmp_path))) as test_client:
+        yield test_client
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match, "no CSRF field"
+    return match.group(1)
+
+
+async def _login(client: TestClient[web.Request, web.Application]) -> None:
+    page = await client.get("/login")
+    response = await client.post(
+        "/login",
+        data={"csrf": _csrf(await page.text()), "username": "admin", "password": PASSWORD},
+        allow_redirects=False,
+    )
+    assert response.status == 303, await response.text()
+
+
+def _check_page(html: str, csp: str) -> None:
+    """What the Content-Security-Policy allows: no inline style, one script with its nonce."""
+    assert not re.search(r"<[^>]+\sstyle=", html), "an inline style attribute"
+    assert "<style" not in html
+    assert not re.search(r"\son[a-z]+=", html), "an inline event handler"
+    inline = re.findall(r"<script(?![^>]*\ssrc=)([^>]*)>", html)
+    assert len(inline) <= 1
+    for attributes in inline:
+        nonce = re.search(r'nonce="([^"]+)"', attributes)
+        assert nonce and f"'nonce-{nonce.group(1)}'" in csp
+
+
+async def test_every_page_keeps_to_the_content_security_policy(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    await _login(client)
+    for path in PAGES[:3] + ADMIN_PAGES:
+        response = await client.get(path)
+        assert response.status == 200, path
+        _check_page(await response.text(), response.headers["Content-Security-Policy"])
+
+
+async def test_the_status_page_is_recognized_as_a_workcentre(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    response = await client.get("/")
+    assert response.status == 200
+    html = await response.text()
+    assert "XEROX WORKCENTRE 7755" in html
+    assert 'SuppliesType != "InkStick"' in html
+    assert "<title>XRX-WC7755 \N{EN DASH} Status \N{EN DASH} Xerox WorkCentre 7755</title>" in html
+    assert "factory default" not in html
+    # Reading the status makes no session: no cookie for a visitor with nothing to post.
+    assert "Set-Cookie" not in response.headers
+
+
+async def test_administrator_pages_send_visitors_to_the_login(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    for path in ADMIN_PAGES:
+        response = await client.get(path, allow_redirects=False)
+        assert response.status == 303
+        assert response.headers["Location"].startswith("/login?next=")
+
+
+async def test_login_makes_a_new_session(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    page = await client.get("/login")
+    visitor = page.cookies["session"].value
+    wrong = await client.post(
+        "/login", data={"csrf": _csrf(await page.text()), "username": "admin", "password": "x"}
+    )
+    assert wrong.status == 401
+    assert "wrong" in await wrong.text()
+    right = await client.post(
+        "/login",
+        data={"csrf": _csrf(await page.text()), "username": "admin", "password": PASSWORD,
+              "next": "//evil.example/"},
+        allow_redirects=False,
+    )  # fmt: skip
+    assert right.status == 303 and right.headers["Location"] == "/"
+    assert right.cookies["session"].value not in ("", visitor)
+
+
+async def test_the_centreware_login_form(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    form = {"webUsername": "admin", "NextPage": "/jobs", "_fun_function": "HTTP_Authenticate_fn"}
+    wrong = await client.post(
+        "/userpost/xerox.set", data={**form, "webPassword": "1111"}, allow_redirects=False
+    )
+    assert wrong.status == 302 and wrong.headers["Location"] == "/login.php?invalid=t"
+    assert "/login.php?invalid=t" in await wrong.text()
+    forged = await client.post(
+        "/userpost/xerox.set", data={**form, "webPassword": PASSWORD},
+        headers={"Origin": "http://evil.example"}, allow_redirects=False,
+    )  # fmt: skip
+    assert forged.status == 403
+    right = await client.post(
+        "/userpost/xerox.set", data={**form, "webPassword": PASSWORD, "NextPage": "http://x/"},
+        allow_redirects=False,
+    )  # fmt: skip
+    assert right.status == 302 and right.headers["Location"] == "/properties"
+    assert right.cookies["session"].value
+    login_php = await client.get("/login.php?invalid=t", allow_redirects=False)
+    assert login_php.headers["Location"] == "/login?invalid=t"
+
+
+async def test_a_refused_setting_is_shown_beside_its_form(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    await _login(client)
+    page = await client.get("/properties")
+    csrf = _csrf(await page.text())
+    refused = await client.post(
+        "/properties", data={"csrf": csrf, "form": "identity", "geo_location": "nowhere"}
+    )
+    assert refused.status == 422
+    html = await refused.text()
+    assert 'id="error-identity"' in html and "geo_location" in html
+    assert 'value="nowhere"' in html
+    saved = await client.post(
+        "/properties", data={"csrf": csrf, "form": "identity", "location": "Room 7"},
+        allow_redirects=False,
+    )  # fmt: skip
+    assert saved.status == 303
+    assert client.app is not None
+    assert client.app[SERVICE].ctx.device.identity.location == "Room 7"
+    port = await client.post(
+        "/properties/services",
+        data={"csrf": csrf, "form": "services", "lpd.enabled": "on", "lpd.port": "x"},
+    )
+    assert port.status == 422 and "services.lpd.port" in await port.text()
+
+
+async def test_the_print_page_needs_a_file(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    page = await client.get("/print")
+    form = FormData()
+    form.add_field("csrf", _csrf(await page.text()))
+    form.add_field("copies", "1")
+    form.add_field("file", b"", filename="", content_type="application/octet-stream")
+    response = await client.post("/print", data=form)
+    assert response.status == 400
+    assert "Choose a file" in await response.text()
+
+
+async def test_static_files(client: TestClient[web.Request, web.Application]) -> None:
+    css = await client.get("/static/mfpd.css")
+    assert css.status == 200 and css.content_type == "text/css"
+    again = await client.get("/static/mfpd.css", headers={"If-None-Match": css.headers["ETag"]})
+    assert again.status == 304
+    js = await client.get("/static/live.js")
+    assert js.content_type == "text/javascript"
+    for path in ("/static/..%2Fpages.py", "/static/.hidden", "/static/nothing.css"):
+        assert (await client.get(path)).status == 404
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("/jobs", "/jobs"), ("/jobs?x=1", "/jobs?x=1"), ("//evil.example", "/"),
+        ("/\\evil.example", "/"), ("https://evil.example/", "/"), ("jobs", "/"), ("", "/"),
+        ("/a\nb", "/"),
+    ],
+)  # fmt: skip
+def test_safe_next(value: str, expected: str) -> None:
+    assert safe_next(value) == expected
+
+
+def test_names_people_read() -> None:
+    assert media_text("iso_a4_210x297mm") == "A4 (210 \N{MULTIPLICATION SIGN} 297 mm)"
+    assert media_text("na_letter_8.5x11in") == "Letter (8.5 \N{MULTIPLICATION SIGN} 11 in)"
+    assert reason_text("media-jam-error") == "Paper jam"
+    assert reason_text("some-new-thing-warning") == "Some new thing"
+    assert badge({"state": "idle", "state_reasons": ["none"]}) == ("idle", "Idle")
+    assert badge({"state": "idle", "state_reasons": ["toner-low-warning"]})[0] == "warning"
+    assert badge({"state": "processing", "state_reasons": ["media-jam-error"]})[0] == "stopped"
+
+
+async def test_an_api_token_is_shown_once_and_can_be_revoked(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    await _login(client)
+    page = await client.get("/properties/tokens")
+    csrf = _csrf(await page.text())
+    created = await client.post(
+        "/properties/tokens", data={"csrf": csrf, "form": "create", "name": "monitoring"}
+    )
+    html = await created.text()
+    secret = re.search(r'<code id="new-secret">([^<]+)</code>', html)
+    assert secret and secret.group(1).startswith("mfpd_")
+    again = await (await client.get("/properties/tokens")).text()
+    assert secret.group(1) not in again and "monitoring" in again
+    assert client.app is not None
+    state: WebState = client.app[WEB]
+    (token,) = state.tokens.list()
+    revoked = await client.post(
+        "/properties/tokens", data={"csrf": csrf, "form": "revoke", "id": token.id}
+    )
+    assert revoked.status == 200 and f"Token {token.id} is revoked" in await revoked.text()
+    assert state.tokens.list() == []
+
+
+async def test_a_password_change_keeps_this_session_and_ends_the_others(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    await _login(client)
+    assert client.app is not None
+    state: WebState = client.app[WEB]
+    other = state.sessions.create("admin")
+    page = await client.get("/properties/security")
+    csrf = _csrf(await page.text())
+    fields = {"csrf": csrf, "form": "password", "new_password": "a new secret"}
+    wrong = await client.post(
+        "/properties/security",
+        data={**fields, "current_password": "nope", "confirm_password": "a new secret"},
+    )
+    assert wrong.status == 422 and "current password is wrong" in await wrong.text()
+    changed = await client.post(
+        "/properties/security",
+        data={**fields, "current_password": PASSWORD, "confirm_password": "a new secret"},
+    )
+    assert changed.status == 200 and "password is changed" in await changed.text()
+    assert state.sessions.get(other.id) is None
+    assert (await client.get("/properties/security", allow_redirects=False)).status == 200
+    assert await asyncio.to_thread(state.admin.verify, "admin", "a new secret")
+
+
+async def test_snmp_keys_stay_masked_even_in_a_refusal(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    await _login(client)
+    csrf = _csrf(await (await client.get("/properties/snmp")).text())
+    user = {"user0.name": "monitor", "user0.auth_protocol": "sha256", "user0.access": "read",
+            "user0.priv_protocol": "aes"}  # fmt: skip
+    added = await client.post(
+        "/properties/snmp",
+        data={"csrf": csrf, "form": "users", **user, "user0.auth_key": "stored-auth-key",
+              "user0.priv_key": "stored-priv-key"},
+    )  # fmt: skip
+    assert added.status == 200
+    page = await added.text()
+    assert "stored-auth-key" not in page and 'value="********"' in page
+    refused = await client.post(
+        "/properties/snmp",
+        data={"csrf": csrf, "form": "users", **user, "user0.auth_key": "********",
+              "user0.priv_key": "********", "user1.name": "bad", "user1.auth_key": "short"},
+    )  # fmt: skip
+    assert refused.status == 422
+    page = await refused.text()
+    assert "users.1.auth_key" in page
+    assert "stored-auth-key" not in page and "stored-priv-key" not in page
+
+
+async def test_with_require_login_a_visitor_sees_only_the_login(tmp_path: Path) -> None:
+    config = Config.model_validate({"web": {"require_login": True}})
+    async with TestClient(TestServer(_app(tmp_path, config))) as client:
+        response = await client.get("/", allow_redirects=False)
+        assert response.status == 303 and response.headers["Location"].startswith("/login?")
+        page = await (await client.get("/login")).text()
+        assert 'id="state-badge"' not in page and 'href="/jobs"' not in page
+        assert 'data-live="off"' in page
+        await _login(client)
+        assert (await client.get("/jobs")).status == 200
