@@ -21,7 +21,7 @@ from mfpd.config import ConfigError, SnmpServiceConfig, SnmpUserConfig, parse_co
 from mfpd.device.events import EventBus
 from mfpd.device.identity import Identity
 from mfpd.services.snmp import engine_id as eid
-from mfpd.services.snmp.agent import SnmpAgent, ViewCache
+from mfpd.services.snmp.agent import SnmpAgent
 from mfpd.services.snmp.index import (
     LOCAL_MAX_MESSAGE,
     PDU_OVERHEAD,
@@ -31,6 +31,7 @@ from mfpd.services.snmp.index import (
     community_message_overhead,
     varbind_size,
 )
+from mfpd.services.snmp.instrumentation import ViewCache
 from mfpd.services.snmp.mib import Oid, Syntax, Value, Writable, WriteError, oid
 
 SYS = oid("1.3.6.1.2.1.1")
@@ -211,7 +212,7 @@ SAMPLES: list[tuple[Oid, Value | Missing]] = [
 
 
 def _pysnmp(value: Value | Missing) -> Any:
-    from mfpd.services.snmp.agent import to_pysnmp
+    from mfpd.services.snmp.instrumentation import to_pysnmp
 
     return to_pysnmp(value)
 

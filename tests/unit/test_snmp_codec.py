@@ -22,8 +22,8 @@ from mfpd.codecs.snmp import (
     encode_oid_content,
     encode_response,
 )
-from mfpd.services.snmp.agent import to_pysnmp
 from mfpd.services.snmp.index import Missing, OidIndex, value_tlv
+from mfpd.services.snmp.instrumentation import to_pysnmp
 from mfpd.services.snmp.mib import Oid, Syntax, Value
 
 V1, V2C = api.SNMP_VERSION_1, api.SNMP_VERSION_2C

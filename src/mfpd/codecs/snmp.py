@@ -1,6 +1,6 @@
 """SNMPv1 and SNMPv2c read requests and their responses in BER (X.690), sans-I/O.
 
-The SNMP agent's fast path (services/snmp/agent.py) answers the commonest datagrams itself:
+The SNMP agent's fast path (services/snmp/fast_path.py) answers the commonest datagrams itself:
 a Get, GetNext or GetBulk request of SNMPv1 (RFC 1157) or SNMPv2c (RFC 1901, RFC 3416) with
 NULL values. `decode_request` is deliberately narrow: anything but that plain shape (another
 version or PDU type, a value that is not NULL, an indefinite length, a constructed string,

@@ -4,6 +4,10 @@
   snmpEngineTime, snmpEngineMaxMessageSize, 1.3.6.1.6.3.10.2.1.{1..4}.0.
 - snmpEnableAuthenTraps (SNMPv2-MIB, RFC 3418) 1.3.6.1.2.1.11.30.0: enabled(1) or disabled(2),
   from `[services.snmp] authentication_traps` (read-only here: the configuration decides).
+
+`MAX_MESSAGE_SIZE`, the value of snmpEngineMaxMessageSize, is defined here because the agent's
+engine (agent.py), its command responders (responders.py) and its fast path (fast_path.py)
+all hold to it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from mfpd.services.snmp.mib import Oid, Value, Writable
+
+# snmpEngineMaxMessageSize: what the engine accepts and may send (RFC 3417: UDP's maximum).
+MAX_MESSAGE_SIZE = 65507
 
 SNMP_ENGINE = (1, 3, 6, 1, 6, 3, 10, 2, 1)
 SNMP_ENABLE_AUTHEN_TRAPS = (1, 3, 6, 1, 2, 1, 11, 30, 0)

@@ -1,0 +1,85 @@
+"""The agent's UDP transports (IPv4 and IPv6): where each datagram comes in.
+
+Datagrams reach the engine through `_receive`, which first offers each one to the fast path
+(fast_path.py), then hands the rest to pysnmp and contains the exceptions pysnmp 7 lets escape
+on some malformed BER. `LogLimit` keeps a scan or a flood of such datagrams out of the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from pysnmp.carrier.asyncio.dgram import udp, udp6  # type: ignore[import-untyped]
+
+from mfpd.services.snmp.fast_path import FastPath
+from mfpd.services.snmp.peers import format_peer
+
+log = logging.getLogger("mfpd.snmp")
+
+
+class LogLimit:
+    """At most `lines` log lines per `window` seconds for one kind of datagram trouble, then
+    one line saying how many were left out: a scan or a flood must not flood the log."""
+
+    def __init__(self, what: str, lines: int = 20, window: float = 10.0) -> None:
+        self.what = what
+        self.lines = lines
+        self.window = window
+        self._start = -window
+        self._count = 0
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        if now - self._start > self.window:
+            if self._count > self.lines:
+                log.warning("snmp: %d more %s", self._count - self.lines, self.what)
+            self._start, self._count = now, 0
+        self._count += 1
+        return self._count <= self.lines
+
+
+_UNREADABLE = LogLimit("unreadable datagrams")
+
+
+_FAST_FAILURES = LogLimit("fast path failures")
+
+
+def _receive(transport: Any, address: Any, datagram: bytes) -> None:
+    """Answer a datagram on the fast path, else hand it to the engine now, not through
+    call_soon as pysnmp does, and contain what pysnmp 7 lets escape on some malformed BER
+    (TypeError, IndexError from pyasn1): one log line naming the peer, no answer, and the
+    agent carries on."""
+    fast: FastPath | None = transport.fast
+    if fast is not None:
+        try:
+            reply = fast.answer(datagram)
+        except Exception:
+            # A bug here must cost speed, not answers: pysnmp takes the datagram.
+            if _FAST_FAILURES.allow():
+                log.exception("snmp: %s: fast path failed; pysnmp answers", format_peer(address))
+            reply = None
+        if reply is not None:
+            transport.transport.sendto(reply, address)
+            return
+    try:
+        transport._callback_function(transport, address, datagram)
+    except Exception as exc:
+        if _UNREADABLE.allow():
+            log.info("snmp: %s: unreadable datagram (%d octets) dropped: %s: %s",
+                     format_peer(address), len(datagram), type(exc).__name__, exc)  # fmt: skip
+
+
+class Udp(udp.UdpAsyncioTransport):  # type: ignore[misc]
+    fast: FastPath | None = None
+
+    def datagram_received(self, datagram: bytes, address: Any) -> None:
+        _receive(self, address, datagram)
+
+
+class Udp6(udp6.Udp6AsyncioTransport):  # type: ignore[misc]
+    fast: FastPath | None = None
+
+    def datagram_received(self, datagram: bytes, address: Any) -> None:
+        _receive(self, address, datagram)
