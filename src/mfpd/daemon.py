@@ -175,9 +175,12 @@ class Daemon:
         async def change_settings(
             patch: dict[str, object], *, carrying: str | None, actor: str
         ) -> dict[str, object]:
+            # Validated, saved and made current before the first await: a second change
+            # arriving meanwhile builds on this one (manager.reconfigure applies both).
             new, overrides, identity = validate_change(ctx.config, self._overrides, patch)
             save_overrides(self.state_dir, overrides)
             self._overrides = overrides
+            ctx.config = new
             if identity:
                 ctx.device.update_identity(**identity)
             restarted = await manager.reconfigure(new, carrying=carrying)

@@ -33,6 +33,9 @@ class ServiceManager:
         self.rows: dict[str, list[PortEntry]] = {}
         self._lock = asyncio.Lock()
         self._deferred: set[asyncio.Task[None]] = set()
+        # The configuration the running services were last brought in line with; ctx.config
+        # may already be newer (a second change made while the first was being applied).
+        self._applied = ctx.config
 
     def table(self) -> list[PortEntry]:
         order = [name for name, _ in configured_services(self.ctx.config)]
@@ -70,11 +73,15 @@ class ServiceManager:
         write_ports_file(self.ctx.state_dir, self.table())
 
     async def reconfigure(self, new: Config, *, carrying: str | None = None) -> list[str]:
-        """Switch to `new`; answer the services restarted. `carrying` names the listener
-        the request for the change came in on: it restarts after a moment, in the background,
-        so that its answer goes out first."""
+        """Bring the services in line with `new` (already ctx.config, set by the caller
+        before its first await, so that changes made one after the other build on each
+        other); answer the services restarted. `carrying` names the listener the request for
+        the change came in on: it restarts after a moment, in the background, so that its
+        answer goes out first."""
+        self.ctx.config = new
         async with self._lock:
-            old = self.ctx.config
+            old, new = self._applied, self.ctx.config
+            self._applied = new
             changed = [
                 name
                 for name, svc in configured_services(new)
@@ -85,7 +92,6 @@ class ServiceManager:
                 for name in DESCRIBES_SERVICES:
                     if name not in changed and new.services.effective(name):
                         changed.append(name)
-            self.ctx.config = new
             now = [name for name in changed if name != carrying]
             for name in now:
                 await self._stop(name)

@@ -418,3 +418,27 @@ def test_the_administrator_replaces_the_device_certificate(mfpd: Mfpd, admin: Ap
     # Both TLS listeners (443, and 631 by its first byte) restart with it.
     assert wait_until(lambda: served("https") and served("ipp"))
     assert Api(mfpd).request("PUT", "/certificate", json={"certificate": pem}).status_code == 401
+
+
+def test_changes_made_at_the_same_time_both_take_effect(mfpd: Mfpd, admin: Api) -> None:
+    """The second change is validated against the first, and the services end up running
+    what both say (none is lost to the other's restart)."""
+    over_tls = Api(mfpd, admin.token, tls=True)
+    answers: list[int] = []
+    patches = [
+        (admin, {"services": {"lpd": {"enabled": False}}}),
+        (over_tls, {"services": {"raw": {"enabled": False}}}),
+    ]
+    threads = [
+        threading.Thread(target=lambda api=api, patch=patch: answers.append(
+            api.patch("/config", json=patch).status_code))
+        for api, patch in patches
+    ]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert answers == [200, 200]
+    settings = admin.get("/config").json()["services"]
+    assert not settings["lpd"]["enabled"] and not settings["raw"]["enabled"]
+    assert wait_until(lambda: closed(mfpd.port("lpd")) and closed(mfpd.port("raw")))
