@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -277,3 +278,46 @@ def test_pause_resume_and_hold_new_jobs(mfpd: Mfpd, tmp_path: Path) -> None:
     assert "job-held-on-create" in job["state_reasons"]
     run("Release-Held-New-Jobs")
     assert mfpd.wait_jobs_done(1)[0]["state"] == "completed"
+
+
+def test_the_fast_path_answers_as_the_full_http_stack_does(mfpd: Mfpd) -> None:
+    """A request sent whole is answered without aiohttp (codecs/http_simple.py); the same
+    request sent head first, body later, goes through aiohttp. The answers must agree."""
+    from mfpd.codecs.ipp.decode import decode_message
+
+    request = _request(b"\x02\x00", 5, CHARSET + LANGUAGE + _uri(mfpd))
+    head = (
+        f"POST /ipp/print HTTP/1.1\r\nHost: 127.0.0.1:{mfpd.port('ipp')}\r\n"
+        f"Content-Type: application/ipp\r\nContent-Length: {len(request)}\r\n\r\n"
+    ).encode()
+
+    def exchange(pieces: list[bytes]) -> tuple[bytes, bytes]:
+        with socket.create_connection(("127.0.0.1", mfpd.port("ipp")), timeout=10) as sock:
+            for piece in pieces:
+                sock.sendall(piece)
+                time.sleep(0.2)
+            sock.shutdown(socket.SHUT_WR)
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        answer_head, _, body = data.partition(b"\r\n\r\n")
+        return answer_head, body
+
+    whole_head, whole = exchange([head + request])
+    split_head, split = exchange([head, request])
+    for answer_head in (whole_head, split_head):
+        lines = answer_head.decode().lower().split("\r\n")
+        assert lines[0] == "http/1.1 200 ok"
+        assert "content-type: application/ipp" in lines
+        assert any(line.startswith("server: xerox workcentre 7755") for line in lines)
+        assert any(line.startswith("date: ") for line in lines)
+    changing = {"printer-up-time", "printer-current-time", "printer-state-change-time",
+                "printer-state-change-date-time", "printer-config-change-time"}  # fmt: skip
+    answers = [decode_message(body)[0] for body in (whole, split)]
+    assert answers[0].code == answers[1].code == 0
+    printers = [
+        {a.name: a.values for g in m.groups for a in g.attributes if a.name not in changing}
+        for m in answers
+    ]
+    assert printers[0] == printers[1]
+    assert len(printers[0]) > 100

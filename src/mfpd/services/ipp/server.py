@@ -4,6 +4,13 @@ aiohttp does the HTTP: keep-alive, chunked bodies, `Expect: 100-continue`, Conte
 Here the body is read piece by piece: the attribute part goes to the codec's MessageParser and
 everything after it streams to the spool, so a document is never held in memory.
 
+A plain request that arrives whole (a POST with Content-Length, its body in hand, no Expect
+or Content-Encoding: what a polling client or a small Print-Job sends) is answered on a fast
+path, without aiohttp (codecs/http_simple.py recognises it), because aiohttp's own cost per
+request is larger than the IPP operation's. The answers are the same (IppService.answer_whole
+shares _post's decoding, errors and encoding). A connection that sends anything else goes to
+aiohttp for good: the two parsers never take turns on one connection.
+
 aiohttp has no connection limit and no timeout on a request head or body, so the listener
 keeps them itself (`IppListenerConfig`): connections beyond `max_connections` are closed at
 once; a request head not complete within `header_timeout` is answered 408 and closed (a TLS
@@ -32,6 +39,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 from aiohttp.typedefs import Handler
 
+from mfpd.codecs.http_simple import DateHeader, SimpleRequest, parse_simple, response_head
 from mfpd.codecs.ipp.decode import Limits, MessageParser
 from mfpd.codecs.ipp.encode import encode_message
 from mfpd.codecs.ipp.errors import IppDecodeError, IppEncodeError
@@ -56,6 +64,9 @@ from mfpd.services.web.state import SERVICE
 log = logging.getLogger("mfpd.ipp")
 
 IPP_TYPE = "application/ipp"
+_DATE = DateHeader()
+# Octets of requests the fast path holds while it answers one; past this, it stops reading.
+FAST_BUFFER = 256 * 1024
 READ_SIZE = 256 * 1024
 REAP_INTERVAL = 10.0
 # After an answer given before the whole body was read (a refused request), aiohttp reads
@@ -229,7 +240,7 @@ class IppService:
             try:
                 self.operations.abort_abandoned(MULTIPLE_OPERATION_TIME_OUT)
             except Exception as exc:  # a bug: logged, and the next round tries again
-                self._internal_error("multiple-operation-time-out", exc)
+                self.internal_error("multiple-operation-time-out", exc)
 
     async def stop(self, grace: float) -> None:
         if self._runner is not None:
@@ -282,14 +293,7 @@ class IppService:
             log.info("%s: %s: request cut short: %s", self.name, peer, _short(exc))
             return _broken(exc)
         except IppDecodeError as exc:
-            too_large = exc.status == StatusCode.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE
-            log.log(
-                logging.WARNING if too_large else logging.INFO,
-                "%s: %s: bad request: %s", self.name, peer, exc,
-            )  # fmt: skip
-            request_id = int.from_bytes(head[4:8], "big", signed=True) if len(head) == 8 else 0
-            version = (head[0], head[1]) if len(head) >= 2 and head[0] in (1, 2) else (2, 0)
-            answer = Message(version, exc.status, max(0, request_id), _bad_groups(str(exc)))
+            answer, too_large = self._bad_request(exc, head, peer)
             response = self._ipp(answer, peer)
             if too_large:
                 response.force_close()  # the rest of the attribute part is not worth reading
@@ -309,12 +313,51 @@ class IppService:
             log.info("%s: %s: request body cut short: %s", self.name, peer, _short(exc))
             return _broken(exc)
         except Exception as exc:  # a bug: answered in IPP, logged in one line, serving goes on
-            self._internal_error(peer, exc)
+            self.internal_error(peer, exc)
             answer = _internal_error_answer(message)
         # Whatever the handler did not read (a refused document) is drained by aiohttp.
         return self._ipp(answer, peer)
 
-    def _internal_error(self, peer: str, exc: BaseException) -> None:
+    def _bad_request(self, exc: IppDecodeError, head: bytes, peer: str) -> tuple[Message, bool]:
+        """The IPP answer to an undecodable request (version and request-id echoed when the
+        8-octet header came), and whether the connection is to close after it."""
+        too_large = exc.status == StatusCode.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE
+        log.log(
+            logging.WARNING if too_large else logging.INFO,
+            "%s: %s: bad request: %s", self.name, peer, exc,
+        )  # fmt: skip
+        request_id = int.from_bytes(head[4:8], "big", signed=True) if len(head) >= 8 else 0
+        version = (head[0], head[1]) if len(head) >= 2 and head[0] in (1, 2) else (2, 0)
+        return Message(version, exc.status, max(0, request_id), _bad_groups(str(exc))), too_large
+
+    async def answer_whole(
+        self, data: bytes, host: str, sockname: Any, secure: bool, peer: str
+    ) -> tuple[bytes, bool]:
+        """The fast path's request, its body whole in `data`: the same answer as _post
+        gives, encoded, and whether to close the connection after it."""
+        parser = MessageParser(self.limits)
+        try:
+            message = parser.feed(data)
+            if message is None:
+                message = parser.close()
+        except IppDecodeError as exc:
+            answer, too_large = self._bad_request(exc, data[:8], peer)
+            return self._encode(answer, peer), too_large
+        rest = parser.remaining
+
+        async def body() -> AsyncIterator[bytes]:
+            if rest:
+                yield rest
+
+        uris = self._uris_of(host, sockname, secure)
+        try:
+            answer = await self.operations.handle(message, body(), uris, peer)
+        except Exception as exc:  # a bug: answered in IPP, logged in one line, serving goes on
+            self.internal_error(peer, exc)
+            answer = _internal_error_answer(message)
+        return self._encode(answer, peer), False
+
+    def internal_error(self, peer: str, exc: BaseException) -> None:
         frames = traceback.extract_tb(exc.__traceback__)
         where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
         log.error(
@@ -324,24 +367,28 @@ class IppService:
         log.debug("%s: internal error", self.name, exc_info=exc)
 
     def _uris(self, request: web.Request) -> PrinterUris:
-        host = request.headers.get("Host", "")
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        return self._uris_of(request.headers.get("Host", ""), sockname, request.secure)
+
+    def _uris_of(self, host: str, sockname: Any, secure: bool) -> PrinterUris:
         if not _HOST.fullmatch(host):
             # No usable Host header (HTTP/1.0, or junk): the address the client reached.
-            sockname = request.transport.get_extra_info("sockname") if request.transport else None
             if isinstance(sockname, tuple) and len(sockname) >= 2:
                 address = f"[{sockname[0]}]" if ":" in str(sockname[0]) else str(sockname[0])
                 host = f"{address}:{sockname[1]}"
             else:
                 host = f"{self.ctx.device.identity.hostname}:{self.config.port}"
-        return printer_uris(host, secure=request.secure, tls=self._tls is not None)
+        return printer_uris(host, secure=secure, tls=self._tls is not None)
+
+    def _encode(self, message: Message, peer: str) -> bytes:
+        try:
+            return encode_message(message)
+        except IppEncodeError as exc:  # a value the handler built cannot go on the wire
+            self.internal_error(peer, exc)
+            return encode_message(_internal_error_answer(message))
 
     def _ipp(self, message: Message, peer: str) -> web.Response:
-        try:
-            body = encode_message(message)
-        except IppEncodeError as exc:  # a value the handler built cannot go on the wire
-            self._internal_error(peer, exc)
-            body = encode_message(_internal_error_answer(message))
-        return web.Response(body=body, content_type=IPP_TYPE)
+        return web.Response(body=self._encode(message, peer), content_type=IPP_TYPE)
 
 
 class _HttpConnection(web.RequestHandler):
@@ -375,6 +422,13 @@ class _HttpConnection(web.RequestHandler):
         self._unsent = 0  # bytes waiting in the transport at the last poll
         self._sent_at = time.monotonic()  # when some of them last went out, or began to wait
         self._interval = max(0.05, min(1.0, config.header_timeout / 4, config.idle_timeout / 4))
+        # The fast path's buffer; None once the connection has gone to aiohttp (for good:
+        # aiohttp's parser state is its own, so the two never take turns).
+        self._fast: bytearray | None = bytearray()
+        self._fast_task: asyncio.Future[None] | None = None
+        self._fast_blocked = False  # answers wait in the transport: no next one yet
+        self._fast_paused = False  # reading paused by the fast path
+        self._writing_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -388,6 +442,96 @@ class _HttpConnection(web.RequestHandler):
             self.data_received(data)
 
     def data_received(self, data: bytes) -> None:
+        if self._fast is not None:
+            # The fast path: requests complete in hand are answered here, without aiohttp.
+            self._last_activity = time.monotonic()
+            self._fast += data
+            if self._fast_task is None and not self._fast_blocked:
+                self._fast_next()
+            elif len(self._fast) > FAST_BUFFER:
+                self._fast_reading(False)
+            return
+        self._slow_received(data)
+
+    def _fast_reading(self, on: bool) -> None:
+        """Back-pressure: a client that sends faster than it reads its answers is not read
+        from until it catches up (aiohttp does the same on its path)."""
+        transport = self._transport
+        if transport is None or transport.is_closing() or on != self._fast_paused:
+            return
+        self._fast_paused = not on
+        if on:
+            transport.resume_reading()
+        else:
+            transport.pause_reading()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._writing_paused = False
+        if self._fast_blocked:
+            self._fast_blocked = False
+            self._fast_reading(True)
+            self._fast_next()
+
+    def _fast_next(self) -> None:
+        """Answer the next buffered request on the fast path, or give everything to aiohttp
+        for good (a request the fast path does not take, or one still arriving)."""
+        buffer = self._fast
+        if buffer is None or not buffer:
+            return
+        service = self.service
+        request = parse_simple(buffer, IPP_PATHS, service.config.max_attribute_bytes)
+        if isinstance(request, SimpleRequest) and request.content_type == IPP_TYPE:
+            del buffer[: request.size]
+            self._fast_task = asyncio.ensure_future(self._fast_answer(request))
+            return
+        self._fast_reading(True)  # aiohttp does its own flow control from here
+        self._fast = None
+        self._slow_received(bytes(buffer))
+
+    async def _fast_answer(self, request: SimpleRequest) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        self._in_request = True
+        try:
+            answer, close = await self.service.answer_whole(
+                request.body,
+                request.host,
+                transport.get_extra_info("sockname"),
+                transport.get_extra_info("sslcontext") is not None,
+                self.peer.rsplit(":", 1)[0],
+            )
+        except Exception as exc:  # a bug outside the operation: this connection ends
+            self.service.internal_error(self.peer, exc)
+            transport.abort()
+            return
+        finally:
+            self._in_request = False
+            self._last_activity = time.monotonic()
+            self._fast_task = None
+        if transport.is_closing():
+            return
+        close = close or request.close
+        head = response_head(
+            200, "OK", IPP_TYPE, len(answer), self.service.server_header, _DATE.value(), close
+        )
+        transport.write(head + answer)
+        if close:
+            transport.close()
+            return
+        if self._writing_paused:
+            self._fast_blocked = True  # resume_writing goes on
+            self._fast_reading(False)
+            return
+        self._fast_reading(True)
+        self._fast_next()
+
+    def _slow_received(self, data: bytes) -> None:
         now = time.monotonic()
         self._last_activity = now
         draining = self._body is not None and not self._body.is_eof()

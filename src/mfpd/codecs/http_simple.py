@@ -1,0 +1,126 @@
+"""The plainest HTTP/1.1 requests (RFC 9112), recognised without a full HTTP stack, sans-I/O.
+
+The IPP listener answers most requests of a polling client (Get-Printer-Attributes,
+Get-Jobs, Validate-Job, a small Print-Job) on a fast path: a POST whose head and whole body
+(Content-Length framing) are already in hand. `parse_simple` recognises exactly that shape and
+nothing else; anything it is not sure of (chunked or compressed bodies, Expect, Upgrade,
+folded or duplicated framing headers, HTTP/1.0, a head or body still arriving) is NOT_SIMPLE,
+and the caller gives the bytes to the full HTTP implementation, which answers every case the
+standard knows. So this parser only has to be right about what it accepts.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from dataclasses import dataclass
+from typing import Final
+
+MAX_HEAD: Final = 8192
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Headers whose presence means a shape this parser leaves to the full implementation.
+_NOT_SIMPLE_HEADERS: Final = frozenset(
+    {b"transfer-encoding", b"expect", b"upgrade", b"content-encoding", b"trailer"}
+)
+
+
+@dataclass(frozen=True)
+class SimpleRequest:
+    path: str
+    content_type: str  # the media type, lower case, without parameters
+    host: str
+    body: bytes
+    size: int  # octets of the request (head and body) in the buffer
+    close: bool  # Connection: close
+
+
+class _NotSimple:
+    def __repr__(self) -> str:
+        return "NOT_SIMPLE"
+
+
+NOT_SIMPLE: Final = _NotSimple()
+
+
+def parse_simple(
+    buffer: bytes | bytearray, paths: tuple[str, ...], max_body: int
+) -> SimpleRequest | _NotSimple:
+    """The request at the start of `buffer` when it is a complete, plain POST to one of
+    `paths` with a body of at most `max_body` octets; else NOT_SIMPLE."""
+    end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD)
+    if end < 0:
+        return NOT_SIMPLE
+    lines = bytes(buffer[:end]).split(b"\r\n")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3 or parts[0] != b"POST" or parts[2] != b"HTTP/1.1":
+        return NOT_SIMPLE
+    path = parts[1].decode("latin-1")
+    if path not in paths:
+        return NOT_SIMPLE
+    length: int | None = None
+    content_type = host = b""
+    close = False
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon or not _TOKEN.fullmatch(name):
+            return NOT_SIMPLE  # obs-fold, a space before the colon, junk
+        key = name.lower()
+        value = value.strip(b" \t")
+        if key in _NOT_SIMPLE_HEADERS or any(c < 0x20 and c != 0x09 for c in value):
+            return NOT_SIMPLE
+        if key == b"content-length":
+            if length is not None or not value.isdigit() or len(value) > 12:
+                return NOT_SIMPLE
+            length = int(value)
+        elif key == b"content-type":
+            if content_type:
+                return NOT_SIMPLE
+            content_type = value.split(b";", 1)[0].strip(b" \t").lower()
+        elif key == b"host":
+            if host:
+                return NOT_SIMPLE
+            host = value
+        elif key == b"connection":
+            tokens = {t.strip(b" \t").lower() for t in value.split(b",")}
+            close = close or b"close" in tokens
+    if length is None or length > max_body:
+        return NOT_SIMPLE
+    start = end + 4
+    if len(buffer) < start + length:
+        return NOT_SIMPLE  # the body is still arriving
+    return SimpleRequest(
+        path,
+        content_type.decode("latin-1"),
+        host.decode("latin-1"),
+        bytes(buffer[start : start + length]),
+        start + length,
+        close,
+    )
+
+
+class DateHeader:
+    """RFC 9110 6.6.1: an origin server with a clock sends Date; formatted once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = b""
+
+    def value(self) -> bytes:
+        now = int(time.time())
+        if now != self._second:
+            self._second = now
+            self._value = email.utils.formatdate(now, usegmt=True).encode()
+        return self._value
+
+
+def response_head(
+    status: int, reason: str, content_type: str, length: int, server: str, date: bytes, close: bool
+) -> bytes:
+    return (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {length}\r\nServer: {server}\r\n".encode()
+        + b"Date: "
+        + date
+        + (b"\r\nConnection: close\r\n\r\n" if close else b"\r\n\r\n")
+    )

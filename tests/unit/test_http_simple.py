@@ -1,0 +1,95 @@
+"""The fast path's HTTP/1.1 recogniser: it takes exactly the plain complete POST, and leaves
+everything else (which it answers NOT_SIMPLE) to the full HTTP implementation."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mfpd.codecs.http_simple import (
+    NOT_SIMPLE,
+    DateHeader,
+    SimpleRequest,
+    parse_simple,
+    response_head,
+)
+
+PATHS = ("/ipp/print", "/")
+BODY = b"\x02\x00\x00\x0b\x00\x00\x00\x01\x03"
+
+
+def post(*headers: bytes, body: bytes = BODY, line: bytes = b"POST /ipp/print HTTP/1.1") -> bytes:
+    return line + b"\r\n" + b"".join(h + b"\r\n" for h in headers) + b"\r\n" + body
+
+
+PLAIN = (b"Host: printer:631", b"Content-Type: application/ipp", b"Content-Length: 9")
+
+
+def test_a_plain_post_is_taken_whole() -> None:
+    data = post(*PLAIN) + b"POST / HTTP/1.1\r\n"  # the start of a pipelined next request
+    request = parse_simple(data, PATHS, 1024)
+    assert isinstance(request, SimpleRequest)
+    assert (request.path, request.content_type, request.host) == ("/ipp/print", "application/ipp",
+                                                                  "printer:631")  # fmt: skip
+    assert request.body == BODY and not request.close
+    assert data[request.size :] == b"POST / HTTP/1.1\r\n"
+    closing = parse_simple(
+        post(b"content-type: Application/IPP; charset=x", b"Connection: Close",
+             b"CONTENT-LENGTH:9"), PATHS, 1024,
+    )  # fmt: skip
+    assert isinstance(closing, SimpleRequest) and closing.close
+    assert closing.content_type == "application/ipp" and closing.host == ""
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        post(*PLAIN, body=BODY[:5]),  # the body still arriving
+        post(*PLAIN)[:20],  # the head still arriving
+        post(*PLAIN, line=b"POST /ipp/print HTTP/1.0"),
+        post(*PLAIN, line=b"GET /ipp/print HTTP/1.1"),
+        post(*PLAIN, line=b"POST /admin HTTP/1.1"),
+        post(*PLAIN, line=b"POST /ipp/print?x HTTP/1.1"),
+        post(*PLAIN, line=b"POST  /ipp/print HTTP/1.1"),
+        post(b"Content-Type: application/ipp", b"Transfer-Encoding: chunked", body=b""),
+        post(*PLAIN, b"Expect: 100-continue"),
+        post(*PLAIN, b"Content-Encoding: gzip"),
+        post(*PLAIN, b"Upgrade: TLS/1.2"),
+        post(*PLAIN, b"Content-Length: 9"),  # twice
+        post(b"Content-Type: application/ipp", b"Content-Length: +9"),
+        post(b"Content-Type: application/ipp", b"Content-Length: 0x9"),
+        post(b"Content-Type: application/ipp"),  # no length
+        post(*PLAIN, b" folded"),
+        post(*PLAIN, b"Bad Name: x"),
+        post(*PLAIN, b"X: a\x00b"),
+        post(*PLAIN, b"Host: other"),  # two Hosts
+        post(b"Content-Type: application/ipp", b"Content-Length: 2000", body=b"x" * 2000),
+    ],
+)
+def test_anything_else_goes_to_the_full_implementation(data: bytes) -> None:
+    assert parse_simple(data, PATHS, 1024) is NOT_SIMPLE
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_never_raise(data: bytes) -> None:
+    result = parse_simple(data, PATHS, 1024)
+    assert result is NOT_SIMPLE or isinstance(result, SimpleRequest)
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=200), st.sampled_from([b"\r\n", b"\n", b": ", b"\x00"]))
+def test_a_plain_post_with_junk_inserted_is_never_misread(junk: bytes, glue: bytes) -> None:
+    data = post(*PLAIN).replace(b"\r\nContent-Type", b"\r\n" + junk + glue + b"Content-Type", 1)
+    result = parse_simple(data, PATHS, 1024)
+    if isinstance(result, SimpleRequest):
+        assert result.body == BODY and result.size == len(data)
+
+
+def test_the_response_head() -> None:
+    date = DateHeader().value()
+    assert date.endswith(b" GMT")
+    head = response_head(200, "OK", "application/ipp", 9, "Xerox WorkCentre 7755", date, True)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\nContent-Type: application/ipp\r\n")
+    assert b"Content-Length: 9\r\n" in head and head.endswith(b"Connection: close\r\n\r\n")
