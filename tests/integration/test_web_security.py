@@ -62,6 +62,9 @@ def test_a_form_without_its_csrf_token_is_refused(mfpd: Mfpd) -> None:
     assert forged.status_code == 403
     wrong = browser.post(f"{url}/properties", data={**form, "csrf": "x" * 43}, timeout=TIMEOUT)
     assert wrong.status_code == 403
+    for forged in ("é" * 43, "\x00"):  # not ASCII, not printable: still a plain refusal
+        odd = browser.post(f"{url}/properties", data={**form, "csrf": forged}, timeout=TIMEOUT)
+        assert odd.status_code == 403
     assert mfpd.status()["identity"]["location"] == ""
     # The administrator's cookie alone does not carry an API change either.
     api = browser.patch(f"{url}/api/v1/config", json={"identity": {"location": "Forged"}},

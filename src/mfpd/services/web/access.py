@@ -197,7 +197,10 @@ async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
             logged_in = session is not None and session.user is not None
             if not api or logged_in or request.headers.get(CSRF_HEADER):
                 presented = await _presented_csrf(request)
-                if session is None or not hmac.compare_digest(presented, session.csrf):
+                # Bytes: compare_digest refuses str that is not ASCII (a forged token may be).
+                if session is None or not hmac.compare_digest(
+                    presented.encode(), session.csrf.encode()
+                ):
                     state.log.record(
                         "login", f"refused {request.method} {request.path} from "
                         f"{request.remote}: CSRF token missing or wrong", "warning",
