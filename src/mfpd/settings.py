@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 from mfpd.config import Config, ConfigError
 from mfpd.device.identity import EDITABLE
+from mfpd.security.auth import write_private_json
 
 SETTINGS_FILE = "settings.json"
 # The sections of the configuration the web server may change at runtime.
@@ -53,16 +53,8 @@ def load_overrides(state_dir: Path) -> dict[str, Any]:
 
 
 def save_overrides(state_dir: Path, overrides: dict[str, Any]) -> None:
-    """Written whole and renamed into place, then synced: a crash leaves the old or the new."""
-    path = state_dir / SETTINGS_FILE
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as out:
-        json.dump(overrides, out, indent=2, sort_keys=True)
-        out.write("\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.chmod(tmp, 0o600)  # SNMP keys and communities
-    os.replace(tmp, path)
+    # Private: SNMP keys and communities.
+    write_private_json(state_dir / SETTINGS_FILE, overrides)
 
 
 def apply_overrides(config: Config, overrides: dict[str, Any]) -> Config:

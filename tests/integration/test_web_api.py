@@ -383,6 +383,9 @@ def test_the_administrator_replaces_the_device_certificate(mfpd: Mfpd, admin: Ap
     request = x509.load_pem_x509_csr(answer.json()["csr"].encode())
     assert request.is_signature_valid
     assert request.subject.rfc4514_string() == "CN=printer.example.com"
+    for bad in ("é", "x" * 65, "a\tb"):
+        refused = admin.post("/certificate/csr", json={"common_name": bad})
+        assert refused.status_code == 400 and "common name" in refused.json()["error"]
     # The site's CA signs the request; the device keeps its own key.
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test CA")])

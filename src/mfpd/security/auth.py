@@ -67,11 +67,13 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-def _write_private(path: Path, data: Any) -> None:
+def write_private_json(path: Path, data: Any) -> None:
+    """JSON only the owner may read, from the moment the file exists; written whole, synced
+    and renamed into place, so a crash leaves the old file or the new one."""
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump(data, out, indent=2)
+        json.dump(data, out, indent=2, sort_keys=True)
         out.write("\n")
         out.flush()
         os.fsync(out.fileno())
@@ -108,7 +110,7 @@ class Administrator:
 
     def set_password(self, password: str) -> None:
         self._hash = hash_password(password)
-        _write_private(self.path, {"password": self._hash, "changed": time.time()})
+        write_private_json(self.path, {"password": self._hash, "changed": time.time()})
 
     def verify(self, user: str, password: str) -> bool:
         """Blocking (scrypt): call it from a thread."""
@@ -273,7 +275,7 @@ class ApiTokens:
         return tokens
 
     def _save(self) -> None:
-        _write_private(
+        write_private_json(
             self.path,
             [{**t.public(), "digest": t.digest} for t in self._tokens.values()],
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import re
 import ssl
 from pathlib import Path
 
@@ -149,14 +150,22 @@ def install_certificate(directory: Path, cert_pem: str, key_pem: str) -> dict[st
     return certificate_info(directory)
 
 
+# RFC 5280 Appendix A: ub-common-name and ub-organization-name are 64; a host name is ASCII.
+COMMON_NAME = re.compile(r"[ -~]{0,64}")
+
+
 def make_csr(directory: Path, hostname: str, organization: str, common_name: str = "") -> str:
     """A PKCS #10 request (RFC 2986) for the device's own key, to be signed by the site's CA
     and installed back with install_certificate (the key stays on the device)."""
+    if not COMMON_NAME.fullmatch(common_name):
+        raise CertificateError("a common name is a host name: up to 64 printable ASCII characters")
+    common_name = common_name.strip()
     key = serialization.load_pem_private_key((directory / KEY_NAME).read_bytes(), password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
         raise CertificateError("the device key cannot sign a request")
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name or hostname)]
-    if organization:
+    # The organization is optional in a request: one that does not fit is left out.
+    if organization and len(organization.encode()) <= 64:
         attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
     request = (
         x509.CertificateSigningRequestBuilder()

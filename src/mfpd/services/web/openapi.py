@@ -25,6 +25,13 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 _ERROR = {"$ref": "#/components/responses/Error"}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    """The error answers an operation may give: each an Error object (components)."""
+    return {str(code): _ERROR for code in codes}
+
+
 _DOCUMENT = {"type": "string", "format": "binary", "minLength": 1}
 _NULLABLE_INT = {"type": ["integer", "null"]}
 _NULLABLE_NUMBER = {"type": ["number", "null"]}
@@ -290,8 +297,7 @@ def _paths() -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _json(_ref("JobList"), "the jobs"),
-                    "400": _ERROR,
-                    "401": _ERROR,
+                    **_errors(400, 401),
                 },
             },
             "post": {
@@ -337,11 +343,7 @@ def _paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "201": _json(_ref("Job"), "the job, accepted"),
-                    "400": _ERROR,
-                    "401": _ERROR,
-                    "403": _ERROR,
-                    "413": _ERROR,
-                    "503": _ERROR,
+                    **_errors(400, 401, 403, 413, 503),
                 },
             },
         },
@@ -353,9 +355,7 @@ def _paths() -> dict[str, Any]:
                 "security": _OPEN,
                 "responses": {
                     "200": _json(_ref("Job"), "the job"),
-                    "400": _ERROR,
-                    "401": _ERROR,
-                    "404": _ERROR,
+                    **_errors(400, 401, 404),
                 },
             },
         },
@@ -377,12 +377,7 @@ def _paths() -> dict[str, Any]:
                 "requestBody": job_action_body,
                 "responses": {
                     "200": _json(_ref("JobActionResult"), "done"),
-                    "400": _ERROR,
-                    "401": _ERROR,
-                    "403": _ERROR,
-                    "404": _ERROR,
-                    "409": _ERROR,
-                    "415": _ERROR,
+                    **_errors(400, 401, 403, 404, 409, 415),
                 },
             },
         },
@@ -399,11 +394,7 @@ def _paths() -> dict[str, Any]:
                             "image/png": {"schema": {"type": "string", "format": "binary"}}
                         },
                     },
-                    "400": _ERROR,
-                    "401": _ERROR,
-                    "403": _ERROR,
-                    "404": _ERROR,
-                    "409": _ERROR,
+                    **_errors(400, 401, 403, 404, 409),
                 },
             },
         },
@@ -428,12 +419,7 @@ def _paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "200": _json(_ref("Settings"), "the new settings"),
-                    "400": _ERROR,
-                    "401": _ERROR,
-                    "403": _ERROR,
-                    "413": _ERROR,
-                    "415": _ERROR,
-                    "422": _ERROR,
+                    **_errors(400, 401, 403, 413, 415, 422),
                 },
             },
         },
@@ -445,11 +431,7 @@ def _paths() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {JSON: {"schema": _ref("Action")}}},
                 "responses": {
                     "200": _json(_ref("ActionResult"), "done"),
-                    "400": _ERROR,
-                    "401": _ERROR,
-                    "403": _ERROR,
-                    "413": _ERROR,
-                    "415": _ERROR,
+                    **_errors(400, 401, 403, 413, 415),
                 },
             }
         },
@@ -490,8 +472,7 @@ def _paths() -> dict[str, Any]:
                         },
                         "the entries",
                     ),
-                    "400": _ERROR,
-                    "401": _ERROR,
+                    **_errors(400, 401),
                 },
             }
         },
@@ -509,7 +490,7 @@ def _paths() -> dict[str, Any]:
                         },
                         "the port table",
                     ),
-                    "401": _ERROR,
+                    **_errors(401),
                 },
             }
         },
@@ -527,7 +508,7 @@ def _paths() -> dict[str, Any]:
                         },
                         "the tokens",
                     ),
-                    "401": _ERROR,
+                    **_errors(401),
                 },
             },
             "post": {
@@ -551,11 +532,7 @@ def _paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "201": _json(_ref("Token"), "the token"),
-                    "400": _ERROR,
-                    "401": _ERROR,
-                    "403": _ERROR,
-                    "413": _ERROR,
-                    "415": _ERROR,
+                    **_errors(400, 401, 403, 413, 415),
                 },
             },
         },
@@ -569,9 +546,7 @@ def _paths() -> dict[str, Any]:
                 "security": _ADMIN,
                 "responses": {
                     "204": {"description": "revoked"},
-                    "401": _ERROR,
-                    "403": _ERROR,
-                    "404": _ERROR,
+                    **_errors(401, 403, 404),
                 },
             },
         },
@@ -585,8 +560,7 @@ def _paths() -> dict[str, Any]:
                         "description": "an event stream",
                         "content": {"text/event-stream": {"schema": {"type": "string"}}},
                     },
-                    "401": _ERROR,
-                    "503": _ERROR,
+                    **_errors(401, 503),
                 },
             }
         },
@@ -621,12 +595,7 @@ def _paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "200": _json(_ref("Certificate"), "installed"),
-                    "400": _ERROR,
-                    "401": _ERROR,
-                    "403": _ERROR,
-                    "413": _ERROR,
-                    "415": _ERROR,
-                    "422": _ERROR,
+                    **_errors(400, 401, 403, 413, 415, 422),
                 },
             },
         },
@@ -658,11 +627,7 @@ def _paths() -> dict[str, Any]:
                         },
                         "the request, PEM",
                     ),
-                    "400": _ERROR,
-                    "401": _ERROR,
-                    "403": _ERROR,
-                    "413": _ERROR,
-                    "415": _ERROR,
+                    **_errors(400, 401, 403, 413, 415),
                 },
             }
         },

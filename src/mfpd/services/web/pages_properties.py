@@ -18,11 +18,11 @@ from aiohttp import web
 from mfpd.config import HTTP_DEPENDENTS
 from mfpd.device.identity import EDITABLE
 from mfpd.device.operator import FAULTS
-from mfpd.security.tls import TLS_DIR, CertificateError, certificate_info, make_csr
+from mfpd.security.tls import TLS_DIR, CertificateError, certificate_info
 from mfpd.services.base import PortEntry
 from mfpd.services.web import access
 from mfpd.services.web.actions import ActionError, device_action
-from mfpd.services.web.api import replace_certificate
+from mfpd.services.web.api import make_signing_request, replace_certificate
 from mfpd.services.web.pages_login import MAX_PASSWORD
 from mfpd.services.web.pages_render import (
     actor,
@@ -255,18 +255,11 @@ async def _tls(
 ) -> web.StreamResponse:
     """A signing request for the device's key, or a certificate (signed from one, or with
     its own key) installed in place of the self-signed one."""
-    ctx = ctx_of(request)
     if name == "csr":
-        common_name = form.get("common_name", "").strip()
-        if not common_name.isascii() or not common_name.isprintable() or len(common_name) > 64:
-            return section_page(
-                request, section, status=422,
-                errors={"certificate": "A common name is a host name: up to 64 ASCII characters."},
-            )  # fmt: skip
-        identity = ctx.device.identity
-        csr = make_csr(ctx.state_dir / TLS_DIR, identity.hostname, identity.organization,
-                       common_name)  # fmt: skip
-        access.web_state(request).log.record("config", f"CSR made by {actor(request)}")
+        try:
+            csr = make_signing_request(request, form.get("common_name", "").strip())
+        except CertificateError as exc:
+            return section_page(request, section, errors={"certificate": str(exc)}, status=422)
         flash(request, "The signing request is made: give it to your certificate authority.",
               secret=csr)  # fmt: skip
         raise see_other(request, section.path)
