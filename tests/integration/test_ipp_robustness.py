@@ -1167,6 +1167,31 @@ def test_pipelined_requests_are_answered_in_order(target: Mfpd, accepted: set[in
     assert_serving(target, start)
 
 
+def test_thousands_of_pipelined_queries_in_one_send_are_all_answered(target: Mfpd) -> None:
+    """Get-Printer-Attributes are answered in the callback that received them, one after
+    another from the buffer: 3,000 in one send (more than the fast path buffers at once,
+    so reading pauses and resumes) all come back, in order, on one connection."""
+    start = log_size(target)
+    port = target.port("ipp")
+    requests = [http_post(gpa(port, n)) for n in range(1, 3001)]
+    client = Client(port)
+    try:
+        sender = threading.Thread(target=client.send, args=(b"".join(requests),))
+        sender.start()  # the answers are read while the requests are still going out
+        answers = []
+        for _ in requests:
+            answer = client.response()
+            assert answer is not None, f"closed after {len(answers)} answers"
+            answers.append(answer)
+        sender.join(30)
+    finally:
+        client.close()
+    for request, answer in zip(requests, answers, strict=True):
+        check_answer(answer, request.split(b"\r\n\r\n", 1)[1])
+        assert answer.ipp_status == 0
+    assert_serving(target, start)
+
+
 def test_a_50_megabyte_header_line_does_not_grow_memory(target: Mfpd) -> None:
     """A header line without end, 50 MB of it, plain and over TLS: refused with 400 once it
     passes aiohttp's line limit (8190 octets), and the daemon's memory does not follow."""

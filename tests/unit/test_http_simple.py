@@ -93,3 +93,17 @@ def test_the_response_head() -> None:
     head = response_head(200, "OK", "application/ipp", 9, "Xerox WorkCentre 7755", date, True)
     assert head.startswith(b"HTTP/1.1 200 OK\r\nContent-Type: application/ipp\r\n")
     assert b"Content-Length: 9\r\n" in head and head.endswith(b"Connection: close\r\n\r\n")
+
+
+def test_a_head_read_before_is_judged_again_on_its_body_and_limit() -> None:
+    data = post(*PLAIN)
+    for _ in range(2):  # the second time the head comes from memory
+        assert isinstance(parse_simple(data, PATHS, 1024), SimpleRequest)
+        assert parse_simple(data, PATHS, 8) is NOT_SIMPLE  # over this caller's limit
+        assert parse_simple(data[:-1], PATHS, 1024) is NOT_SIMPLE  # the body still arriving
+        assert parse_simple(data, ("/ipp",), 1024) is NOT_SIMPLE  # not one of these paths
+        assert parse_simple(post(*PLAIN[:2], b"Expect: 100-continue", PLAIN[2]), PATHS, 1024) is (
+            NOT_SIMPLE
+        )
+    other = parse_simple(post(*PLAIN[:2], b"Content-Length: 4", body=b"abcd"), PATHS, 1024)
+    assert isinstance(other, SimpleRequest) and other.body == b"abcd"

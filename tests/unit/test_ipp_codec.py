@@ -44,10 +44,13 @@ from mfpd.codecs.ipp import (
     decode_message,
     encode_attribute,
     encode_message,
+    forget_encoded,
     keep_encoded,
+    keep_encoded_group,
     make_request,
     make_response,
 )
+from mfpd.codecs.ipp.memo import RequestMemo
 
 BAD = StatusCode.CLIENT_ERROR_BAD_REQUEST
 TOO_LONG = StatusCode.CLIENT_ERROR_REQUEST_VALUE_TOO_LONG
@@ -1452,3 +1455,87 @@ def test_an_attribute_holding_a_bytearray_is_encoded_each_time() -> None:
     raw[6:8] = b"10"
     assert encode_attribute(supply).endswith(b"level=10;")
     assert encode_attribute(collection).count(b"level=10;") == 1
+
+
+def test_a_kept_group_encodes_as_before_and_a_mutable_one_is_not_kept() -> None:
+    attrs = (
+        Attribute("printer-name", ValueTag.NAME, ("mfp",)),
+        Attribute("copies-supported", ValueTag.RANGE_OF_INTEGER, (Range(1, 99),)),
+    )
+    group = AttributeGroup(DelimiterTag.PRINTER, attrs)
+    message = make_response(StatusCode.SUCCESSFUL_OK, 3, groups=[group])
+    before = encode_message(message)
+    keep_encoded_group(group)
+    assert group._wire is not None and group._wire in before
+    assert encode_message(message) == before
+    assert decode_message(before)[0] == message
+    # a bytearray may change after the group is made: such a group is encoded every time
+    raw = bytearray(b"level=50;")
+    changing = AttributeGroup(
+        DelimiterTag.PRINTER, (Attribute("printer-supply", ValueTag.OCTET_STRING, (raw,)),)
+    )
+    keep_encoded_group(changing)
+    assert changing._wire is None
+    raw[6:8] = b"10"
+    answer = encode_message(make_response(StatusCode.SUCCESSFUL_OK, 1, groups=[changing]))
+    assert answer.count(b"level=10;") == 1
+    with pytest.raises(IppEncodeError):
+        keep_encoded_group(AttributeGroup(DelimiterTag.END, ()))
+
+
+def test_forgotten_attributes_are_encoded_from_their_values_again() -> None:
+    from mfpd.codecs.ipp import encode
+
+    attribute = Attribute("printer-up-time", ValueTag.INTEGER, (42,))
+    keep_encoded([attribute])
+    assert id(attribute) in encode._KEPT
+    kept_octets = encode._kept_octets
+    forget_encoded([attribute, Attribute("never-kept", ValueTag.INTEGER, (1,))])
+    assert id(attribute) not in encode._KEPT
+    assert encode._kept_octets == kept_octets - len(encode_attribute(attribute))
+    assert encode_attribute(attribute).endswith(u2(4) + u4(42))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_messages, st.lists(_int32, min_size=1, max_size=4), st.binary(max_size=20))
+def test_property_a_remembered_request_is_what_decoding_gives(
+    message: Message, request_ids: list[int], document: bytes
+) -> None:
+    memo = RequestMemo(Limits.lenient(), entries=4, max_octets=1 << 16)
+    data = encode_message(message)
+    for request_id in request_ids:  # the same request again, renumbered as a client does
+        again = encode_message(Message(message.version, message.code, request_id, message.groups))
+        expected = decode_message(again + document, Limits.lenient())
+        assert memo.decode(again + document) == expected
+        assert memo.decode(again + document) == expected
+    assert len(memo._known) <= (0 if document else 1)
+    assert memo.decode(data) == decode_message(data, Limits.lenient())
+
+
+def test_the_request_memo_is_bounded_and_remembers_no_refusal() -> None:
+    memo = RequestMemo(Limits(reject_duplicates=False), entries=3, max_octets=512)
+    requests = [
+        encode_message(make_request(Operation.GET_JOBS, 1, [a("limit", ValueTag.INTEGER, n)]))
+        for n in range(10)
+    ]
+    for data in requests:
+        assert memo.decode(data) == decode_message(data)
+        assert memo.decode(data)[0].groups is memo.decode(data)[0].groups  # from memory
+    assert len(memo._known) == 3
+    # not kept: over max_octets, or with document data after the attributes
+    big = encode_message(
+        make_request(Operation.GET_JOBS, 1, [a("job-name", ValueTag.NAME, "u" * 200)] * 3)
+    )
+    assert len(big) > 512
+    assert memo.decode(big) == decode_message(big, Limits(reject_duplicates=False))
+    assert memo.decode(requests[0] + b"%PDF") == decode_message(requests[0] + b"%PDF")
+    assert len(memo._known) == 3 and all(len(k) < 512 for k in memo._known)
+    # a refusal is made again each time, never taken from memory
+    bad = requests[1][:-1]  # no end-of-attributes
+    for _ in range(2):
+        with pytest.raises(IppDecodeError):
+            memo.decode(bad)
+    # a request-id of 0 is decoded as sent (the server answers it with bad-request)
+    zero = bytearray(requests[9])
+    zero[4:8] = u4(0)
+    assert memo.decode(bytes(zero))[0].request_id == 0

@@ -160,3 +160,77 @@ def test_set_printer_attributes_is_all_or_nothing(tmp_path: Path) -> None:
     assert reply.code == StatusCode.SUCCESSFUL_OK and device.identity.location == "Lab 3"
     assert device.snapshot()["identity"] == {"location": "Lab 3"}
     store.close()
+
+
+def test_printer_attributes_from_memory_are_those_built_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Get-Printer-Attributes answers with the objects (and kept octets) of the last answer
+    while they are what building again would give: after every kind of change the answer
+    must equal one made from nothing, value for value and octet for octet."""
+    from mfpd.codecs.ipp.encode import encode_message, make_response
+    from mfpd.device.alerts import ConditionKind
+    from mfpd.services.ipp import printer_attributes as pa
+
+    store, device, spool, ops = _setup(tmp_path)
+    kept = ops._printer_attributes
+    wanted_sets = [
+        frozenset({"all"}),
+        frozenset({"all", "media-col-database"}),
+        frozenset({"printer-description"}),
+        frozenset({"job-template", "printer-state"}),
+        frozenset({"printer-state", "printer-state-reasons", "marker-levels", "printer-up-time"}),
+        frozenset({"queued-job-count", "printer-impressions-completed", "printer-current-time"}),
+    ]
+    clock = [device.started_at + 5.25]
+    monkeypatch.setattr(pa.time, "time", lambda: clock[0])
+
+    def check(uris: pa.PrinterUris) -> None:
+        for wanted in wanted_sets:
+            group = kept.group(device, spool, uris, wanted)
+            fresh = pa.PrinterAttributes(ops.settings).group(device, spool, uris, wanted)
+            assert group.attributes == fresh.attributes
+            whole = pa._select(pa.PrinterAttributes(ops.settings)(device, spool, uris), wanted)
+            assert list(group.attributes) == whole
+            sent, made = (
+                encode_message(make_response(StatusCode.SUCCESSFUL_OK, 1, groups=[g]))
+                for g in (group, fresh)
+            )
+            assert sent == made
+
+    uris = pa.printer_uris("localhost:631", secure=False, tls=True)
+    changes = [
+        lambda: None,
+        lambda: device.set_fault(ConditionKind.JAM),
+        lambda: device.set_fault(ConditionKind.JAM, False),
+        lambda: device.set_supply_level(device.supplies[0], 3),
+        lambda: device.set_tray_level(device.trays[0], 0),
+        lambda: device.print_impression(device.trays[1], color=True),
+        lambda: device.set_tray_level(device.trays[2], 117),  # a level alone, no alert
+        lambda: device.set_supply_level(device.supplies[1], device.supplies[1].capacity // 2),
+        lambda: spool.create("ipp", name="queued"),
+        lambda: device.update_identity(location="Room 101"),
+        lambda: device.set_console(operator_message="SERVICE MODE"),
+        lambda: device.set_paused(True),
+        lambda: device.set_accepting(False),
+        lambda: device.set_hold_new_jobs(True),
+        lambda: clock.__setitem__(0, clock[0] + 0.5),  # the same second
+        lambda: clock.__setitem__(0, clock[0] + 1),  # the next one
+        lambda: clock.__setitem__(0, clock[0] + 3600),
+    ]
+    for change in changes:
+        change()
+        check(uris)
+        check(pa.printer_uris("[::1]:8631", secure=True, tls=True))  # another Host
+    # and what they say is the device's state now, not at the first answer
+    now = kept.group(device, spool, uris, frozenset({"all"}))
+    assert now["printer-up-time"].value == int(clock[0]) - int(device.started_at) >= 3606
+    assert now["queued-job-count"].value == 1
+    assert now["printer-impressions-completed"].value == 1
+    assert now["printer-state-message"].value == "SERVICE MODE"
+    assert now["printer-is-accepting-jobs"].value is False
+    assert now["printer-location"].value == "Room 101"
+    assert "hold-new-jobs-report" in now["printer-state-reasons"].values
+    assert b"level=117;" in now["printer-input-tray"].values[2]
+    assert now["printer-current-time"].value.timestamp() == int(clock[0])
+    store.close()

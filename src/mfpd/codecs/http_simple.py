@@ -14,19 +14,18 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 MAX_HEAD: Final = 8192
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f]")  # in a field value: controls but HTAB
 # Headers whose presence means a shape this parser leaves to the full implementation.
 _NOT_SIMPLE_HEADERS: Final = frozenset(
     {b"transfer-encoding", b"expect", b"upgrade", b"content-encoding", b"trailer"}
 )
 
 
-@dataclass(frozen=True)
-class SimpleRequest:
+class SimpleRequest(NamedTuple):
     path: str
     content_type: str  # the media type, lower case, without parameters
     host: str
@@ -43,6 +42,21 @@ class _NotSimple:
 NOT_SIMPLE: Final = _NotSimple()
 
 
+class _Head(NamedTuple):
+    path: str
+    content_type: str
+    host: str
+    length: int
+    close: bool
+
+
+# A client sends the same head again and again (the same path, host, type and length for
+# the same request): heads already read are remembered, a bounded memo of a pure function.
+_HEADS: dict[tuple[bytes, tuple[str, ...]], _Head | None] = {}
+_HEADS_ENTRIES: Final = 256
+_HEADS_LENGTH: Final = 1024
+
+
 def parse_simple(
     buffer: bytes | bytearray, paths: tuple[str, ...], max_body: int
 ) -> SimpleRequest | _NotSimple:
@@ -51,52 +65,65 @@ def parse_simple(
     end = buffer.find(b"\r\n\r\n", 0, MAX_HEAD)
     if end < 0:
         return NOT_SIMPLE
-    lines = bytes(buffer[:end]).split(b"\r\n")
+    raw = bytes(buffer[:end])
+    key = (raw, paths)
+    if key in _HEADS:
+        head = _HEADS[key]
+    else:
+        head = _head(raw, paths)
+        if end <= _HEADS_LENGTH:
+            if len(_HEADS) >= _HEADS_ENTRIES:
+                _HEADS.clear()
+            _HEADS[key] = head
+    if head is None or head.length > max_body:
+        return NOT_SIMPLE
+    start = end + 4
+    stop = start + head.length
+    if len(buffer) < stop:
+        return NOT_SIMPLE  # the body is still arriving
+    return SimpleRequest(
+        head.path, head.content_type, head.host, bytes(buffer[start:stop]), stop, head.close
+    )
+
+
+def _head(raw: bytes, paths: tuple[str, ...]) -> _Head | None:
+    """The head of a simple request, or None."""
+    lines = raw.split(b"\r\n")
     parts = lines[0].split(b" ")
     if len(parts) != 3 or parts[0] != b"POST" or parts[2] != b"HTTP/1.1":
-        return NOT_SIMPLE
+        return None
     path = parts[1].decode("latin-1")
     if path not in paths:
-        return NOT_SIMPLE
+        return None
     length: int | None = None
     content_type = host = b""
     close = False
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
         if not colon or not _TOKEN.fullmatch(name):
-            return NOT_SIMPLE  # obs-fold, a space before the colon, junk
+            return None  # obs-fold, a space before the colon, junk
         key = name.lower()
         value = value.strip(b" \t")
-        if key in _NOT_SIMPLE_HEADERS or any(c < 0x20 and c != 0x09 for c in value):
-            return NOT_SIMPLE
+        if key in _NOT_SIMPLE_HEADERS or _CONTROL.search(value):
+            return None
         if key == b"content-length":
             if length is not None or not value.isdigit() or len(value) > 12:
-                return NOT_SIMPLE
+                return None
             length = int(value)
         elif key == b"content-type":
             if content_type:
-                return NOT_SIMPLE
+                return None
             content_type = value.split(b";", 1)[0].strip(b" \t").lower()
         elif key == b"host":
             if host:
-                return NOT_SIMPLE
+                return None
             host = value
         elif key == b"connection":
             tokens = {t.strip(b" \t").lower() for t in value.split(b",")}
             close = close or b"close" in tokens
-    if length is None or length > max_body:
-        return NOT_SIMPLE
-    start = end + 4
-    if len(buffer) < start + length:
-        return NOT_SIMPLE  # the body is still arriving
-    return SimpleRequest(
-        path,
-        content_type.decode("latin-1"),
-        host.decode("latin-1"),
-        bytes(buffer[start : start + length]),
-        start + length,
-        close,
-    )
+    if length is None:
+        return None
+    return _Head(path, content_type.decode("latin-1"), host.decode("latin-1"), length, close)
 
 
 class DateHeader:

@@ -10,7 +10,9 @@ from mfpd.codecs.ipp.decode import WIRE_MAX_LENGTH, Limits, MessageParser, decod
 from mfpd.codecs.ipp.encode import (
     encode_attribute,
     encode_message,
+    forget_encoded,
     keep_encoded,
+    keep_encoded_group,
     make_request,
     make_response,
 )
@@ -57,7 +59,9 @@ __all__ = [
     "decode_message",
     "encode_attribute",
     "encode_message",
+    "forget_encoded",
     "keep_encoded",
+    "keep_encoded_group",
     "make_request",
     "make_response",
     "names_of_kind",

@@ -32,7 +32,9 @@ from mfpd.codecs.ipp.values import (
 __all__ = [
     "encode_attribute",
     "encode_message",
+    "forget_encoded",
     "keep_encoded",
+    "keep_encoded_group",
     "make_request",
     "make_response",
 ]
@@ -427,6 +429,39 @@ def keep_encoded(attributes: Iterable[Attribute]) -> None:
         _kept_octets += len(out)
 
 
+def forget_encoded(attributes: Iterable[Attribute]) -> None:
+    """Let go of the octets `keep_encoded` kept for ``attributes`` (they are being replaced,
+    and would otherwise hold their place until the store is emptied)."""
+    global _kept_octets
+    for attribute in attributes:
+        entry = _KEPT.get(id(attribute))
+        if entry is not None and entry[0] is attribute:
+            del _KEPT[id(attribute)]
+            _kept_octets -= len(entry[1])
+
+
+def keep_encoded_group(group: AttributeGroup) -> None:
+    """Encode ``group`` now and keep its octets on it, when every value is immutable:
+    `encode_message` then copies them whenever this very group is sent again (a printer's
+    answer to the same Get-Printer-Attributes). Raises IppEncodeError as `encode_message`
+    would."""
+    if group._wire is not None:
+        return
+    if group.tag is DelimiterTag.END:
+        raise IppEncodeError("end-of-attributes is not a group tag")
+    out = bytearray((group.tag,))
+    kept = _KEPT
+    for attribute in group.attributes:
+        entry = kept.get(id(attribute))
+        if entry is not None and entry[0] is attribute:
+            out += entry[1]
+            continue
+        _encode_values(out, attribute, _name_header(attribute.name))
+        if not _immutable(attribute):
+            return
+    object.__setattr__(group, "_wire", bytes(out))
+
+
 def encode_message(message: Message) -> bytes:
     """The application/ipp octets of ``message`` (RFC 8010 3.1.1), without document data."""
     major, minor = message.version
@@ -441,6 +476,10 @@ def encode_message(message: Message) -> bytes:
     out += message.code.to_bytes(2, "big")
     out += message.request_id.to_bytes(4, "big", signed=True)
     for group in message.groups:
+        wire = group._wire
+        if wire is not None:
+            out += wire
+            continue
         if group.tag is DelimiterTag.END:
             raise IppEncodeError("end-of-attributes is not a group tag")
         out.append(group.tag)

@@ -223,28 +223,36 @@ class AttributeGroup:
     """An attribute group (RFC 8010 3.1.2): a begin-attribute-group tag and its attributes.
 
     Attributes keep wire order. A group may be empty (RFC 8010 appendix A.9 answers a job the
-    client may not see with an empty job group).
+    client may not see with an empty job group). The index by name is built at the first
+    lookup, as most groups of an answer are only ever encoded; `keep_encoded_group` keeps a
+    group's octets on it (``_wire``), for a group a server sends again and again.
     """
 
     tag: DelimiterTag
     attributes: tuple[Attribute, ...] = ()
-    _index: dict[str, Attribute] = field(init=False, repr=False, compare=False, hash=False)
+    _index: dict[str, Attribute] | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
+    _wire: bytes | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
-    def __post_init__(self) -> None:
-        index: dict[str, Attribute] = {}
-        for a in self.attributes:
-            index.setdefault(a.name, a)  # first occurrence wins, like a CUPS lookup
-        object.__setattr__(self, "_index", index)
+    def _names(self) -> dict[str, Attribute]:
+        index = self._index
+        if index is None:
+            index = {}
+            for a in self.attributes:
+                index.setdefault(a.name, a)  # first occurrence wins, like a CUPS lookup
+            object.__setattr__(self, "_index", index)
+        return index
 
     def get(self, name: str) -> Attribute | None:
         """The attribute called ``name``, or None."""
-        return self._index.get(name)
+        return self._names().get(name)
 
     def __getitem__(self, name: str) -> Attribute:
-        return self._index[name]
+        return self._names()[name]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._index
+        return name in self._names()
 
     def __iter__(self) -> Iterator[Attribute]:
         return iter(self.attributes)

@@ -12,6 +12,7 @@ import logging
 import time
 import zlib
 
+from mfpd.codecs.ipp.encode import keep_encoded, keep_encoded_group
 from mfpd.codecs.ipp.tags import DelimiterTag, Operation, StatusCode, ValueTag
 from mfpd.codecs.ipp.values import Attribute, AttributeGroup, Message, Range
 from mfpd.config import IppConfig
@@ -27,7 +28,6 @@ from mfpd.services.ipp.printer_attributes import (
     DOCUMENT_FORMATS,
     JOB_HOLD_UNTIL,
     JOB_SETTABLE,
-    JOB_TEMPLATE,
     MEDIA_SIZES,
     PASSWORD_ENCRYPTIONS,
     SIDES,
@@ -53,6 +53,15 @@ REQUEST_GROUPS = (
     DelimiterTag.SUBSCRIPTION,
 )
 COMPRESSIONS = ("none", "gzip", "deflate")
+# RFC 8011 4.1.4.2: every answer starts with these two, in this order. Most answers have
+# nothing else in their operation group: that group is encoded once.
+_ANSWER_LANGUAGE = (
+    b.charset("attributes-charset", "utf-8"),
+    b.language("attributes-natural-language", "en"),
+)
+keep_encoded(_ANSWER_LANGUAGE)
+_PLAIN_OPERATION = AttributeGroup(DelimiterTag.OPERATION, _ANSWER_LANGUAGE)
+keep_encoded_group(_PLAIN_OPERATION)
 
 
 class IppOperations:
@@ -154,14 +163,14 @@ class IppOperations:
     def _message(self, request: Message, response: Response) -> Message:
         major = request.version[0] if request.version[0] in (1, 2) else 1
         minor = request.version[1] if request.version[0] in (1, 2) else 1
-        operation = [
-            b.charset("attributes-charset", "utf-8"),
-            b.language("attributes-natural-language", "en"),
-        ]
-        if response.message:
-            operation.append(b.text("status-message", response.message[:255]))
-        operation += response.operation
-        groups = [AttributeGroup(DelimiterTag.OPERATION, tuple(operation))]
+        if response.message or response.operation:
+            operation = list(_ANSWER_LANGUAGE)
+            if response.message:
+                operation.append(b.text("status-message", response.message[:255]))
+            operation += response.operation
+            groups = [AttributeGroup(DelimiterTag.OPERATION, tuple(operation))]
+        else:
+            groups = [_PLAIN_OPERATION]
         if response.unsupported:
             groups.append(AttributeGroup(DelimiterTag.UNSUPPORTED, tuple(response.unsupported)))
             if response.status == StatusCode.SUCCESSFUL_OK:
@@ -625,16 +634,7 @@ class IppOperations:
     async def get_printer_attributes(
         self, request: Request, body: Body, response: Response
     ) -> None:
-        wanted = self._requested(request)
-        attrs = self._printer_attributes(self.device, self.spool, self.uris)
-        if "all" not in wanted and "printer-description" not in wanted:
-            names = set(wanted)
-            if "job-template" in wanted:
-                names |= JOB_TEMPLATE
-            attrs = [a for a in attrs if a.name in names]
-        elif "all" not in wanted:  # printer-description: everything but job template
-            attrs = [a for a in attrs if a.name not in JOB_TEMPLATE or a.name in wanted]
-        if "media-col-database" not in wanted:
-            # PWG 5100.7: the database is large; "all" leaves it out unless asked for.
-            attrs = [a for a in attrs if a.name != "media-col-database"]
-        response.groups.append(AttributeGroup(DelimiterTag.PRINTER, tuple(attrs)))
+        wanted = frozenset(self._requested(request))
+        response.groups.append(
+            self._printer_attributes.group(self.device, self.spool, self.uris, wanted)
+        )

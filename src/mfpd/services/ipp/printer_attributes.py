@@ -6,11 +6,15 @@ request time, so IPP says what SNMP and PJL say. URIs are built from the request
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from mfpd.codecs.ipp.encode import keep_encoded
-from mfpd.codecs.ipp.values import Attribute, Collection
+from mfpd.codecs.ipp.encode import forget_encoded, keep_encoded, keep_encoded_group
+from mfpd.codecs.ipp.tags import DelimiterTag
+from mfpd.codecs.ipp.values import Attribute, AttributeGroup, Collection
 from mfpd.config import IppConfig
 from mfpd.device.alerts import Alert, AlertSeverity
 from mfpd.device.machine import Device
@@ -152,6 +156,7 @@ class PrinterUris:
     supported: tuple[tuple[str, str], ...]
 
 
+@functools.lru_cache(maxsize=64)
 def printer_uris(host: str, secure: bool, tls: bool) -> PrinterUris:
     """The URIs of the printer as a client reached it at `host` (the request's Host)."""
     path = "/ipp/print"
@@ -291,14 +296,18 @@ def _alerts(device: Device) -> list[Attribute]:
     ]
 
 
-def _since(device: Device, when: float) -> int:
+def _since(started: float, when: float) -> int:
     # printer-*-change-time count printer-up-time seconds (RFC 8011 5.4.x), at least 1.
-    return max(1, int(when - device.started_at) + 1)
+    return max(1, int(when - started) + 1)
 
 
 class PrinterAttributes:
     """Get-Printer-Attributes' answer: the description, built and encoded once per
-    configuration (it is most of the answer), and the live state, read at each request."""
+    configuration (it is most of the answer), and the live state, read at each request.
+
+    Each part is rebuilt only when what it is built from changes, and a request is answered
+    with the very objects of the last one whenever they are still what building them again
+    would give: their octets are then kept, and an unchanged answer costs no encoding."""
 
     def __init__(self, settings: IppConfig | None = None) -> None:
         self.settings = settings or IppConfig()
@@ -308,10 +317,44 @@ class PrinterAttributes:
         # attributes are rebuilt when a level, a medium or the alert list changes.
         self._levels: tuple[object, ...] | None = None
         self._materials: tuple[Attribute, ...] = ()
+        # State, times and counters: rebuilt when one of the values they show changes (the
+        # clock's second, at most once a second).
+        self._now: _Now | None = None
+        self._live: tuple[Attribute, ...] = ()
+        # The group answered per requested-attributes set, with the parts it was cut from.
+        self._answers: dict[frozenset[str], tuple[tuple[Attribute, ...], ...]] = {}
+        self._groups: dict[frozenset[str], AttributeGroup] = {}
 
     def __call__(self, device: Device, spool: Spool, uris: PrinterUris) -> list[Attribute]:
+        """Every printer attribute, media-col-database included."""
+        return [attribute for part in self._parts(device, spool, uris) for attribute in part]
+
+    def group(
+        self, device: Device, spool: Spool, uris: PrinterUris, wanted: frozenset[str]
+    ) -> AttributeGroup:
+        """The printer attributes group answering requested-attributes ``wanted`` (RFC 8011
+        4.2.5.1: names and the group names all, printer-description and job-template)."""
+        parts = self._parts(device, spool, uris)
+        made = self._answers.get(wanted)
+        if made is not None and all(a is b for a, b in zip(made, parts, strict=True)):
+            return self._groups[wanted]
+        group = AttributeGroup(
+            DelimiterTag.PRINTER, tuple(_select((a for p in parts for a in p), wanted))
+        )
+        keep_encoded_group(group)
+        if len(self._answers) >= _ANSWERS:
+            self._answers.clear()
+            self._groups.clear()
+        self._answers[wanted] = parts
+        self._groups[wanted] = group
+        return group
+
+    def _parts(
+        self, device: Device, spool: Spool, uris: PrinterUris
+    ) -> tuple[tuple[Attribute, ...], ...]:
         key = (device.identity, device.config_changed_at, uris)
         if key != self._key:
+            forget_encoded(self._description)
             self._description = tuple(_description(device, uris, self.settings))
             keep_encoded(self._description)
             self._key = key
@@ -322,31 +365,104 @@ class PrinterAttributes:
             tuple((a.index, a.kind) for a in device.alerts),
         )
         if levels != self._levels:
+            forget_encoded(self._materials)
             self._materials = (*_supplies(device), *_trays(device), *_alerts(device))
             keep_encoded(self._materials)
             self._levels = levels
-        return [*self._description, *_live(device, spool), *self._materials]
+        now = _live_values(device, spool)
+        if now != self._now:
+            self._live = _renewed(self._live, _live(now))
+            self._now = now
+        return self._description, self._live, self._materials
 
 
-def _live(device: Device, spool: Spool) -> list[Attribute]:
+# requested-attributes sets whose answers are kept (a client asks for one or two sets; when
+# more arrive, the kept ones are dropped and made again as they are asked for)
+_ANSWERS = 64
+
+
+def _select(attrs: Iterable[Attribute], wanted: frozenset[str]) -> list[Attribute]:
+    if "all" not in wanted and "printer-description" not in wanted:
+        names = set(wanted)
+        if "job-template" in wanted:
+            names |= JOB_TEMPLATE
+        selected = [a for a in attrs if a.name in names]
+    elif "all" not in wanted:  # printer-description: everything but job template
+        selected = [a for a in attrs if a.name not in JOB_TEMPLATE or a.name in wanted]
+    else:
+        selected = list(attrs)
+    if "media-col-database" not in wanted:
+        # PWG 5100.7: the database is large; "all" leaves it out unless asked for.
+        selected = [a for a in selected if a.name != "media-col-database"]
+    return selected
+
+
+def _renewed(old: tuple[Attribute, ...], new: list[Attribute]) -> tuple[Attribute, ...]:
+    """``new``, where an attribute equal to the old one in its place is the old object (its
+    octets are kept); the octets of the replaced ones are let go."""
+    if len(old) != len(new):
+        forget_encoded(old)
+        keep_encoded(new)
+        return tuple(new)
+    renewed = []
+    for before, after in zip(old, new, strict=True):
+        if before == after:
+            renewed.append(before)
+        else:
+            forget_encoded((before,))
+            keep_encoded((after,))
+            renewed.append(after)
+    return tuple(renewed)
+
+
+class _Now(NamedTuple):
+    """What the live attributes show: they are a function of these values alone."""
+
+    accepting: bool
+    state: int
+    reasons: tuple[str, ...]
+    display: str
+    second: int  # the clock, in whole seconds as dateTime and printer-up-time show it
+    started: float
+    state_changed: float
+    config_changed: float
+    impressions: int
+    sheets: int
+    queued: int
+
+
+def _live_values(device: Device, spool: Spool) -> _Now:
+    return _Now(
+        device.accepting,
+        device.state.ipp,
+        tuple(str(r) for r in device.reasons) or ("none",),
+        device.display,
+        int(time.time()),
+        device.started_at,
+        device.state_changed_at,
+        device.config_changed_at,
+        device.counters.impressions,
+        device.counters.sheets,
+        len(spool.active()),
+    )
+
+
+def _live(now: _Now) -> list[Attribute]:
     """What the device changes by itself at any moment: state, times, counters."""
-    now = int(time.time())
-    up = max(1, now - int(device.started_at))
-    reasons = [str(r) for r in device.reasons] or ["none"]
     return [
-        b.boolean("printer-is-accepting-jobs", device.accepting),
-        b.enum("printer-state", device.state.ipp),
-        b.keyword("printer-state-reasons", *reasons),
-        b.text("printer-state-message", device.display),
-        b.integer("printer-up-time", up),
-        b.integer("printer-state-change-time", _since(device, device.state_changed_at)),
-        b.integer("printer-config-change-time", _since(device, device.config_changed_at)),
-        b.integer("printer-impressions-completed", device.counters.impressions),
-        b.integer("printer-media-sheets-completed", device.counters.sheets),
-        b.integer("queued-job-count", len(spool.active())),
-        b.date("printer-config-change-date-time", device.config_changed_at),
-        b.date("printer-state-change-date-time", device.state_changed_at),
-        b.date("printer-current-time", time.time()),
+        b.boolean("printer-is-accepting-jobs", now.accepting),
+        b.enum("printer-state", now.state),
+        b.keyword("printer-state-reasons", *now.reasons),
+        b.text("printer-state-message", now.display),
+        b.integer("printer-up-time", max(1, now.second - int(now.started))),
+        b.integer("printer-state-change-time", _since(now.started, now.state_changed)),
+        b.integer("printer-config-change-time", _since(now.started, now.config_changed)),
+        b.integer("printer-impressions-completed", now.impressions),
+        b.integer("printer-media-sheets-completed", now.sheets),
+        b.integer("queued-job-count", now.queued),
+        b.date("printer-config-change-date-time", now.config_changed),
+        b.date("printer-state-change-date-time", now.state_changed),
+        b.date("printer-current-time", now.second),
     ]
 
 

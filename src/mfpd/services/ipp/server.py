@@ -43,12 +43,14 @@ from mfpd.codecs.http_simple import DateHeader, SimpleRequest, parse_simple, res
 from mfpd.codecs.ipp.decode import Limits, MessageParser
 from mfpd.codecs.ipp.encode import encode_message
 from mfpd.codecs.ipp.errors import IppDecodeError, IppEncodeError
-from mfpd.codecs.ipp.tags import DelimiterTag, StatusCode
+from mfpd.codecs.ipp.memo import RequestMemo
+from mfpd.codecs.ipp.tags import DelimiterTag, Operation, StatusCode
 from mfpd.codecs.ipp.values import AttributeGroup, Message
 from mfpd.config import IppListenerConfig
 from mfpd.security.tls import TLS_DIR, ensure_certificate, server_context
 from mfpd.services.base import PortEntry, ServiceContext, bind_tcp
 from mfpd.services.ipp import build as b
+from mfpd.services.ipp import eager
 from mfpd.services.ipp.icon import icon_png
 from mfpd.services.ipp.operations import IppOperations
 from mfpd.services.ipp.printer_attributes import (
@@ -67,6 +69,17 @@ IPP_TYPE = "application/ipp"
 _DATE = DateHeader()
 # Octets of requests the fast path holds while it answers one; past this, it stops reading.
 FAST_BUFFER = 256 * 1024
+# What polling clients send, and what never waits: answered in the callback that received it
+# (operation-id, RFC 8010 3.4.2, as it is on the wire).
+_IMMEDIATE = frozenset(
+    op.to_bytes(2, "big")
+    for op in (
+        Operation.GET_PRINTER_ATTRIBUTES,
+        Operation.VALIDATE_JOB,
+        Operation.GET_JOBS,
+        Operation.GET_JOB_ATTRIBUTES,
+    )
+)
 READ_SIZE = 256 * 1024
 REAP_INTERVAL = 10.0
 # After an answer given before the whole body was read (a refused request), aiohttp reads
@@ -108,6 +121,7 @@ class IppService:
             ctx.subscriptions,
         )
         self.limits = Limits(max_message_bytes=self.config.max_attribute_bytes)
+        self.requests = RequestMemo(self.limits)  # the fast path's bodies come whole
         self.http_log = _HttpLog(self.name)
         self._runner: web.AppRunner | None = None
         self._listener: socket.socket | None = None
@@ -335,15 +349,12 @@ class IppService:
     ) -> tuple[bytes, bool]:
         """The fast path's request, its body whole in `data`: the same answer as _post
         gives, encoded, and whether to close the connection after it."""
-        parser = MessageParser(self.limits)
         try:
-            message = parser.feed(data)
-            if message is None:
-                message = parser.close()
+            message, offset = self.requests.decode(data)
         except IppDecodeError as exc:
             answer, too_large = self._bad_request(exc, data[:8], peer)
             return self._encode(answer, peer), too_large
-        rest = parser.remaining
+        rest = data[offset:]
 
         async def body() -> AsyncIterator[bytes]:
             if rest:
@@ -425,7 +436,7 @@ class _HttpConnection(web.RequestHandler):
         # The fast path's buffer; None once the connection has gone to aiohttp (for good:
         # aiohttp's parser state is its own, so the two never take turns).
         self._fast: bytearray | None = bytearray()
-        self._fast_task: asyncio.Future[None] | None = None
+        self._fast_task: asyncio.Future[bool] | None = None
         self._fast_blocked = False  # answers wait in the transport: no next one yet
         self._fast_paused = False  # reading paused by the fast path
         self._writing_paused = False
@@ -478,25 +489,40 @@ class _HttpConnection(web.RequestHandler):
             self._fast_next()
 
     def _fast_next(self) -> None:
-        """Answer the next buffered request on the fast path, or give everything to aiohttp
-        for good (a request the fast path does not take, or one still arriving)."""
-        buffer = self._fast
-        if buffer is None or not buffer:
-            return
+        """Answer the buffered requests on the fast path, or give everything to aiohttp for
+        good (a request the fast path does not take, or one still arriving)."""
         service = self.service
-        request = parse_simple(buffer, IPP_PATHS, service.config.max_attribute_bytes)
-        if isinstance(request, SimpleRequest) and request.content_type == IPP_TYPE:
+        while (buffer := self._fast) and self._fast_task is None and not self._fast_blocked:
+            request = parse_simple(buffer, IPP_PATHS, service.config.max_attribute_bytes)
+            if not isinstance(request, SimpleRequest) or request.content_type != IPP_TYPE:
+                self._fast_reading(True)  # aiohttp does its own flow control from here
+                self._fast = None
+                self._slow_received(bytes(buffer))
+                return
             del buffer[: request.size]
-            self._fast_task = asyncio.ensure_future(self._fast_answer(request))
-            return
-        self._fast_reading(True)  # aiohttp does its own flow control from here
-        self._fast = None
-        self._slow_received(bytes(buffer))
+            answering = self._fast_answer(request)
+            if request.body[2:4] not in _IMMEDIATE:
+                waiting: asyncio.Future[bool] | None = asyncio.ensure_future(answering)
+                go_on: bool | None = False
+            else:
+                go_on, waiting = eager.start(answering)
+            if waiting is not None:  # the task goes on, and with it the next request
+                waiting.add_done_callback(self._fast_answered)
+                self._fast_task = waiting
+                return
+            if not go_on:
+                return
 
-    async def _fast_answer(self, request: SimpleRequest) -> None:
+    def _fast_answered(self, task: asyncio.Future[bool]) -> None:
+        self._fast_task = None
+        if not task.cancelled() and task.exception() is None and task.result():
+            self._fast_next()
+
+    async def _fast_answer(self, request: SimpleRequest) -> bool:
+        """Answer one request; whether the next may follow at once."""
         transport = self._transport
         if transport is None:
-            return
+            return False
         self._in_request = True
         try:
             answer, close = await self.service.answer_whole(
@@ -509,13 +535,12 @@ class _HttpConnection(web.RequestHandler):
         except Exception as exc:  # a bug outside the operation: this connection ends
             self.service.internal_error(self.peer, exc)
             transport.abort()
-            return
+            return False
         finally:
             self._in_request = False
             self._last_activity = time.monotonic()
-            self._fast_task = None
         if transport.is_closing():
-            return
+            return False
         close = close or request.close
         head = response_head(
             200, "OK", IPP_TYPE, len(answer), self.service.server_header, _DATE.value(), close
@@ -523,13 +548,13 @@ class _HttpConnection(web.RequestHandler):
         transport.write(head + answer)
         if close:
             transport.close()
-            return
+            return False
         if self._writing_paused:
             self._fast_blocked = True  # resume_writing goes on
             self._fast_reading(False)
-            return
+            return False
         self._fast_reading(True)
-        self._fast_next()
+        return True
 
     def _slow_received(self, data: bytes) -> None:
         now = time.monotonic()
