@@ -107,3 +107,19 @@ def test_a_head_read_before_is_judged_again_on_its_body_and_limit() -> None:
         )
     other = parse_simple(post(*PLAIN[:2], b"Content-Length: 4", body=b"abcd"), PATHS, 1024)
     assert isinstance(other, SimpleRequest) and other.body == b"abcd"
+
+
+def test_ok_heads_are_those_response_head_makes_and_follow_the_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mfpd.codecs import http_simple
+
+    now = [1_795_660_000.2]
+    monkeypatch.setattr(http_simple.time, "time", lambda: now[0])
+    heads = http_simple.OkHeads("application/ipp", "Xerox WorkCentre 7755")
+    for length, close in ((9, False), (9, True), (19_800, False), (9, False)):
+        made = response_head(200, "OK", "application/ipp", length, "Xerox WorkCentre 7755",
+                             b"Thu, 26 Nov 2026 02:26:40 GMT", close)  # fmt: skip
+        assert heads.head(length, close) == made
+    now[0] += 1
+    assert b"Date: Thu, 26 Nov 2026 02:26:41 GMT\r\n" in heads.head(9, False)

@@ -141,6 +141,31 @@ class DateHeader:
         return self._value
 
 
+class OkHeads:
+    """The heads of one server's 200 answers of one media type with Content-Length
+    framing: made once per length and second (the Date header) and kept for that second."""
+
+    def __init__(self, content_type: str, server: str) -> None:
+        self._content_type = content_type
+        self._server = server
+        self._clock = DateHeader()
+        self._date = b""
+        self._heads: dict[tuple[int, bool], bytes] = {}
+
+    def head(self, length: int, close: bool) -> bytes:
+        date = self._clock.value()
+        if date is not self._date:  # a new second
+            self._date = date
+            self._heads.clear()
+        key = (length, close)
+        head = self._heads.get(key)
+        if head is None:
+            head = response_head(200, "OK", self._content_type, length, self._server, date, close)
+            if len(self._heads) < 256:
+                self._heads[key] = head
+        return head
+
+
 def response_head(
     status: int, reason: str, content_type: str, length: int, server: str, date: bytes, close: bool
 ) -> bytes:

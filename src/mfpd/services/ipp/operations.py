@@ -53,6 +53,7 @@ REQUEST_GROUPS = (
     DelimiterTag.SUBSCRIPTION,
 )
 COMPRESSIONS = ("none", "gzip", "deflate")
+_CHECKED = 256  # request shapes whose checked groups are kept
 # RFC 8011 4.1.4.2: every answer starts with these two, in this order. Most answers have
 # nothing else in their operation group: that group is encoded once.
 _ANSWER_LANGUAGE = (
@@ -82,6 +83,11 @@ class IppOperations:
         self.max_document_bytes = max_document_bytes
         self.uris = printer_uris("localhost", secure=False, tls=False)
         self._receiving: set[int] = set()  # jobs whose document is arriving now
+        # The groups of requests found well formed, by identity: a request remembered by the
+        # codec (RequestMemo) comes with the very same groups, checked once.
+        self._checked: dict[
+            int, tuple[tuple[AttributeGroup, ...], AttributeGroup, AttributeGroup]
+        ] = {}
         # RFC 3995/3996 notifications; the daemon shares one store between listeners.
         if subscriptions is None:
             subscriptions = SubscriptionStore(device, self.settings.notifications)
@@ -138,9 +144,22 @@ class IppOperations:
             )
         if message.request_id <= 0:
             raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "request-id must be 1 or more")
-        if not message.groups or message.groups[0].tag != DelimiterTag.OPERATION:
+        groups = message.groups
+        known = self._checked.get(id(groups))
+        if known is not None and known[0] is groups:  # the groups of a request seen before
+            return Request(message, known[1], known[2], peer)
+        operation, job_template = self._check_groups(groups)
+        if len(self._checked) >= _CHECKED:
+            self._checked.clear()
+        self._checked[id(groups)] = (groups, operation, job_template)
+        return Request(message, operation, job_template, peer)
+
+    @staticmethod
+    def _check_groups(groups: tuple[AttributeGroup, ...]) -> tuple[AttributeGroup, AttributeGroup]:
+        """The operation and job template groups of a request whose groups are well formed."""
+        if not groups or groups[0].tag != DelimiterTag.OPERATION:
             raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "no operation attributes")
-        operation = message.groups[0]
+        operation = groups[0]
         names = operation.names()
         if names[:2] != ["attributes-charset", "attributes-natural-language"]:
             raise IppError(
@@ -154,11 +173,13 @@ class IppOperations:
             raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "bad attributes-natural-language")
         if "printer-uri" not in operation and "job-uri" not in operation:
             raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "no printer-uri or job-uri")
-        for group in message.groups:
+        job_template: AttributeGroup | None = None
+        for group in groups:
             if group.tag not in REQUEST_GROUPS:
                 raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "unexpected attribute group")
-        job_template = message.first(DelimiterTag.JOB) or AttributeGroup(DelimiterTag.JOB)
-        return Request(message, operation, job_template, peer)
+            if job_template is None and group.tag == DelimiterTag.JOB:
+                job_template = group
+        return operation, job_template or AttributeGroup(DelimiterTag.JOB)
 
     def _message(self, request: Message, response: Response) -> Message:
         major = request.version[0] if request.version[0] in (1, 2) else 1

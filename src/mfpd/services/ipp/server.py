@@ -39,7 +39,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 from aiohttp.typedefs import Handler
 
-from mfpd.codecs.http_simple import DateHeader, SimpleRequest, parse_simple, response_head
+from mfpd.codecs.http_simple import OkHeads, SimpleRequest, parse_simple
 from mfpd.codecs.ipp.decode import Limits, MessageParser
 from mfpd.codecs.ipp.encode import encode_message
 from mfpd.codecs.ipp.errors import IppDecodeError, IppEncodeError
@@ -66,7 +66,6 @@ from mfpd.services.web.state import SERVICE
 log = logging.getLogger("mfpd.ipp")
 
 IPP_TYPE = "application/ipp"
-_DATE = DateHeader()
 # Octets of requests the fast path holds while it answers one; past this, it stops reading.
 FAST_BUFFER = 256 * 1024
 # What polling clients send, and what never waits: answered in the callback that received it
@@ -131,6 +130,7 @@ class IppService:
         self._reaper: asyncio.Task[None] | None = None
         self._tls: ssl.SSLContext | None = None
         self.server_header = f"{ctx.device.identity.make} {ctx.device.identity.model} IPP/2.0"
+        self.ok_heads = OkHeads(IPP_TYPE, self.server_header)
 
     def _app(self) -> web.Application:
         @web.middleware
@@ -344,9 +344,7 @@ class IppService:
         version = (head[0], head[1]) if len(head) >= 2 and head[0] in (1, 2) else (2, 0)
         return Message(version, exc.status, max(0, request_id), _bad_groups(str(exc))), too_large
 
-    async def answer_whole(
-        self, data: bytes, host: str, sockname: Any, secure: bool, peer: str
-    ) -> tuple[bytes, bool]:
+    async def answer_whole(self, data: bytes, uris: PrinterUris, peer: str) -> tuple[bytes, bool]:
         """The fast path's request, its body whole in `data`: the same answer as _post
         gives, encoded, and whether to close the connection after it."""
         try:
@@ -360,7 +358,6 @@ class IppService:
             if rest:
                 yield rest
 
-        uris = self._uris_of(host, sockname, secure)
         try:
             answer = await self.operations.handle(message, body(), uris, peer)
         except Exception as exc:  # a bug: answered in IPP, logged in one line, serving goes on
@@ -440,11 +437,18 @@ class _HttpConnection(web.RequestHandler):
         self._fast_blocked = False  # answers wait in the transport: no next one yet
         self._fast_paused = False  # reading paused by the fast path
         self._writing_paused = False
+        # What the fast path's answers are made with: who asks, over what, by which name.
+        self._address = "?"
+        self._secure = False
+        self._host: str | None = None
+        self._uris = printer_uris("localhost", secure=False, tls=False)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
         self.peer = _peer(transport)
+        self._address = self.peer.rsplit(":", 1)[0]
+        self._secure = transport.get_extra_info("sslcontext") is not None
         self.service.open.add(self)
         super().connection_made(transport)
         self._poll = asyncio.get_running_loop().call_later(self._interval, self._check)
@@ -524,14 +528,13 @@ class _HttpConnection(web.RequestHandler):
         if transport is None:
             return False
         self._in_request = True
-        try:
-            answer, close = await self.service.answer_whole(
-                request.body,
-                request.host,
-                transport.get_extra_info("sockname"),
-                transport.get_extra_info("sslcontext") is not None,
-                self.peer.rsplit(":", 1)[0],
+        if request.host != self._host:  # the same client asks by the same name
+            self._host = request.host
+            self._uris = self.service._uris_of(
+                request.host, transport.get_extra_info("sockname"), self._secure
             )
+        try:
+            answer, close = await self.service.answer_whole(request.body, self._uris, self._address)
         except Exception as exc:  # a bug outside the operation: this connection ends
             self.service.internal_error(self.peer, exc)
             transport.abort()
@@ -542,10 +545,7 @@ class _HttpConnection(web.RequestHandler):
         if transport.is_closing():
             return False
         close = close or request.close
-        head = response_head(
-            200, "OK", IPP_TYPE, len(answer), self.service.server_header, _DATE.value(), close
-        )
-        transport.write(head + answer)
+        transport.write(self.service.ok_heads.head(len(answer), close) + answer)
         if close:
             transport.close()
             return False
