@@ -17,7 +17,7 @@ from mfpd.codecs.ipp.tags import DelimiterTag
 from mfpd.codecs.ipp.values import Attribute, AttributeGroup, Collection
 from mfpd.config import IppConfig
 from mfpd.device.alerts import Alert, AlertSeverity
-from mfpd.device.machine import Device
+from mfpd.device.machine import Device, PrinterState, Reason
 from mfpd.device.spool import Spool
 from mfpd.device.supplies import Supply
 from mfpd.services.ipp import build as b
@@ -359,10 +359,10 @@ class PrinterAttributes:
             keep_encoded(self._description)
             self._key = key
         levels = (
-            tuple((s.level, s.capacity) for s in device.supplies),
-            tuple((t.level, t.media, t.media_type) for t in device.trays),
-            tuple(o.level for o in device.bins),
-            tuple((a.index, a.kind) for a in device.alerts),
+            [(s.level, s.capacity) for s in device.supplies],
+            [(t.level, t.media, t.media_type) for t in device.trays],
+            [o.level for o in device.bins],
+            [(a.index, a.kind) for a in device.alerts],
         )
         if levels != self._levels:
             forget_encoded(self._materials)
@@ -419,8 +419,8 @@ class _Now(NamedTuple):
     """What the live attributes show: they are a function of these values alone."""
 
     accepting: bool
-    state: int
-    reasons: tuple[str, ...]
+    state: PrinterState
+    reasons: tuple[Reason, ...]
     display: str
     second: int  # the clock, in whole seconds as dateTime and printer-up-time show it
     started: float
@@ -434,8 +434,8 @@ class _Now(NamedTuple):
 def _live_values(device: Device, spool: Spool) -> _Now:
     return _Now(
         device.accepting,
-        device.state.ipp,
-        tuple(str(r) for r in device.reasons) or ("none",),
+        device.state,
+        tuple(device.reasons),
         device.display,
         int(time.time()),
         device.started_at,
@@ -451,8 +451,8 @@ def _live(now: _Now) -> list[Attribute]:
     """What the device changes by itself at any moment: state, times, counters."""
     return [
         b.boolean("printer-is-accepting-jobs", now.accepting),
-        b.enum("printer-state", now.state),
-        b.keyword("printer-state-reasons", *now.reasons),
+        b.enum("printer-state", now.state.ipp),
+        b.keyword("printer-state-reasons", *([str(r) for r in now.reasons] or ["none"])),
         b.text("printer-state-message", now.display),
         b.integer("printer-up-time", max(1, now.second - int(now.started))),
         b.integer("printer-state-change-time", _since(now.started, now.state_changed)),
