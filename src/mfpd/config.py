@@ -380,7 +380,16 @@ def _default_bins() -> list[BinConfig]:
     ]
 
 
+class DaemonConfig(_Strict):
+    """The process itself, whatever device it emulates."""
+
+    # The event loop everything runs on. uvloop costs less CPU per request; "auto" takes it
+    # where it is installed, else asyncio's own.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+
+
 class Config(_Strict):
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     trays: list[TrayConfig] = Field(default_factory=_default_trays, min_length=1)

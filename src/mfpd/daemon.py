@@ -85,6 +85,8 @@ class Daemon:
 
     async def run(self) -> int:
         self._lock()
+        loop = type(asyncio.get_running_loop())
+        log.info("event loop: %s (%s)", loop.__module__.partition(".")[0], loop.__name__)
         store = JobStore(self.state_dir)
         self._overrides = load_overrides(self.state_dir)
         try:

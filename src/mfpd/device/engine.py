@@ -150,8 +150,12 @@ class Engine:
                 await asyncio.sleep(delay)
                 if job.state.terminal or self._stopping:
                     return
-            elif job.impressions_completed % 64 == 0:
-                await asyncio.sleep(0)  # let the network breathe during instant jobs
+            elif job.impressions_completed and job.impressions_completed % 64 == 0:
+                # The network breathes during long instant jobs; a short one prints in one go,
+                # before its sender sees the connection close. On uvloop a yield here waits
+                # behind a burst of datagrams (libuv reads up to 32 at a wakeup): CUPS's socket
+                # backend, polling SNMP as soon as the connection closed, missed the pages.
+                await asyncio.sleep(0)
             self.device.print_impression(tray, color)
             job.impressions_completed += 1
             job.sheets_completed += 1

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from mfpd.config import Config, ServiceConfig
 from mfpd.device.jobs import Job
@@ -166,6 +166,12 @@ class ConnectionLimit:
         self.open.discard(transport)
 
 
+def stream(transport: asyncio.BaseTransport) -> asyncio.Transport:
+    """A TCP (or TLS) connection's transport. Cast, not checked with isinstance: uvloop's
+    transports have the methods of asyncio.Transport without being its subclasses."""
+    return cast(asyncio.Transport, transport)
+
+
 def peer_name(transport: asyncio.BaseTransport) -> str:
     peer = transport.get_extra_info("peername")
     if isinstance(peer, tuple) and len(peer) >= 2:
@@ -241,7 +247,7 @@ class JobConnection(asyncio.Protocol):
     # -- shared machinery ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = stream(transport)
         self.peer = peer_name(transport)
         if not self.service.limit.admit(transport):
             self.log.warning(

@@ -88,6 +88,7 @@ class IppOperations:
         self._checked: dict[
             int, tuple[tuple[AttributeGroup, ...], AttributeGroup, AttributeGroup]
         ] = {}
+        self._wanted: dict[int, tuple[Attribute, frozenset[str]]] = {}  # requested-attributes
         # RFC 3995/3996 notifications; the daemon shares one store between listeners.
         if subscriptions is None:
             subscriptions = SubscriptionStore(device, self.settings.notifications)
@@ -609,11 +610,18 @@ class IppOperations:
 
     # -- queries -------------------------------------------------------------------------
 
-    def _requested(self, request: Request, default: tuple[str, ...] = ("all",)) -> set[str]:
+    def _requested(self, request: Request, default: tuple[str, ...] = ("all",)) -> frozenset[str]:
         attr = request.get("requested-attributes")
         if attr is None or attr.is_out_of_band:
-            return set(default)
-        return {str(v) for v in attr.values}
+            return frozenset(default)
+        known = self._wanted.get(id(attr))
+        if known is not None and known[0] is attr:  # the attribute of a remembered request
+            return known[1]
+        wanted = frozenset(str(v) for v in attr.values)
+        if len(self._wanted) >= _CHECKED:
+            self._wanted.clear()
+        self._wanted[id(attr)] = (attr, wanted)
+        return wanted
 
     async def get_job_attributes(self, request: Request, body: Body, response: Response) -> None:
         job = self._target_job(request)
@@ -621,7 +629,7 @@ class IppOperations:
             AttributeGroup(DelimiterTag.JOB, tuple(self._job_view(job, self._requested(request))))
         )
 
-    def _job_view(self, job: Job, wanted: set[str]) -> list[Attribute]:
+    def _job_view(self, job: Job, wanted: frozenset[str]) -> list[Attribute]:
         attrs = job_attributes(job, self.device, self.uris.ipp)
         if "all" in wanted or "job-description" in wanted or "job-status" in wanted:
             return attrs
@@ -655,7 +663,7 @@ class IppOperations:
     async def get_printer_attributes(
         self, request: Request, body: Body, response: Response
     ) -> None:
-        wanted = frozenset(self._requested(request))
+        wanted = self._requested(request)
         response.groups.append(
             self._printer_attributes.group(self.device, self.spool, self.uris, wanted)
         )

@@ -48,7 +48,7 @@ from mfpd.codecs.ipp.tags import DelimiterTag, Operation, StatusCode
 from mfpd.codecs.ipp.values import AttributeGroup, Message
 from mfpd.config import IppListenerConfig
 from mfpd.security.tls import TLS_DIR, ensure_certificate, server_context
-from mfpd.services.base import PortEntry, ServiceContext, bind_tcp
+from mfpd.services.base import PortEntry, ServiceContext, bind_tcp, stream
 from mfpd.services.ipp import build as b
 from mfpd.services.ipp import eager
 from mfpd.services.ipp.icon import icon_png
@@ -444,8 +444,7 @@ class _HttpConnection(web.RequestHandler):
         self._uris = printer_uris("localhost", secure=False, tls=False)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = stream(transport)
         self.peer = _peer(transport)
         self._address = self.peer.rsplit(":", 1)[0]
         self._secure = transport.get_extra_info("sslcontext") is not None

@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from mfpd.ports import service_bind
-from mfpd.services.base import PortEntry, ServiceContext, bind_tcp
+from mfpd.services.base import PortEntry, ServiceContext, bind_tcp, stream
 from mfpd.services.web.views import status_view
 
 log = logging.getLogger("mfpd.status")
@@ -102,7 +102,7 @@ class _LocalOnly(web.RequestHandler):
         self.admitted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = stream(transport)
         peer = transport.get_extra_info("peername")
         address = str(peer[0]) if isinstance(peer, tuple) else ""
         limit = self.channel.config.max_connections
