@@ -105,6 +105,9 @@ class Device:
         self.config_changed_at = self.started_at
         # A condition the current job is blocked on (an empty tray turns into an error).
         self._waiting_on: tuple[ConditionKind, int] | None = None
+        # Counts the changes made through the methods below (all there are): a reader that
+        # keeps what it built from the device (IPP's printer attributes) compares it.
+        self.revision = 0
         self._sync_conditions()
 
     # -- state ---------------------------------------------------------------------------
@@ -233,6 +236,7 @@ class Device:
     def _changed(self, mutate: Callable[[], None]) -> None:
         before = (self.state, [str(r) for r in self.reasons], self.display, self._accepting)
         mutate()
+        self.revision += 1
         self._sync_conditions()
         after = (self.state, [str(r) for r in self.reasons], self.display, self._accepting)
         if after != before:
@@ -441,6 +445,7 @@ class Device:
             raise DeviceError(f"not editable: {', '.join(sorted(unknown))}")
         self.identity = dataclasses.replace(self.identity, **changes)
         self._identity_edits.update(changes)
+        self.revision += 1
         self.config_changed_at = self._clock()
         self.events.publish("identity.changed", changes=changes)
 
@@ -497,6 +502,7 @@ class Device:
             self.identity = dataclasses.replace(self.identity, **edits)
             self._identity_edits = edits
         self._sync_conditions()
+        self.revision += 1
 
     def status(self) -> dict[str, Any]:
         """The whole device as plain data: `mfpd status --json`, and later the web API."""

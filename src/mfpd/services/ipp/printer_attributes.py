@@ -320,6 +320,7 @@ class PrinterAttributes:
         # State, times and counters: rebuilt when one of the values they show changes (the
         # clock's second, at most once a second).
         self._now: _Now | None = None
+        self._glance: tuple[object, ...] | None = None
         self._live: tuple[Attribute, ...] = ()
         # The group answered per requested-attributes set, with the parts it was cut from.
         self._answers: dict[frozenset[str], tuple[tuple[Attribute, ...], ...]] = {}
@@ -352,6 +353,11 @@ class PrinterAttributes:
     def _parts(
         self, device: Device, spool: Spool, uris: PrinterUris
     ) -> tuple[tuple[Attribute, ...], ...]:
+        # Nothing the device shows has changed since the last answer, nor the clock's second,
+        # nor the queue: the parts are those of the last answer. Else each part is checked.
+        glance = (device.revision, int(time.time()), len(spool.active()), uris)
+        if glance == self._glance:
+            return self._description, self._live, self._materials
         key = (device.identity, device.config_changed_at, uris)
         if key != self._key:
             forget_encoded(self._description)
@@ -373,6 +379,7 @@ class PrinterAttributes:
         if now != self._now:
             self._live = _renewed(self._live, _live(now))
             self._now = now
+        self._glance = glance
         return self._description, self._live, self._materials
 
 
