@@ -24,7 +24,7 @@ against a responder that answers every request at once with a fixed successful-o
 "client ceiling": what the clients can drive on this machine). Clients and server share
 the machine's cores: on 2 cores a server as fast as the ceiling is measured at the ceiling.
 Usage: python bench/ipp_bench.py [--seconds 5] [--clients 8] [--runs 3] [--ipptool-runs 1]
-                                 [--skip-ipptool]
+                                 [--skip-ipptool] [--event-loop auto|uvloop|asyncio]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, Daemon, free_port, percentile
+from common import BENCH_CONFIG, ROOT, Daemon, free_port, percentile
 
 sys.path.insert(0, str(ROOT))  # tests.ipp_samples renders the documents ipptool prints
 sys.path.insert(0, str(ROOT / "src"))
@@ -580,6 +580,12 @@ def main() -> None:
     parser.add_argument(
         "--ipptool-runs", type=int, default=1, help="runs that also time ipp-everywhere.test"
     )
+    parser.add_argument(
+        "--event-loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default="auto",
+        help="mfpd's event loop ([daemon] event_loop; auto is uvloop where installed)",
+    )
     parser.add_argument("--responder", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.responder:
@@ -599,7 +605,7 @@ def main() -> None:
     try:
         responder = Responder()
         eve = Ippeveprinter()
-        daemon = Daemon()
+        daemon = Daemon(BENCH_CONFIG + f'[daemon]\nevent_loop = "{args.event_loop}"\n')
         servers = {
             "client ceiling": (responder.proc.pid, responder.port),
             "ippeveprinter": (eve.proc.pid, eve.port),
