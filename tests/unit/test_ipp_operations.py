@@ -235,3 +235,30 @@ def test_printer_attributes_from_memory_are_those_built_afresh(
     assert b"level=117;" in now["printer-input-tray"].values[2]
     assert now["printer-current-time"].value.timestamp() == int(clock[0])
     store.close()
+
+
+def test_only_small_requests_are_remembered_after_their_answer(tmp_path: Path) -> None:
+    """What is learnt about a request (its groups checked, its requested-attributes set) is
+    kept only for the small ones the fast path remembers: a client sending large requests
+    cannot make the operations hold them."""
+    store, _, _, ops = _setup(tmp_path)
+    wanted = AttributeGroup(
+        DelimiterTag.OPERATION,
+        (b.keyword("requested-attributes", *(f"x-{n}" for n in range(900))),),
+    )
+    message = _message(Operation.GET_PRINTER_ATTRIBUTES, wanted)
+
+    async def ask(small: bool) -> Message:
+        async def body() -> AsyncIterator[bytes]:
+            if False:
+                yield b""
+
+        return await ops.handle(message, body(), ops.uris, "127.0.0.1", small)
+
+    large = asyncio.run(ask(small=False))
+    assert large.code == StatusCode.SUCCESSFUL_OK and not ops._checked and not ops._wanted
+    assert not ops._printer_attributes._answers  # 900 names: answered, not kept
+    again = asyncio.run(ask(small=True))
+    assert len(ops._checked) == 1 and len(ops._wanted) == 1
+    assert again.groups == large.groups
+    store.close()

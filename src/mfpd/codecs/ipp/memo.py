@@ -29,20 +29,20 @@ class RequestMemo:
     Decoding errors are not remembered: a bad request is decoded, and refused, every time.
     """
 
-    __slots__ = ("_entries", "_known", "_limits", "_max_octets")
+    __slots__ = ("_entries", "_known", "_limits", "max_octets")
 
     def __init__(
         self, limits: Limits = _DEFAULT_LIMITS, entries: int = 256, max_octets: int = 4096
     ) -> None:
         self._limits = limits
         self._entries = entries
-        self._max_octets = max_octets
+        self.max_octets = max_octets
         self._known: dict[bytes, Message] = {}
 
     def decode(self, data: bytes) -> tuple[Message, int]:
         """The message and the offset of its first document octet, as `decode_message`."""
         n = len(data)
-        if n > self._max_octets or n < 9:
+        if n > self.max_octets or n < 9:
             return decode_message(data, self._limits)
         # RFC 8010 3.1.1: version and operation-id, then the request-id, then the rest.
         key = data[:4] + data[8:]

@@ -117,11 +117,15 @@ class IppOperations:
 
     # -- the request pipeline ------------------------------------------------------------
 
-    async def handle(self, message: Message, body: Body, uris: PrinterUris, peer: str) -> Message:
+    async def handle(
+        self, message: Message, body: Body, uris: PrinterUris, peer: str, small: bool = False
+    ) -> Message:
+        """The answer to ``message``. ``small``: the request is one of a few kilobytes
+        (`RequestMemo`'s), so what is learnt about it may be kept for its next time."""
         self.uris = uris
         response = Response()
         try:
-            request = self._validate(message, peer)
+            request = self._validate(message, peer, small)
             handler = self.handlers.get(message.code)
             if handler is None:
                 raise IppError(
@@ -136,7 +140,7 @@ class IppOperations:
             log.info("ipp: %s: %s: %s", peer, exc.status.name.lower(), exc)
         return self._message(message, response)
 
-    def _validate(self, message: Message, peer: str) -> Request:
+    def _validate(self, message: Message, peer: str, small: bool = False) -> Request:
         # RFC 8011 4.1.8 and appendix B: the order of these checks is the order of answers.
         if message.version[0] not in (1, 2):
             raise IppError(
@@ -148,12 +152,13 @@ class IppOperations:
         groups = message.groups
         known = self._checked.get(id(groups))
         if known is not None and known[0] is groups:  # the groups of a request seen before
-            return Request(message, known[1], known[2], peer)
+            return Request(message, known[1], known[2], peer, small)
         operation, job_template = self._check_groups(groups)
-        if len(self._checked) >= _CHECKED:
-            self._checked.clear()
-        self._checked[id(groups)] = (groups, operation, job_template)
-        return Request(message, operation, job_template, peer)
+        if small:  # kept with the groups themselves: a few kilobytes each, at most _CHECKED
+            if len(self._checked) >= _CHECKED:
+                self._checked.clear()
+            self._checked[id(groups)] = (groups, operation, job_template)
+        return Request(message, operation, job_template, peer, small)
 
     @staticmethod
     def _check_groups(groups: tuple[AttributeGroup, ...]) -> tuple[AttributeGroup, AttributeGroup]:
@@ -618,9 +623,10 @@ class IppOperations:
         if known is not None and known[0] is attr:  # the attribute of a remembered request
             return known[1]
         wanted = frozenset(str(v) for v in attr.values)
-        if len(self._wanted) >= _CHECKED:
-            self._wanted.clear()
-        self._wanted[id(attr)] = (attr, wanted)
+        if request.small:
+            if len(self._wanted) >= _CHECKED:
+                self._wanted.clear()
+            self._wanted[id(attr)] = (attr, wanted)
         return wanted
 
     async def get_job_attributes(self, request: Request, body: Body, response: Response) -> None:

@@ -343,11 +343,12 @@ class PrinterAttributes:
             DelimiterTag.PRINTER, tuple(_select((a for p in parts for a in p), wanted))
         )
         keep_encoded_group(group)
-        if len(self._answers) >= _ANSWERS:
-            self._answers.clear()
-            self._groups.clear()
-        self._answers[wanted] = parts
-        self._groups[wanted] = group
+        if len(wanted) <= _ANSWER_NAMES:
+            if len(self._answers) >= _ANSWERS:
+                self._answers.clear()
+                self._groups.clear()
+            self._answers[wanted] = parts
+            self._groups[wanted] = group
         return group
 
     def _parts(
@@ -386,6 +387,7 @@ class PrinterAttributes:
 # requested-attributes sets whose answers are kept (a client asks for one or two sets; when
 # more arrive, the kept ones are dropped and made again as they are asked for)
 _ANSWERS = 64
+_ANSWER_NAMES = 256  # a longer list (up to 1024 names of 255 octets) is answered, not kept
 
 
 def _select(attrs: Iterable[Attribute], wanted: frozenset[str]) -> list[Attribute]:

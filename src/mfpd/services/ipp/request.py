@@ -32,6 +32,7 @@ class Request:
     operation: AttributeGroup
     job_template: AttributeGroup
     peer: str
+    small: bool = False  # a request of a few kilobytes: what is learnt about it may be kept
 
     def get(self, name: str) -> Attribute | None:
         return self.operation.get(name)

@@ -358,8 +358,9 @@ class IppService:
             if rest:
                 yield rest
 
+        small = len(data) <= self.requests.max_octets
         try:
-            answer = await self.operations.handle(message, body(), uris, peer)
+            answer = await self.operations.handle(message, body(), uris, peer, small)
         except Exception as exc:  # a bug: answered in IPP, logged in one line, serving goes on
             self.internal_error(peer, exc)
             answer = _internal_error_answer(message)
@@ -508,7 +509,11 @@ class _HttpConnection(web.RequestHandler):
                 waiting: asyncio.Future[bool] | None = asyncio.ensure_future(answering)
                 go_on: bool | None = False
             else:
-                go_on, waiting = eager.start(answering)
+                try:
+                    go_on, waiting = eager.start(answering)
+                except Exception as exc:  # a bug outside the operation: this connection ends
+                    self._fast_failed(exc)
+                    return
             if waiting is not None:  # the task goes on, and with it the next request
                 waiting.add_done_callback(self._fast_answered)
                 self._fast_task = waiting
@@ -518,8 +523,18 @@ class _HttpConnection(web.RequestHandler):
 
     def _fast_answered(self, task: asyncio.Future[bool]) -> None:
         self._fast_task = None
-        if not task.cancelled() and task.exception() is None and task.result():
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self._fast_failed(exc)
+        elif task.result():
             self._fast_next()
+
+    def _fast_failed(self, exc: BaseException) -> None:
+        self.service.internal_error(self.peer, exc)
+        if self._transport is not None:
+            self._transport.abort()
 
     async def _fast_answer(self, request: SimpleRequest) -> bool:
         """Answer one request; whether the next may follow at once."""
@@ -535,8 +550,7 @@ class _HttpConnection(web.RequestHandler):
         try:
             answer, close = await self.service.answer_whole(request.body, self._uris, self._address)
         except Exception as exc:  # a bug outside the operation: this connection ends
-            self.service.internal_error(self.peer, exc)
-            transport.abort()
+            self._fast_failed(exc)
             return False
         finally:
             self._in_request = False
