@@ -447,9 +447,17 @@ def keep_encoded_group(group: AttributeGroup) -> None:
     would."""
     if group._wire is not None:
         return
+    out = bytearray()
+    if _encode_group(out, group, stable_only=True):
+        object.__setattr__(group, "_wire", bytes(out))
+
+
+def _encode_group(out: bytearray, group: AttributeGroup, stable_only: bool = False) -> bool:
+    """The group's tag and attributes, kept octets where there are; with ``stable_only``,
+    stops (False) at the first attribute whose octets could not be kept."""
     if group.tag is DelimiterTag.END:
         raise IppEncodeError("end-of-attributes is not a group tag")
-    out = bytearray((group.tag,))
+    out.append(group.tag)
     kept = _KEPT
     for attribute in group.attributes:
         entry = kept.get(id(attribute))
@@ -457,9 +465,9 @@ def keep_encoded_group(group: AttributeGroup) -> None:
             out += entry[1]
             continue
         _encode_values(out, attribute, _name_header(attribute.name))
-        if not _immutable(attribute):
-            return
-    object.__setattr__(group, "_wire", bytes(out))
+        if stable_only and not _immutable(attribute):
+            return False
+    return True
 
 
 def encode_message(message: Message) -> bytes:
@@ -471,7 +479,6 @@ def encode_message(message: Message) -> bytes:
         raise IppEncodeError(f"operation-id/status-code {message.code} does not fit 16 bits")
     if not _INT_MIN <= message.request_id <= _INT_MAX:
         raise IppEncodeError(f"request-id {message.request_id} is not a 32-bit integer")
-    kept = _KEPT
     out = bytearray((major, minor))
     out += message.code.to_bytes(2, "big")
     out += message.request_id.to_bytes(4, "big", signed=True)
@@ -479,16 +486,8 @@ def encode_message(message: Message) -> bytes:
         wire = group._wire
         if wire is not None:
             out += wire
-            continue
-        if group.tag is DelimiterTag.END:
-            raise IppEncodeError("end-of-attributes is not a group tag")
-        out.append(group.tag)
-        for attribute in group.attributes:
-            entry = kept.get(id(attribute))
-            if entry is not None and entry[0] is attribute:
-                out += entry[1]
-            else:
-                _encode_values(out, attribute, _name_header(attribute.name))
+        else:
+            _encode_group(out, group)
     out.append(DelimiterTag.END)
     return bytes(out)
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 import zlib
+from typing import Generic, TypeVar
 
 from mfpd.codecs.ipp.encode import keep_encoded, keep_encoded_group
 from mfpd.codecs.ipp.tags import DelimiterTag, Operation, StatusCode, ValueTag
@@ -53,7 +54,29 @@ REQUEST_GROUPS = (
     DelimiterTag.SUBSCRIPTION,
 )
 COMPRESSIONS = ("none", "gzip", "deflate")
-_CHECKED = 256  # request shapes whose checked groups are kept
+_T = TypeVar("_T")
+
+
+class _ByIdentity(Generic[_T]):
+    """Values kept for objects by their identity, each entry holding its object (so that
+    its id is not reused while the entry lives); at most 256, emptied when full."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[object, _T]] = {}
+
+    def get(self, key: object) -> _T | None:
+        entry = self._entries.get(id(key))
+        return entry[1] if entry is not None and entry[0] is key else None
+
+    def put(self, key: object, value: _T) -> None:
+        if len(self._entries) >= 256:
+            self._entries.clear()
+        self._entries[id(key)] = (key, value)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 # RFC 8011 4.1.4.2: every answer starts with these two, in this order. Most answers have
 # nothing else in their operation group: that group is encoded once.
 _ANSWER_LANGUAGE = (
@@ -83,12 +106,10 @@ class IppOperations:
         self.max_document_bytes = max_document_bytes
         self.uris = printer_uris("localhost", secure=False, tls=False)
         self._receiving: set[int] = set()  # jobs whose document is arriving now
-        # The groups of requests found well formed, by identity: a request remembered by the
-        # codec (RequestMemo) comes with the very same groups, checked once.
-        self._checked: dict[
-            int, tuple[tuple[AttributeGroup, ...], AttributeGroup, AttributeGroup]
-        ] = {}
-        self._wanted: dict[int, tuple[Attribute, frozenset[str]]] = {}  # requested-attributes
+        # What was learnt about small requests, by the identity of what the codec decoded: a
+        # request remembered by it (RequestMemo) comes with the very same objects.
+        self._checked: _ByIdentity[tuple[AttributeGroup, AttributeGroup]] = _ByIdentity()
+        self._wanted: _ByIdentity[frozenset[str]] = _ByIdentity()  # requested-attributes
         # RFC 3995/3996 notifications; the daemon shares one store between listeners.
         if subscriptions is None:
             subscriptions = SubscriptionStore(device, self.settings.notifications)
@@ -150,15 +171,12 @@ class IppOperations:
         if message.request_id <= 0:
             raise IppError(StatusCode.CLIENT_ERROR_BAD_REQUEST, "request-id must be 1 or more")
         groups = message.groups
-        known = self._checked.get(id(groups))
-        if known is not None and known[0] is groups:  # the groups of a request seen before
-            return Request(message, known[1], known[2], peer, small)
-        operation, job_template = self._check_groups(groups)
-        if small:  # kept with the groups themselves: a few kilobytes each, at most _CHECKED
-            if len(self._checked) >= _CHECKED:
-                self._checked.clear()
-            self._checked[id(groups)] = (groups, operation, job_template)
-        return Request(message, operation, job_template, peer, small)
+        checked = self._checked.get(groups)
+        if checked is None:
+            checked = self._check_groups(groups)
+            if small:  # kept with the groups themselves: a few kilobytes each
+                self._checked.put(groups, checked)
+        return Request(message, *checked, peer, small)
 
     @staticmethod
     def _check_groups(groups: tuple[AttributeGroup, ...]) -> tuple[AttributeGroup, AttributeGroup]:
@@ -619,14 +637,11 @@ class IppOperations:
         attr = request.get("requested-attributes")
         if attr is None or attr.is_out_of_band:
             return frozenset(default)
-        known = self._wanted.get(id(attr))
-        if known is not None and known[0] is attr:  # the attribute of a remembered request
-            return known[1]
-        wanted = frozenset(str(v) for v in attr.values)
-        if request.small:
-            if len(self._wanted) >= _CHECKED:
-                self._wanted.clear()
-            self._wanted[id(attr)] = (attr, wanted)
+        wanted = self._wanted.get(attr)
+        if wanted is None:
+            wanted = frozenset(str(v) for v in attr.values)
+            if request.small:
+                self._wanted.put(attr, wanted)
         return wanted
 
     async def get_job_attributes(self, request: Request, body: Body, response: Response) -> None:
