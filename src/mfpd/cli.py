@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--event-loop",
         choices=["auto", "uvloop", "asyncio"],
-        help="the event loop (default: [daemon] event_loop of the configuration, asyncio)",
+        help="the event loop (default: [daemon] event_loop of the configuration, auto)",
     )
 
     jobs = sub.add_parser("jobs", help="list the jobs")

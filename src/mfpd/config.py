@@ -383,11 +383,9 @@ def _default_bins() -> list[BinConfig]:
 class DaemonConfig(_Strict):
     """The process itself, whatever device it emulates."""
 
-    # The event loop everything runs on. uvloop costs less CPU per request, but over TLS it
-    # reads on past a refused request (an endless header line: 23 MB of RSS, over the 20 MB
-    # the robustness test allows), so asyncio's own is the default; "auto" takes uvloop
-    # where it is installed.
-    event_loop: Literal["auto", "uvloop", "asyncio"] = "asyncio"
+    # The event loop everything runs on. uvloop costs less CPU per request; "auto" takes it
+    # where it is installed, else asyncio's own.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
 
 
 class Config(_Strict):

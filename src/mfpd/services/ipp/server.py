@@ -229,6 +229,9 @@ class IppService:
                 conn,
                 ssl=tls,
                 ssl_handshake_timeout=self.config.header_timeout if tls else None,
+                # A TLS close waits for the client's close_notify, reading (and decrypting,
+                # and dropping) whatever it still sends: uvloop did so for its default 30 s.
+                ssl_shutdown_timeout=min(LINGER, self.config.header_timeout) if tls else None,
             )
             if upgraded:
                 # RFC 2817 3.3: the answer to the OPTIONS request comes over the new TLS.
@@ -438,6 +441,7 @@ class _HttpConnection(web.RequestHandler):
         self._fast_blocked = False  # answers wait in the transport: no next one yet
         self._fast_paused = False  # reading paused by the fast path
         self._writing_paused = False
+        self._refused = False  # aiohttp's parser failed: its 400 is the last answer
         # What the fast path's answers are made with: who asks, over what, by which name.
         self._address = "?"
         self._secure = False
@@ -576,14 +580,25 @@ class _HttpConnection(web.RequestHandler):
         if not self._in_request and self._head_since is None and not draining:
             self._head_since = now
         super().data_received(data)
-        if self._body is not None and not self._body.is_eof() and self._framing_failed():
+        if not self._parser_failed():
+            return
+        self._refused = True
+        # Refused: nothing more is read. aiohttp answers 400 from a task that runs only after
+        # the loop's next round of reads, and uvloop reads up to 32 buffers a round, so a
+        # client streaming a header without end would otherwise be read by the megabyte
+        # until the answer goes out.
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.pause_reading()
+        if self._body is not None and not self._body.is_eof():
             self._body.set_exception(web.RequestPayloadError("bad framing in the request body"))
 
-    def _framing_failed(self) -> bool:
-        """aiohttp's C parser reports bad framing inside a body (a chunk size that is no hex
-        number) by queueing an error answer for after the request, without failing the body
-        being read, whose reader would wait for the idle timeout. (Private state, looked at
-        defensively: if aiohttp changes, the idle timeout still ends such a request.)"""
+    def _parser_failed(self) -> bool:
+        """Whether aiohttp's parser has queued its error answer. Its C parser reports bad
+        framing inside a body (a chunk size that is no hex number) that way too, without
+        failing the body being read, whose reader would wait for the idle timeout. (Private
+        state, looked at defensively: if aiohttp changes, the header and idle timeouts still
+        end such a connection.)"""
         queued = getattr(self, "_messages", None)
         if not queued:
             return False
@@ -600,6 +615,14 @@ class _HttpConnection(web.RequestHandler):
             self._poll = None
         self._transport = None
         super().connection_lost(exc)
+
+    async def start(self) -> None:
+        await super().start()
+        transport = self._transport
+        if self._refused and transport is not None and not transport.get_write_buffer_size():
+            # The refusal has gone out; a client still sending is not waited for (over TLS,
+            # a close would read on until its close_notify or the shutdown timeout).
+            transport.abort()
 
     def request_begins(self, body: StreamReader) -> None:
         self._in_request = True
