@@ -64,6 +64,24 @@ def test_operator_actions_and_human_output(mfpd: Mfpd) -> None:
     assert mfpd.cli("jobs").stdout.strip() == "no jobs"
 
 
+def test_control_clients_that_leave_mid_answer_cost_a_log_line_each(mfpd: Mfpd) -> None:
+    """Clients of the control socket that ask thousands of questions and leave without
+    reading: each costs one warning (on uvloop a write to a closed transport raises instead
+    of being dropped, so this is where a traceback would show), and the socket still serves."""
+    path = str(mfpd.state_dir / "control.sock")
+    start = mfpd.log.stat().st_size
+    for _ in range(10):
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(path)
+            client.sendall(b'{"op": "status"}\n' * 2000)
+    assert mfpd.status()["state"] in ("idle", "processing", "stopped")  # answered
+    with mfpd.log.open() as log:
+        log.seek(start)
+        text = log.read()
+    assert "Traceback" not in text and "Unhandled" not in text, text[-2000:]
+    assert 1 <= text.count("control socket: ") <= 10, text[-2000:]
+
+
 def test_a_second_daemon_on_the_same_state_dir_is_refused(mfpd: Mfpd) -> None:
     second = subprocess.run(
         [*MFPD, "serve", "--state-dir", str(mfpd.state_dir), "--port-offset", "1"],
