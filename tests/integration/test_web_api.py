@@ -331,6 +331,23 @@ def test_the_status_channel_answers_local_callers_with_the_live_status(mfpd: Mfp
     assert requests.get(f"http://127.0.0.1:{port}/config", timeout=TIMEOUT).status_code == 404
 
 
+def test_the_status_channel_refuses_bad_http_as_the_device(mfpd: Mfpd) -> None:
+    """What aiohttp's parser refuses on the status channel gets a 400 with the device's Server
+    header (aiohttp's own named Python and itself) and one log line (it was a traceback)."""
+    start = mfpd.log.stat().st_size
+    with socket.create_connection(("127.0.0.1", mfpd.port("status")), timeout=TIMEOUT) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    head = answer.split(b"\r\n\r\n", 1)[0].decode()
+    assert head.startswith("HTTP/1.0 400") or head.startswith("HTTP/1.1 400"), head
+    assert "Server: Xerox WorkCentre" in head and "Python" not in head and "aiohttp" not in head
+    assert wait_until(lambda: b"bad HTTP request" in mfpd.log.read_bytes()[start:])
+    text = mfpd.log.read_bytes()[start:].decode(errors="replace")
+    assert "Traceback" not in text and text.count("bad HTTP request") == 1, text
+
+
 @pytest.fixture
 def fuzzed(mfpd: Mfpd) -> Iterator[tuple[Mfpd, str]]:
     yield mfpd, token(mfpd)

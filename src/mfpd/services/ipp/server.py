@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 from aiohttp.typedefs import Handler
 
@@ -49,6 +48,7 @@ from mfpd.codecs.ipp.values import AttributeGroup, Message
 from mfpd.config import IppListenerConfig
 from mfpd.security.tls import TLS_DIR, ensure_certificate, server_context
 from mfpd.services.base import PortEntry, ServiceContext, bind_tcp, stream
+from mfpd.services.http_handler import DeviceHandler, HttpLog, short_error
 from mfpd.services.ipp import build as b
 from mfpd.services.ipp import eager
 from mfpd.services.ipp.icon import icon_png
@@ -121,7 +121,7 @@ class IppService:
         )
         self.limits = Limits(max_message_bytes=self.config.max_attribute_bytes)
         self.requests = RequestMemo(self.limits)  # the fast path's bodies come whole
-        self.http_log = _HttpLog(self.name)
+        self.http_log = HttpLog(self.name, log)
         self._runner: web.AppRunner | None = None
         self._listener: socket.socket | None = None
         self._acceptor: asyncio.Task[None] | None = None
@@ -243,7 +243,9 @@ class IppService:
             log.info("%s: %s: closed after timing out %s", self.name, peer, stage)
             conn.close()
         except OSError as exc:  # reset, TLS alert, handshake timeout
-            log.info("%s: %s: connection dropped before HTTP: %s", self.name, peer, _short(exc))
+            log.info(
+                "%s: %s: connection dropped before HTTP: %s", self.name, peer, short_error(exc)
+            )
             conn.close()
         except asyncio.CancelledError:
             conn.close()
@@ -287,7 +289,7 @@ class IppService:
         except TimeoutError:
             raise BodyError(f"request body stalled for {timeout:g} s", 408) from None
         except web.RequestPayloadError as exc:  # chunked framing, Content-Encoding
-            raise BodyError(f"bad request body: {_short(exc)}") from None
+            raise BodyError(f"bad request body: {short_error(exc)}") from None
 
     async def _post(self, request: web.Request) -> web.StreamResponse:
         peer = f"{request.remote}"
@@ -307,7 +309,7 @@ class IppService:
                     head += chunk[: 8 - len(head)]
                 message = parser.feed(chunk)
         except ConnectionError as exc:
-            log.info("%s: %s: request cut short: %s", self.name, peer, _short(exc))
+            log.info("%s: %s: request cut short: %s", self.name, peer, short_error(exc))
             return _broken(exc)
         except IppDecodeError as exc:
             answer, too_large = self._bad_request(exc, head, peer)
@@ -327,7 +329,7 @@ class IppService:
             answer = await self.operations.handle(message, body(), uris, peer)
         except ConnectionError as exc:
             # The job is already recorded as aborted; the answer is for a client still there.
-            log.info("%s: %s: request body cut short: %s", self.name, peer, _short(exc))
+            log.info("%s: %s: request body cut short: %s", self.name, peer, short_error(exc))
             return _broken(exc)
         except Exception as exc:  # a bug: answered in IPP, logged in one line, serving goes on
             self.internal_error(peer, exc)
@@ -374,7 +376,7 @@ class IppService:
         where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
         log.error(
             "%s: %s: internal error: %s: %s (%s)",
-            self.name, peer, type(exc).__name__, _short(exc), where,
+            self.name, peer, type(exc).__name__, short_error(exc), where,
         )  # fmt: skip
         log.debug("%s: internal error", self.name, exc_info=exc)
 
@@ -403,24 +405,21 @@ class IppService:
         return web.Response(body=self._encode(message, peer), content_type=IPP_TYPE)
 
 
-class _HttpConnection(web.RequestHandler):
+class _HttpConnection(DeviceHandler):
     """aiohttp's HTTP/1.1 connection, watched by the listener: it counts towards
     max_connections, and a poll ends it when a request head takes longer than header_timeout,
     when it is silent for idle_timeout between requests, or when its client has not read a
-    byte of its answers for idle_timeout. aiohttp's own refusals carry the device's Server
-    header and are logged in one line."""
+    byte of its answers for idle_timeout."""
 
     def __init__(self, service: IppService, manager: web.Server, initial: bytes) -> None:
         config = service.config
-        options: dict[str, Any] = {"access_log": None}
         super().__init__(
             manager,
-            loop=asyncio.get_running_loop(),
+            server_header=service.server_header,
+            log=service.http_log,
             # a backstop only: the poll below closes an idle connection first, with a log line
             keepalive_timeout=config.idle_timeout + 60,
-            logger=service.http_log,
             lingering_time=min(LINGER, config.header_timeout),
-            **options,
         )
         self.service = service
         self.peer = "?"
@@ -441,7 +440,6 @@ class _HttpConnection(web.RequestHandler):
         self._fast_blocked = False  # answers wait in the transport: no next one yet
         self._fast_paused = False  # reading paused by the fast path
         self._writing_paused = False
-        self._refused = False  # aiohttp's parser failed: its 400 is the last answer
         # What the fast path's answers are made with: who asks, over what, by which name.
         self._address = "?"
         self._secure = False
@@ -580,29 +578,11 @@ class _HttpConnection(web.RequestHandler):
         if not self._in_request and self._head_since is None and not draining:
             self._head_since = now
         super().data_received(data)
-        if not self._parser_failed():
-            return
-        self._refused = True
-        # Refused: nothing more is read. aiohttp answers 400 from a task that runs only after
-        # the loop's next round of reads, and uvloop reads up to 32 buffers a round, so a
-        # client streaming a header without end would otherwise be read by the megabyte
-        # until the answer goes out.
-        transport = self._transport
-        if transport is not None and not transport.is_closing():
-            transport.pause_reading()
-        if self._body is not None and not self._body.is_eof():
+        if self.refused and self._body is not None and not self._body.is_eof():
+            # aiohttp's C parser reports bad framing inside a body (a chunk size that is no
+            # hex number) as a refusal queued for after the request, without failing the
+            # body being read, whose reader would wait for the idle timeout.
             self._body.set_exception(web.RequestPayloadError("bad framing in the request body"))
-
-    def _parser_failed(self) -> bool:
-        """Whether aiohttp's parser has queued its error answer. Its C parser reports bad
-        framing inside a body (a chunk size that is no hex number) that way too, without
-        failing the body being read, whose reader would wait for the idle timeout. (Private
-        state, looked at defensively: if aiohttp changes, the header and idle timeouts still
-        end such a connection.)"""
-        queued = getattr(self, "_messages", None)
-        if not queued:
-            return False
-        return isinstance(getattr(queued[-1][0], "exc", None), HttpProcessingError)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self._head_since is not None and not self._in_request:
@@ -615,14 +595,6 @@ class _HttpConnection(web.RequestHandler):
             self._poll = None
         self._transport = None
         super().connection_lost(exc)
-
-    async def start(self) -> None:
-        await super().start()
-        transport = self._transport
-        if self._refused and transport is not None and not transport.get_write_buffer_size():
-            # The refusal has gone out; a client still sending is not waited for (over TLS,
-            # a close would read on until its close_notify or the shutdown timeout).
-            transport.abort()
 
     def request_begins(self, body: StreamReader) -> None:
         self._in_request = True
@@ -642,7 +614,6 @@ class _HttpConnection(web.RequestHandler):
         message: str | None = None,
     ) -> web.StreamResponse:
         response = super().handle_error(request, status, exc, message)
-        response.headers["Server"] = self.service.server_header
         self._head_since = None  # answered (and logged): no longer a head in progress
         return response
 
@@ -682,40 +653,6 @@ class _HttpConnection(web.RequestHandler):
                 log.info("%s: %s: idle for %.0f s, closing", name, self.peer, now - last)
                 self.force_close()
         self._poll = asyncio.get_running_loop().call_later(self._interval, self._check)
-
-
-class _HttpLog(logging.Logger):
-    """Where aiohttp reports what it refuses itself (a request line or headers it cannot
-    parse, bytes that are no HTTP at all): one line each in mfpd's log, with the peer, and
-    not a traceback. An exception that is no HTTP error is a bug: logged with its traceback."""
-
-    def __init__(self, service: str) -> None:
-        super().__init__(f"mfpd.{service}.http", logging.DEBUG)
-        self.service = service
-
-    def handle(self, record: logging.LogRecord) -> None:
-        exc = record.exc_info[1] if record.exc_info else None
-        args = record.args if isinstance(record.args, tuple) else ()
-        peer = args[0] if args else "?"
-        if isinstance(exc, HttpProcessingError):
-            log.info("%s: %s: bad HTTP request: %s", self.service, peer, _short(exc))
-        elif isinstance(exc, web.RequestPayloadError | ConnectionError):
-            # aiohttp draining the rest of a body that broke off, which _post has reported
-            log.debug("%s: %s: %s", self.service, record.getMessage(), _short(exc))
-        elif exc is not None:
-            log.error("%s: %s", self.service, record.getMessage(), exc_info=record.exc_info)
-        elif record.levelno >= logging.INFO:
-            log.log(record.levelno, "%s: %s", self.service, record.getMessage())
-
-
-def _short(exc: BaseException, limit: int = 200) -> str:
-    """An exception as one short line (aiohttp's messages span lines and quote the peer)."""
-    if isinstance(exc, HttpProcessingError):
-        text = f"{exc.code} {exc.message}"
-    else:
-        text = str(exc) or type(exc).__name__
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _broken(exc: ConnectionError) -> web.Response:

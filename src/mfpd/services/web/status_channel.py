@@ -15,18 +15,17 @@ import dataclasses
 import ipaddress
 import json
 import logging
-from typing import Any
 
 from aiohttp import web
 
 from mfpd.ports import service_bind
 from mfpd.services.base import PortEntry, ServiceContext, bind_tcp, stream
+from mfpd.services.http_handler import DeviceHandler, HttpLog
 from mfpd.services.web.views import status_view
 
 log = logging.getLogger("mfpd.status")
 
 PATHS = ("/", "/status")
-_NO_ACCESS_LOG: dict[str, Any] = {"access_log": None}
 
 
 def _local(address: str) -> bool:
@@ -47,6 +46,7 @@ class StatusChannel:
         self.config = ctx.config.services.status
         identity = ctx.device.identity
         self.server_header = f"{identity.make} {identity.model}"
+        self.http_log = HttpLog(self.name, log)
         self._server: web.Server | None = None
         self._listener: asyncio.Server | None = None
         self.open = 0
@@ -88,15 +88,15 @@ class StatusChannel:
             await self._listener.wait_closed()
 
 
-class _LocalOnly(web.RequestHandler):
+class _LocalOnly(DeviceHandler):
     """One connection: admitted when local and under max_connections, else aborted."""
 
     def __init__(self, channel: StatusChannel, manager: web.Server) -> None:
         super().__init__(
             manager,
-            loop=asyncio.get_running_loop(),
+            server_header=channel.server_header,
+            log=channel.http_log,
             keepalive_timeout=channel.config.idle_timeout,
-            **_NO_ACCESS_LOG,
         )
         self.channel = channel
         self.admitted = False
