@@ -98,7 +98,11 @@ class DeviceHandler(web.RequestHandler):
     ) -> web.StreamResponse:
         response = super().handle_error(request, status, exc, message)
         response.headers["Server"] = self.server_header
+        self.error_answered()
         return response
+
+    def error_answered(self) -> None:
+        """Called once an error answer is made: what a subclass tracks of the request ends."""
 
     async def start(self) -> None:
         await super().start()

@@ -606,16 +606,8 @@ class _HttpConnection(DeviceHandler):
         self._last_activity = time.monotonic()
         self._body = None if body.is_eof() else body
 
-    def handle_error(
-        self,
-        request: web.BaseRequest,
-        status: int = 500,
-        exc: BaseException | None = None,
-        message: str | None = None,
-    ) -> web.StreamResponse:
-        response = super().handle_error(request, status, exc, message)
+    def error_answered(self) -> None:
         self._head_since = None  # answered (and logged): no longer a head in progress
-        return response
 
     def _check(self) -> None:
         self._poll = None
