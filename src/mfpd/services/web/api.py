@@ -27,6 +27,7 @@ from mfpd.security.tls import (
     make_csr,
 )
 from mfpd.services.base import ServiceContext
+from mfpd.services.http_handler import short_error
 from mfpd.services.web import access
 from mfpd.services.web.actions import ActionError, device_action, job_action
 from mfpd.services.web.openapi import openapi_document
@@ -151,14 +152,14 @@ async def post_job(request: web.Request) -> web.Response:
         try:
             reader, first = await access.multipart_of(request)
         except (ValueError, HttpProcessingError) as exc:
-            return error(400, f"malformed multipart body: {_short(exc)}")
+            return error(400, f"malformed multipart body: {short_error(exc)}")
         part = first if isinstance(first, BodyPartReader) else None
         while True:
             if part is None:
                 try:
                     nxt = await reader.next()
                 except (ValueError, HttpProcessingError) as exc:
-                    return error(400, f"malformed multipart body: {_short(exc)}")
+                    return error(400, f"malformed multipart body: {short_error(exc)}")
                 if nxt is None:
                     return error(400, "no part named 'file' in the form")
                 if not isinstance(nxt, BodyPartReader):
@@ -184,7 +185,7 @@ async def post_job(request: web.Request) -> web.Response:
                         name, value = await _form_field(more)
                         late[name] = value
             except (ValueError, HttpProcessingError) as exc:
-                raise UploadError(f"malformed multipart body: {_short(exc)}") from None
+                raise UploadError(f"malformed multipart body: {short_error(exc)}") from None
             return late
 
         trailer = after_the_file
@@ -241,13 +242,7 @@ async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
         while chunk := await part.read_chunk(READ_SIZE):
             yield chunk
     except HttpProcessingError as exc:  # bad framing inside the part
-        raise ValueError(f"malformed multipart body: {_short(exc)}") from None
-
-
-def _short(exc: BaseException) -> str:
-    if isinstance(exc, HttpProcessingError):
-        return f"{exc.code} {exc.message}"[:200]
-    return (str(exc) or type(exc).__name__)[:200]
+        raise ValueError(f"malformed multipart body: {short_error(exc)}") from None
 
 
 async def post_job_action(request: web.Request) -> web.Response:
