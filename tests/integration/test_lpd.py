@@ -195,6 +195,21 @@ def test_windows_huge_count_and_several_files(mfpd: Mfpd) -> None:
     assert len(job["documents"]) == 2
 
 
+def test_stray_nul_after_the_control_file_keeps_the_job(mfpd: Mfpd) -> None:
+    """A PLP-era sender ends the control file with two zero octets; the job still prints."""
+    control = b"Hplp\nPgrace\nJTwo NULs\nfdfA003plp\nUdfA003plp\nNnotes.txt\n"
+    answers = _exchange(
+        mfpd.port("lpd"),
+        [b"\x02lp\n", b"\x02%d cfA003plp\n" % len(control), control + b"\0\0",
+         b"\x03%d dfA003plp\n" % len(TEXT), TEXT + b"\0"],
+    )  # fmt: skip
+    assert answers == b"\0" * 5  # the data file's subcommand is ACKed, not NAKed
+    job = mfpd.wait_jobs_done(1)[0]
+    assert (job["state"], job["name"], job["user"]) == ("completed", "Two NULs", "grace")
+    assert (job["bytes"], job["pages"]) == (len(TEXT), 2)
+    assert "protocol error" not in mfpd.log.read_text()
+
+
 def test_half_received_job_is_recorded_not_dropped(mfpd: Mfpd) -> None:
     control = b"Hpc\nPfrank\nJCut short\nldfA002pc\n"
     port = mfpd.port("lpd")

@@ -551,6 +551,58 @@ def test_crlf_subcommand_lines_and_control_file() -> None:
     assert peer.events[-1] == ReceiveEnd(True, "connection closed")
 
 
+# A PLP-era sender: the control file ends with two zero octets, and it waits for the ACK in
+# between, so the second one sits alone in the buffer when the next subcommand arrives.
+PLP_STRAY_NUL = [
+    b"\x02lp\n",
+    b"\x0251 cfA139vm\n",
+    CUPS_CONTROL + b"\x00\x00",
+    b"\x0312 dfA139vm\n",
+    b"hello world\n\x00",
+]
+
+
+def test_stray_nul_after_the_control_file_is_skipped() -> None:
+    peer = run(PLP_STRAY_NUL)
+    assert peer.events == run(CUPS_DEFAULT).events
+    assert bytes(peer.sent) == ACK * 5
+    assert peer.files() == {"dfA139vm": b"hello world\n"}
+
+
+@pytest.mark.parametrize("filler", [b"\x00", b"\x00" * 5, b"\n", b"\r\n", b"\x00\r\n\x00"])
+@pytest.mark.parametrize("where", [1, 3])  # after the receive-job ACK, after a file's zero octet
+def test_filler_between_subcommands_is_skipped(filler: bytes, where: int) -> None:
+    messages = list(CUPS_DEFAULT)
+    messages[where - 1] += filler
+    peer = run(messages)
+    assert peer.events == run(CUPS_DEFAULT).events
+    assert bytes(peer.sent) == ACK * 5
+
+
+def test_filler_after_the_last_file_then_eof_is_a_complete_receive() -> None:
+    peer = run([*CUPS_DEFAULT[:-1], CUPS_DEFAULT[-1] + b"\x00\r\n"])
+    assert peer.events[-2:] == run(CUPS_DEFAULT).events[-2:]
+    assert peer.events[-1] == ReceiveEnd(True, "connection closed")
+
+
+def test_filler_split_across_feeds_and_in_one_segment() -> None:
+    stream = b"".join(PLP_STRAY_NUL)
+    whole = run([stream])
+    assert whole.events == run(CUPS_DEFAULT).events
+    byte_by_byte = run([stream[i : i + 1] for i in range(len(stream))])
+    assert [e for e in byte_by_byte.events if not isinstance(e, FileData)] == [
+        e for e in whole.events if not isinstance(e, FileData)
+    ]
+    assert byte_by_byte.files() == whole.files()
+
+
+def test_nul_before_the_daemon_command_is_still_refused() -> None:
+    # Section 5: the first octet is the command; BSD lpd and LPRng refuse 0x00 there too.
+    peer = Peer().feed(b"\x00\x02lp\n")
+    assert peer.events == [Malformed("unknown command 0x00", b"\x00\x02lp")]
+    assert bytes(peer.sent) == NAK
+
+
 def test_abort_job_drops_unfinished_job_and_continues() -> None:
     peer = Peer()
     peer.feed(b"\x02lp\n", b"\x033 dfA001h\n", b"abc\x00")
@@ -749,7 +801,6 @@ def test_line_of_exactly_max_line_is_fine() -> None:
         (b"\x02 \n", "bad count"),
         (b"\x0312.5 dfA\n", "bad count"),
         (b"\x04lp\n", "unknown receive-job subcommand 0x04"),
-        (b"\n", "empty subcommand line"),
         (b"\x02999999 cfA001h\n", "control file too large"),
     ],
 )
@@ -1158,6 +1209,37 @@ def test_round_trip(
     ]
     assert peer.events[-1] == ReceiveEnd(True, "connection closed")
     assert bytes(peer.sent) == ACK * (1 + 2 * (1 + len(files)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    files=st.dictionaries(
+        names.map(lambda n: "dfA" + n), st.binary(min_size=1, max_size=300), min_size=1, max_size=3
+    ),
+    control_first=st.booleans(),
+    fillers=st.lists(st.binary(max_size=6).map(lambda b: bytes(b"\0\r\n"[x % 3] for x in b))),
+    cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=10),
+)
+def test_filler_between_subcommands_changes_nothing(
+    files: dict[str, bytes], control_first: bool, fillers: list[bytes], cuts: list[int]
+) -> None:
+    """Zero octets, CRs and LFs wherever a subcommand may start give the same job and ACKs."""
+    control = b"Hhost\nPuser\n" + b"".join(b"l%s\n" % n.encode() for n in files)
+    messages = encode_receive_job("lp", control, list(files.items()), control_first)
+    plain = run(messages)
+    extra = iter(fillers)
+    # After the command (index 0) and after each file (even indices from 2) a subcommand
+    # may start; after a subcommand line the file's own octets follow.
+    padded = [m + (next(extra, b"") if i % 2 == 0 else b"") for i, m in enumerate(messages)]
+    peer = Peer()
+    for chunk in _split(b"".join(padded), cuts):
+        peer.feed(chunk)
+    peer.close()
+    assert [e for e in peer.events if not isinstance(e, FileData)] == [
+        e for e in plain.events if not isinstance(e, FileData)
+    ]
+    assert peer.files() == files
+    assert bytes(peer.sent) == bytes(plain.sent) == ACK * (1 + 2 * (1 + len(files)))
 
 
 @settings(max_examples=200, deadline=None)

@@ -37,12 +37,14 @@ Real senders this accepts (see shared/CLIENTS.md sections 1 and 3): control file
 after the data files, count 0 ("read until EOF", RFC 1179 section 6.3), huge counts meaning
 the same (CUPS ``mode=stream`` from stdin sends 999999999999, Windows with byte counting off
 sends an impossibly large number), no trailing NUL before the client closes, several data
-files per control file, several jobs per connection, CR LF line ends.
+files per control file, several jobs per connection, CR LF line ends, stray zero octets and
+blank lines between receive-job subcommands (a PLP-era sender ends a file with two zero octets).
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,6 +95,11 @@ NAK = b"\1"
 # (captured in shared/CLIENTS.md section 1).  It is below the default huge-count threshold, so
 # it is recognised on its own.
 CUPS_STREAM_COUNT = 999_999_999_999
+
+# Octets a sender may leave between receive-job subcommands: a second zero octet after a file
+# (PLP-era senders), an empty line or a CR LF after one.  None of them starts a subcommand
+# (RFC 1179 section 6 defines 01, 02 and 03), so skipping them cannot misread a real one.
+_BETWEEN_SUBCOMMANDS = re.compile(rb"[\0\r\n]+")
 
 # A count with more significant digits than this is certainly above any threshold; it is not
 # converted with int() (which refuses very long digit strings).
@@ -747,13 +754,15 @@ class LpdServerConnection:
         return False
 
     def _step_subcommand(self, events: list[Event]) -> bool:
+        # BSD lpd's recvjob refuses such filler ("protocol screwup") and LPRng's ends the
+        # transfer there; either way the sender's job is lost for an octet that means nothing.
+        filler = _BETWEEN_SUBCOMMANDS.match(self._buf)
+        if filler is not None:
+            del self._buf[: filler.end()]
         line = self._take_line(events)
         if line is None:
             return False
-        if not line:
-            self._malformed(events, "empty subcommand line", line)
-            return False
-        code = line[0]
+        code = line[0]  # not empty: the filler before it is gone
         if code == Subcommand.ABORT_JOB:
             # Section 6.1: remove the files created by this receive job (unfinished ones).
             self._controls.clear()
