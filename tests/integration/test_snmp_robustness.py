@@ -26,11 +26,13 @@ unknown context got no Report.
 from __future__ import annotations
 
 import random
+import re
 import signal
 import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -546,13 +548,14 @@ def hand_made_cases(engine_id: bytes) -> dict[str, tuple[bytes, Expect]]:
             community_message(1, b"public", bulk(7, 2**31 - 1, 2**31 - 1, [varbind((1, 3))] * 3)),
             "answer",
         ),
+        # RFC 3416 4.2.3: a negative value is taken as zero (as net-snmp's snmpd does).
         "GetBulk negative non-repeaters": (
             community_message(1, b"public", bulk(7, -5, 10, [varbind((1, 3))])),
-            "any",
+            "answer",
         ),
         "GetBulk negative max-repetitions": (
             community_message(1, b"public", bulk(7, 0, -(2**31), [varbind((1, 3))])),
-            "any",
+            "answer",
         ),
         "GetBulk 1,000 repeaters": (
             community_message(1, b"public", bulk(7, 0, 1000, [varbind(PRINTMIB)] * 1000)),
@@ -976,3 +979,86 @@ def test_an_unknown_context_is_reported(agent: Agent) -> None:
     command[command.index("-n") : command.index("-n") + 2] = []
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "WorkCentre 7755" in result.stdout, result.stderr
+
+
+def test_getbulk_with_negative_fields_is_answered_as_with_zero(agent: Agent) -> None:
+    """A GetBulk with non-repeaters -1 and max-repetitions -5 got no answer: pysnmp's types
+    refused the values, which RFC 3416 4.2.3 sets to zero. It now gets the Response of 0/0
+    (no varbinds, noError: net-snmp's snmpd answers both alike), and a negative value beside
+    a positive one is read the same way; on the fast path (plain v2c) and through pysnmp (a
+    value in the varbind, which the fast path leaves to pysnmp)."""
+    names = [(1, 3, 6, 1, 2, 1, 1), (1, 3, 6, 1, 2, 1, 1, 3)]
+    for value in (NULL, octets(b"")):
+        binds = [varbind(name, value) for name in names]
+        for sent, same_as in [((-1, -5), (0, 0)), ((-1, 2), (0, 2)), ((5, -1), (5, 0))]:
+            replies = [
+                agent.probe(community_message(1, b"public", bulk(61, *fields, binds)))
+                for fields in (sent, same_as)
+            ]
+            assert replies[0] is not None, f"no answer to {sent}"
+            assert replies[0] == replies[1], (sent, replies)
+            answer = decode(replies[0])
+            assert (answer.pdu_type, answer.error_status, answer.request_id) == (RESPONSE, 0, 61)
+            n, m = same_as
+            assert len(answer.varbinds) == min(n, 2) + m * (2 - min(n, 2)), answer
+
+
+NMAP_PROBES = Path("/usr/share/nmap/nmap-service-probes")
+_NMAP_ESCAPES = {"0": 0, "a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11}
+
+
+def nmap_udp_probes() -> dict[str, bytes]:
+    """The payloads of nmap's UDP service probes (`nmap -sU -sV`), as nmap sends them."""
+    need(str(NMAP_PROBES))
+
+    def unescape(text: str) -> bytes:
+        def octet(match: re.Match[str]) -> str:
+            code = match[1]
+            value = int(code[1:], 16) if code[0] == "x" else _NMAP_ESCAPES.get(code, ord(code))
+            return chr(value)
+
+        return re.sub(r"\\(x[0-9a-fA-F]{2}|.)", octet, text).encode("latin-1")
+
+    probes = {}
+    for line in NMAP_PROBES.read_text("latin-1").splitlines():
+        match = re.fullmatch(r"Probe UDP (\S+) q\|(.*)\|.*", line)
+        if match:
+            probes[match[1]] = unescape(match[2])
+    return probes
+
+
+def test_nmap_udp_probes_are_dropped_with_one_short_line(mfpd_factory: Callable[..., Mfpd]) -> None:
+    """nmap -sU -sV sends its UDP probes for other protocols to 161 too; its "help" and NTP
+    probes made pyasn1 raise a TypeError, logged as such on every scan. Whatever is not an
+    SNMP message (no outer SEQUENCE) is now dropped before pysnmp with one line naming the
+    peer, nothing else is logged about it, and the agent keeps answering."""
+    agent = Agent(mfpd_factory(CONFIG))
+    agent.engine_id = agent.discover()
+    probes = nmap_udp_probes()
+    assert probes["Help"] == b"help\r\n\r\n" and len(probes["NTPRequest"]) == 48
+    start = log_size(agent.daemon)
+    order = ["Help", "NTPRequest", *(name for name in probes if name not in ("Help", "NTPRequest"))]
+    for name in order:
+        reply = agent.probe(probes[name])
+        if not probes[name].startswith(b"\x30"):
+            assert reply is None, name
+    agent.assert_healthy(start)
+    text = log_since(agent.daemon, start)
+    assert "TypeError" not in text and "Error:" not in text, text
+    # The first probes fit the log's budget (20 lines per 10 s): the rest may be summed up.
+    assert re.search(r"snmp: 127\.0\.0\.1:\d+: not an SNMP message \(8 octets\) dropped", text)
+    assert "not an SNMP message (48 octets) dropped" in text
+
+
+def test_nmap_service_scan_of_the_snmp_port(mfpd_factory: Callable[..., Mfpd]) -> None:
+    """The real scan: nmap recognises the agent, and the log holds no TypeError."""
+    need("nmap")
+    daemon = mfpd_factory(CONFIG)
+    port = daemon.port("snmp")
+    start = log_size(daemon)
+    command = ["nmap", "-n", "-Pn", "-sU", "-sV", "-p", str(port), "127.0.0.1"]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=300).stdout
+    assert re.search(rf"^{port}/udp\s+open\s+snmp\s", out, re.M), out
+    text = log_since(daemon, start)
+    assert "TypeError" not in text and "Traceback" not in text, text
+    Agent(daemon).sentinel()

@@ -5,6 +5,8 @@ stand-in MIB module (the real MIB modules have their own tests)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import random
 import socket
@@ -16,7 +18,9 @@ import pytest
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api, rfc1902, rfc1905
 from pysnmp.proto.api import v2c
+from pysnmp.proto.mpmod.rfc3412 import SNMPv3Message
 
+from mfpd.codecs.snmp import PduType, Tag, encode_integer, encode_oid, encode_tlv, encode_varbind
 from mfpd.config import ConfigError, SnmpServiceConfig, SnmpUserConfig, parse_config
 from mfpd.device.events import EventBus
 from mfpd.device.identity import Identity
@@ -28,6 +32,7 @@ from mfpd.services.snmp.index import (
     LiveMib,
     Missing,
     OidIndex,
+    bulk_count,
     community_message_overhead,
     varbind_size,
 )
@@ -182,6 +187,33 @@ def test_getbulk_keeps_one_oversized_varbind_when_the_requester_can_take_it() ->
     answers = index.bulk([SYS], 0, 5, everything, budget=1400, hard_limit=60_000)
     assert answers == [(SYS_DESCR, big)]
     assert index.bulk([SYS], 0, 5, everything, budget=1400, hard_limit=2000) == []
+
+
+@pytest.mark.parametrize(
+    ("count", "non_repeaters", "max_repetitions", "expected"),
+    [
+        (2, 0, 0, 0),  # N + M * R = 0: a question whose answer has no varbinds
+        (2, -1, -5, 0),  # RFC 3416 4.2.3: negative values are taken as zero
+        (2, -1, 3, 6),
+        (2, 5, -1, 2),  # N is at most the number of varbinds
+        (2, 1, 3, 4),
+        (0, 3, 3, 0),
+        (3, -(2**31), 2**31 - 1, 3 * (2**31 - 1)),
+    ],
+)
+def test_bulk_count_is_n_plus_m_times_r(
+    count: int, non_repeaters: int, max_repetitions: int, expected: int
+) -> None:
+    assert bulk_count(count, non_repeaters, max_repetitions) == expected
+
+
+def test_getbulk_takes_negative_fields_as_zero() -> None:
+    index = OidIndex(StandIn(rows=5).objects())
+    names = [SYS, (*IF_TABLE, 1)]
+    for n, m, same_as in [(-1, -5, (0, 0)), (-1, 2, (0, 2)), (5, -1, (5, 0))]:
+        answers = index.bulk(names, n, m, everything, budget=10_000)
+        assert answers == index.bulk(names, *same_as, everything, budget=10_000), (n, m)
+    assert index.bulk(names, -1, -5, everything, budget=10_000) == []
 
 
 # -- BER size arithmetic against pyasn1's encoder --------------------------------------
@@ -526,11 +558,23 @@ async def test_agent_ignores_a_wrong_community_and_reports_it(
     # Garbage is dropped without an answer or an authentication failure.
     assert await client.exchange(b"\x30\x03\x02\x01", 0.3) is None
     assert len(failures) == 1
-    # BER that makes pysnmp 7 itself raise (an [APPLICATION 0] outer tag): one line, no answer.
+    # No outer SEQUENCE (an [APPLICATION 0] tag, on which pyasn1 raises a TypeError), as
+    # nmap's "help" (8 octets) and NTP (48) probes: dropped before pysnmp, one short line.
     crash = bytes.fromhex("602902010104067075626c6963a01c02040096cebc020100020100300e300c0608")
     crash += bytes.fromhex("2b060102010101000500")
     assert await client.exchange(crash, 0.3) is None
-    assert "unreadable datagram (43 octets) dropped: TypeError" in caplog.text
+    assert await client.exchange(b"help\r\n\r\n", 0.3) is None
+    assert await client.exchange(b"\xe3\x00\x04\xfa" + bytes(44), 0.3) is None
+    assert "127.0.0.1:" in caplog.text
+    for size in (43, 8, 48):
+        assert f"not an SNMP message ({size} octets) dropped" in caplog.text
+    # A SEQUENCE on which pysnmp raises (an SNMPv1 Get with error-index -24): one line too,
+    # without what pyasn1 said (a 600-character ValueConstraintError before).
+    negative_index = "302002010004067075626c6963a0130201070201000201e83008300606022b060500"
+    assert await client.exchange(bytes.fromhex(negative_index), 0.3) is None
+    assert "unreadable datagram (34 octets) dropped\n" in caplog.text + "\n"
+    assert "Error" not in caplog.text and "Traceback" not in caplog.text
+    assert len(failures) == 1
     pdu = _pdu(V2C, "GetRequestPDU", [SYS_DESCR])
     assert await client.send(V2C, "public", pdu) is not None
 
@@ -606,12 +650,17 @@ async def test_the_fast_path_answers_byte_for_byte_as_pysnmp(agent: Any) -> None
     assert snmp.fast.answered >= 300
 
 
+HUGE = oid("1.3.6.1.2.1.1.9.1.3.1")  # sysORDescr.1
+
+
 class Awkward(StandIn):
-    """The stand-in with a value pysnmp cannot encode (an Integer32 out of range)."""
+    """The stand-in with a value pysnmp cannot encode (an Integer32 out of range), and one
+    too big for any datagram."""
 
     def objects(self) -> Iterator[tuple[Oid, Value]]:
         yield from super().objects()
         yield oid("1.3.6.1.2.1.1.7.0"), Value.integer(2**40)
+        yield HUGE, Value.string(b"x" * 70_000)
 
 
 async def test_the_fast_path_leaves_what_it_cannot_say_to_pysnmp() -> None:
@@ -634,10 +683,11 @@ async def test_the_fast_path_leaves_what_it_cannot_say_to_pysnmp() -> None:
             (V2C, "GetRequestPDU", [SYS_DESCR, bad], "genErr"),
             (V1, "GetRequestPDU", [bad], "genErr"),
             (V2C, "GetNextRequestPDU", [(*SYS, 6, 0)], "genErr"),
-            (V2C, "GetBulkRequestPDU", [SYS], "tooBig"),  # no repetitions asked for
+            (V2C, "GetBulkRequestPDU", [HUGE[:-1]], "tooBig"),  # its one varbind: 70 kB
             (V2C, "GetRequestPDU", [SYS_DESCR] * 2500, "tooBig"),  # 75 kB of answer
         ]:
-            fast, slow = await _both_paths(snmp, client, _request(version, kind, names, 9))
+            request = _request(version, kind, names, 9, max_repetitions=1)
+            fast, slow = await _both_paths(snmp, client, request)
             assert fast is None and slow is not None
             mod = api.PROTOCOL_MODULES[version]
             answer, _ = decoder.decode(slow, asn1Spec=mod.Message())
@@ -652,6 +702,111 @@ async def test_the_fast_path_leaves_what_it_cannot_say_to_pysnmp() -> None:
         assert snmp.fast.answered == 0
         assert snmp.fast.answer(_request(V2C, "GetRequestPDU", [SYS_DESCR], 11)) is not None
         assert snmp.fast.answered == 1
+    finally:
+        snmp.close()
+        live.close()
+
+
+def _bulk(request_id: int, non_repeaters: int, max_repetitions: int, names: list[Oid]) -> bytes:
+    """A GetBulkRequest-PDU written by hand: pysnmp's encoder refuses negative fields."""
+    binds = b"".join(encode_varbind(encode_oid(name), bytes((Tag.NULL, 0))) for name in names)
+    return encode_tlv(PduType.GET_BULK, b"".join((
+        encode_integer(request_id), encode_integer(non_repeaters),
+        encode_integer(max_repetitions), encode_tlv(Tag.SEQUENCE, binds),
+    )))  # fmt: skip
+
+
+def _v2c(pdu: bytes, community: bytes = b"public") -> bytes:
+    return encode_tlv(
+        Tag.SEQUENCE, encode_integer(V2C) + encode_tlv(Tag.OCTET_STRING, community) + pdu
+    )
+
+
+async def test_getbulk_with_negative_fields_is_answered_as_with_zero(agent: Any) -> None:
+    """RFC 3416 4.2.3: a negative non-repeaters or max-repetitions is taken as zero. pysnmp's
+    types refused them, so such a request got no answer (net-snmp's snmpd answers it); and
+    0/0 was answered tooBig where snmpd sends a Response without varbinds. The fast path and
+    pysnmp now answer both, with the same octets."""
+    snmp, client, _, _ = agent
+    names = [SYS, (*IF_TABLE, 1)]
+    for sent, same_as in [((-1, -5), (0, 0)), ((-1, 2), (0, 2)), ((5, -1), (5, 0)),
+                          ((-(2**31), -(2**31)), (0, 0)), ((0, 0), (0, 0))]:  # fmt: skip
+        answers = [
+            await _both_paths(snmp, client, _v2c(_bulk(31, *fields, names)))
+            for fields in (sent, same_as)
+        ]
+        (fast, slow), (fast_zero, slow_zero) = answers
+        assert fast is not None and fast == slow == fast_zero == slow_zero, sent
+        answer, _ = decoder.decode(fast, asn1Spec=api.v2c.Message())
+        pdu = api.v2c.apiMessage.get_pdu(answer)
+        assert _status(V2C, pdu) == ("noError", 0)
+        expected = snmp.live.index().bulk(names, *same_as, everything, budget=10_000)
+        assert [name for name, _ in _varbinds(V2C, pdu)] == [name for name, _ in expected]
+
+
+def _sha_key(password: bytes, engine_id: bytes) -> bytes:
+    """RFC 3414 A.2.2: a password's HMAC-SHA-96 key, localized to an engine."""
+    stream = (password * (2**20 // len(password) + 1))[: 2**20]
+    ku = hashlib.sha1(stream).digest()
+    return hashlib.sha1(ku + engine_id + ku).digest()
+
+
+def _v3_auth(engine_id: bytes, boots: int, time: int, user: bytes, key: bytes, pdu: bytes) -> bytes:
+    """An SNMPv3 authNoPriv message (RFC 3412 6, RFC 3414 2.4, 6.3.1: HMAC-SHA-96 over the
+    message with the 12 octets of msgAuthenticationParameters zero)."""
+
+    def octets(data: bytes) -> bytes:
+        return encode_tlv(Tag.OCTET_STRING, data)
+
+    def seq(*parts: bytes) -> bytes:
+        return encode_tlv(Tag.SEQUENCE, b"".join(parts))
+
+    header = seq(encode_integer(77), encode_integer(65507), octets(b"\x05"), encode_integer(3))
+    placeholder = octets(bytes(12))
+    usm = seq(octets(engine_id), encode_integer(boots), encode_integer(time), octets(user),
+              placeholder, octets(b""))  # fmt: skip
+    message = seq(encode_integer(3), header, octets(usm), seq(octets(engine_id), octets(b""), pdu))
+    digest = hmac.new(key, message, hashlib.sha1).digest()[:12]
+    assert message.count(placeholder) == 1
+    return message.replace(placeholder, octets(digest))
+
+
+def _v3_pdu(data: bytes) -> tuple[str, list[tuple[Oid, Any]]]:
+    message, _ = decoder.decode(data, asn1Spec=SNMPv3Message())
+    pdu = message["msgData"]["plaintext"]["data"].getComponent()
+    assert pdu.tagSet[-1].tagId | 0xA0 == PduType.RESPONSE, pdu.prettyPrint()
+    return _status(V2C, pdu)[0], _varbinds(V2C, pdu)
+
+
+async def test_getbulk_with_negative_fields_is_answered_as_with_zero_over_v3() -> None:
+    """SNMPv3 goes to pysnmp's v3 message processing only: the same rule there."""
+    user = SnmpUserConfig(name="reader", auth_protocol="sha", auth_key="authpass1",
+                          priv_protocol="none")  # fmt: skip
+    live = LiveMib([StandIn(rows=5)], EventBus())
+    snmp = SnmpAgent(SnmpServiceConfig(users=[user]), eid.SnmpIdentity(eid.engine_id(IDENTITY), 7),
+                     live)  # fmt: skip
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    await snmp.listen(sock)
+    client = Client(sock.getsockname()[1])
+    engine_id = snmp.identity.engine_id
+    key = _sha_key(b"authpass1", engine_id)
+    names = [SYS, (*IF_TABLE, 1)]
+    try:
+        for sent, same_as in [((-1, -5), (0, 0)), ((-1, 2), (0, 2)), ((5, -1), (5, 0))]:
+            answers = []
+            for fields in (sent, same_as):
+                message = _v3_auth(engine_id, 7, snmp.engine_time(), b"reader", key,
+                                   _bulk(32, *fields, names))  # fmt: skip
+                reply = await client.exchange(message, 1.0)
+                assert reply is not None, fields
+                answers.append(_v3_pdu(reply))
+            assert answers[0] == answers[1], sent
+            status, varbinds = answers[0]
+            expected = live.index().bulk(names, *same_as, everything, budget=10_000)
+            assert status == "noError"
+            assert [name for name, _ in varbinds] == [name for name, _ in expected]
     finally:
         snmp.close()
         live.close()

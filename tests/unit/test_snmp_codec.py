@@ -22,6 +22,7 @@ from mfpd.codecs.snmp import (
     encode_oid_content,
     encode_response,
 )
+from mfpd.services.snmp import bulk_pdu
 from mfpd.services.snmp.index import Missing, OidIndex, value_tlv
 from mfpd.services.snmp.instrumentation import to_pysnmp
 from mfpd.services.snmp.mib import Oid, Syntax, Value
@@ -185,9 +186,18 @@ KINDS = {
 }
 
 
+def _message_type(version: int) -> Any:
+    """The type the agent's engine decodes a message of `version` with (bulk_pdu.py: v2c
+    takes a negative non-repeaters or max-repetitions, as RFC 3416 4.2.3 reads them)."""
+    return bulk_pdu.V2cMessage if version == V2C else api.PROTOCOL_MODULES[version].Message
+
+
 def pyasn1_request(request: ReadRequest) -> bytes:
     mod = api.PROTOCOL_MODULES[request.version]
-    pdu = getattr(mod, KINDS[PduType(request.pdu_type)])()
+    if request.pdu_type == PduType.GET_BULK:
+        pdu = bulk_pdu.GetBulkRequestPDU()
+    else:
+        pdu = getattr(mod, KINDS[PduType(request.pdu_type)])()
     if request.pdu_type == PduType.GET_BULK:
         mod.apiBulkPDU.set_defaults(pdu)
         mod.apiBulkPDU.set_non_repeaters(pdu, request.non_repeaters)
@@ -196,7 +206,7 @@ def pyasn1_request(request: ReadRequest) -> bytes:
         mod.apiPDU.set_defaults(pdu)
     mod.apiPDU.set_request_id(pdu, request.request_id)
     mod.apiPDU.set_varbinds(pdu, [(name, mod.Null("")) for name in request.names])
-    message = mod.Message()
+    message = _message_type(request.version)()
     mod.apiMessage.set_defaults(message)
     mod.apiMessage.set_community(message, request.community)
     mod.apiMessage.set_pdu(message, pdu)
@@ -210,7 +220,7 @@ def pysnmp_fields(data: bytes) -> tuple[Any, ...] | None:
     try:
         version = int(verdec.decode_message_version(data))
         mod = api.PROTOCOL_MODULES[version]
-        message, _ = decoder.decode(data, asn1Spec=mod.Message())
+        message, _ = decoder.decode(data, asn1Spec=_message_type(version)())
         pdu = mod.apiMessage.get_pdu(message)
         tag = pdu.tagSet[-1].tagId | 0xA0
         if tag == PduType.GET_BULK:
@@ -235,7 +245,9 @@ def requests(draw: st.DrawFn) -> ReadRequest:
     kinds = [PduType.GET, PduType.GET_NEXT] + ([PduType.GET_BULK] if version == V2C else [])
     kind = draw(st.sampled_from(kinds))
     bulk = kind == PduType.GET_BULK
-    counts = st.integers(0, 2**31 - 1) if bulk else st.just(0)
+    # GetBulk's counts over their whole Integer32 range: negative ones included (RFC 3416
+    # 4.2.3 takes them as zero; pysnmp's own types refuse them, the agent's do not).
+    counts = st.integers(-(2**31), 2**31 - 1) if bulk else st.just(0)
     return ReadRequest(
         version, draw(st.binary(max_size=300)), kind, draw(st.integers(-(2**31), 2**31 - 1)),
         draw(counts), draw(counts), tuple(draw(st.lists(oids(), max_size=8))),
@@ -244,6 +256,8 @@ def requests(draw: st.DrawFn) -> ReadRequest:
 
 @FAST
 @given(requests())
+@example(ReadRequest(V2C, b"public", PduType.GET_BULK, 7, -1, -5, ((1, 3, 6, 1, 2, 1, 1),)))
+@example(ReadRequest(V2C, b"public", PduType.GET_BULK, 7, -(2**31), -(2**31), ()))
 def test_requests_decode_as_pysnmp_decodes_them(request: ReadRequest) -> None:
     data = pyasn1_request(request)
     assert decode_request(data) == request

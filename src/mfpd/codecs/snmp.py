@@ -6,7 +6,9 @@ NULL values. `decode_request` is deliberately narrow: anything but that plain sh
 version or PDU type, a value that is not NULL, an indefinite length, a constructed string,
 an integer out of its range, a bad subidentifier, bytes after the message) is None, and the
 agent hands the datagram to pysnmp's full decoder, which answers it or drops it as it always
-did. So the fast path only ever accepts a subset of what pyasn1 accepts, with the same values.
+did. So the fast path only ever accepts a subset of what the agent's pysnmp engine accepts
+(pysnmp's types, but GetBulk's non-repeaters and max-repetitions may be negative, as RFC 3416
+4.2.3 allows: services/snmp/bulk_pdu.py), with the same values.
 
 The encoders write what pyasn1's BER encoder writes for the same values (definite lengths in
 the shortest form; INTEGER in two's complement, minimal except that pyasn1 writes a negative
@@ -68,8 +70,8 @@ class ReadRequest:
     community: bytes
     pdu_type: int  # PduType.GET, GET_NEXT or GET_BULK
     request_id: int
-    non_repeaters: int  # GetBulk; 0 otherwise
-    max_repetitions: int  # GetBulk; 0 otherwise
+    non_repeaters: int  # GetBulk, as sent (maybe negative); 0 otherwise
+    max_repetitions: int  # GetBulk, as sent (maybe negative); 0 otherwise
     names: tuple[Oid, ...]
 
 
@@ -163,8 +165,10 @@ def _decode(data: bytes) -> ReadRequest:
         raise _Decline
     request_id, at = _integer(data, at, end, INT32_MIN, INT32_MAX)
     if pdu_type == PduType.GET_BULK:
-        non_repeaters, at = _integer(data, at, end, 0, INT32_MAX)
-        max_repetitions, at = _integer(data, at, end, 0, INT32_MAX)
+        # Negative values are taken as zero by the agent (RFC 3416 4.2.3), as the full
+        # decoder's types for the agent do (services/snmp/bulk_pdu.py).
+        non_repeaters, at = _integer(data, at, end, INT32_MIN, INT32_MAX)
+        max_repetitions, at = _integer(data, at, end, INT32_MIN, INT32_MAX)
     else:
         non_repeaters, at = _integer(data, at, end, 0, 0)  # error-status
         max_repetitions, at = _integer(data, at, end, 0, 0)  # error-index

@@ -8,6 +8,7 @@ it as a service of the daemon; what the engine answers, and how, is in the modul
   VACM decisions remembered per requester and instance (`ViewCache`).
 - responders.py: the command responders, in place of pysnmp's own.
 - fast_path.py: SNMPv1/v2c Get, GetNext and GetBulk answered with hand-written BER.
+- bulk_pdu.py: pysnmp's message types, taking GetBulk's negative fields (RFC 3416 4.2.3).
 - transport.py: the UDP transports, through which each datagram reaches the fast path or
   the engine.
 
@@ -58,6 +59,7 @@ from mfpd.services.snmp.agent_mib import (
     SNMP_ENGINE,
     AgentMib,
 )
+from mfpd.services.snmp.bulk_pdu import accept_negative_bulk_fields
 from mfpd.services.snmp.engine_id import (
     DEFAULT_ENTERPRISE,
     SnmpIdentity,
@@ -176,6 +178,7 @@ class SnmpAgent:
 
     def _engine(self, enterprise: int) -> Any:
         engine = SnmpEngine(maxMessageSize=MAX_MESSAGE_SIZE)
+        accept_negative_bulk_fields(engine)
         builder = engine.get_mib_builder()
         (engine_id, boots) = builder.import_symbols(
             "__SNMP-FRAMEWORK-MIB", "snmpEngineID", "snmpEngineBoots"

@@ -26,7 +26,7 @@ from mfpd.codecs.snmp import (
     encode_varbind,
 )
 from mfpd.services.snmp.agent_mib import MAX_MESSAGE_SIZE
-from mfpd.services.snmp.index import Allowed, Answer, Missing
+from mfpd.services.snmp.index import Allowed, Answer, Missing, bulk_count
 from mfpd.services.snmp.mib import Oid, Syntax
 from mfpd.services.snmp.responders import community_budget
 
@@ -128,7 +128,7 @@ class FastPath:
         if pdu_type == PduType.GET_BULK:
             answers = index.bulk(names, non_repeaters, max_repetitions, allowed, budget,
                                  hard_limit=hard_limit, size=index.varbind_length)  # fmt: skip
-            if names and not answers:
+            if not answers and bulk_count(len(names), non_repeaters, max_repetitions):
                 raise _Decline  # tooBig: pysnmp's answer
             varbinds = [index.varbind(name, answer) for name, answer in answers]
         else:

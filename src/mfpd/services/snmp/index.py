@@ -143,11 +143,10 @@ class OidIndex:
         (`size`, by default `varbind_size`) adds up to at most `budget` octets. Trimming
         drops from the end, as the RFC says, never answers tooBig; the first varbind is kept
         even over `budget` when it fits `hard_limit` (the requester's own maximum), so a
-        single large value still gets through. An empty answer means not even that fits
-        (the agent says tooBig)."""
+        single large value still gets through. An empty answer to a request that asks for
+        something (`bulk_count`) means not even that fits (the agent says tooBig)."""
         measure = size or varbind_size
-        n = max(0, min(non_repeaters, len(requested)))
-        m = max(0, max_repetitions)
+        n, m, _ = bulk_shape(len(requested), non_repeaters, max_repetitions)
         repeaters = list(requested[n:])
         out: list[tuple[Oid, Answer]] = []
         used = 0
@@ -177,6 +176,20 @@ class OidIndex:
             if ended == len(repeaters):
                 break  # every repeater is past the end of the view: nothing more to say
         return out
+
+
+def bulk_shape(count: int, non_repeaters: int, max_repetitions: int) -> tuple[int, int, int]:
+    """N, M and R of a GetBulk request of `count` varbinds (RFC 3416 4.2.3): a negative
+    non-repeaters or max-repetitions "is set to zero"; N is at most `count`; R the rest."""
+    n = max(0, min(non_repeaters, count))
+    return n, max(0, max_repetitions), count - n
+
+
+def bulk_count(count: int, non_repeaters: int, max_repetitions: int) -> int:
+    """How many varbinds a GetBulk request asks for, N + M * R (RFC 3416 4.2.3). Zero is
+    a question too: its answer is a Response without varbinds (as net-snmp's), not tooBig."""
+    n, m, r = bulk_shape(count, non_repeaters, max_repetitions)
+    return n + m * r
 
 
 class LiveMib:

@@ -23,6 +23,7 @@ from mfpd.services.snmp.agent_mib import MAX_MESSAGE_SIZE
 from mfpd.services.snmp.index import (
     LOCAL_MAX_MESSAGE,
     PDU_OVERHEAD,
+    bulk_count,
     community_message_overhead,
     integer_content,
     oid_content,
@@ -205,7 +206,7 @@ class BulkResponder(_Responder):
         out = instrum.read_bulk_variables(
             var_binds, non_repeaters, max_repetitions, budget, hard_limit, **context
         )
-        if var_binds and not out:
+        if not out and bulk_count(len(var_binds), non_repeaters, max_repetitions):
             raise smi_error.TooBigError()
         return out
 

@@ -46,11 +46,22 @@ _UNREADABLE = LogLimit("unreadable datagrams")
 _FAST_FAILURES = LogLimit("fast path failures")
 
 
+# Every SNMP message, of any version, is a BER SEQUENCE (RFC 1157 4, RFC 1901 3, RFC 3412 6).
+_SEQUENCE = 0x30
+
+
 def _receive(transport: Any, address: Any, datagram: bytes) -> None:
     """Answer a datagram on the fast path, else hand it to the engine now, not through
     call_soon as pysnmp does, and contain what pysnmp 7 lets escape on some malformed BER
     (TypeError, IndexError from pyasn1): one log line naming the peer, no answer, and the
     agent carries on."""
+    if not datagram or datagram[0] != _SEQUENCE:
+        # Not SNMP at all: a scanner's probe for another protocol (nmap -sU -sV sends its
+        # "help" and NTP probes to 161), which pyasn1 would answer with a TypeError.
+        if _UNREADABLE.allow():
+            log.info("snmp: %s: not an SNMP message (%d octets) dropped",
+                     format_peer(address), len(datagram))  # fmt: skip
+        return
     fast: FastPath | None = transport.fast
     if fast is not None:
         try:
@@ -67,8 +78,11 @@ def _receive(transport: Any, address: Any, datagram: bytes) -> None:
         transport._callback_function(transport, address, datagram)
     except Exception as exc:
         if _UNREADABLE.allow():
-            log.info("snmp: %s: unreadable datagram (%d octets) dropped: %s: %s",
-                     format_peer(address), len(datagram), type(exc).__name__, exc)  # fmt: skip
+            # What pyasn1 raised is its own business (a TypeError about clone() arguments
+            # tells an operator nothing): there for debugging only.
+            peer = format_peer(address)
+            log.info("snmp: %s: unreadable datagram (%d octets) dropped", peer, len(datagram))
+            log.debug("snmp: %s: pysnmp raised %s: %s", peer, type(exc).__name__, exc)
 
 
 class Udp(udp.UdpAsyncioTransport):  # type: ignore[misc]
