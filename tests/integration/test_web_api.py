@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import re
 import shutil
 import socket
 import ssl
@@ -236,6 +237,43 @@ def test_settings_apply_at_once_reach_every_protocol_and_survive_a_restart(
     on = again.patch("/config", json={"services": {"http": {"enabled": True}, "lpd": None}})
     assert on.status_code == 200, on.text
     assert wait_until(lambda: not closed(http) and not closed(ipp) and not closed(lpd))
+
+
+def _print_ways(mfpd: Mfpd) -> str:
+    page = requests.get(f"http://127.0.0.1:{mfpd.port('http')}/print", timeout=TIMEOUT)
+    match = re.search(r'<li id="print-ways">(.*?)</li>', page.text, re.S)
+    assert page.status_code == 200 and match, page.text
+    return " ".join(match.group(1).split())
+
+
+def test_the_print_page_names_the_ports_the_device_listens_on(
+    mfpd: Mfpd, admin: Api, tmp_path: Path
+) -> None:
+    """The Print page's "other ways to print" said ipp://HOST/ipp/print, LPD queue lp and
+    raw TCP on port 9100, whatever the port table said; this daemon runs with a port offset
+    (as every test daemon), so none of that was where it listened. The page now names the
+    ports of /api/v1/ports, IPP's works, and a service switched off is not offered."""
+    need("ipptool")
+    live = {p["service"]: p["port"] for p in admin.get("/ports").json()["ports"]
+            if p["state"] in ("listening", "moved")}  # fmt: skip
+    assert live["raw"] != 9100 and live["ipp"] != 631
+    ways = _print_ways(mfpd)
+    ipp = f"ipp://127.0.0.1:{live['ipp']}/ipp/print"
+    assert f"IPP at <code>{ipp}</code>" in ways, ways
+    assert f"IPPS at <code>ipps://127.0.0.1:{live['https']}/ipp/print</code>" in ways, ways
+    assert f"LPD queue <code>lp</code> on port <code>{live['lpd']}</code>" in ways, ways
+    assert f"raw TCP (AppSocket) on port <code>{live['raw']}</code>" in ways, ways
+    assert "<code>9100</code>" not in ways and "ipp://127.0.0.1/" not in ways
+    result = subprocess.run(["ipptool", "-q", ipp, "get-printer-attributes.test"],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    off = admin.patch("/config", json={"services": {"raw": {"enabled": False}}})
+    assert off.status_code == 200, off.text
+    assert wait_until(lambda: closed(live["raw"]))
+    ways = _print_ways(mfpd)
+    assert "raw TCP" not in ways and str(live["raw"]) not in ways, ways
+    assert f"IPP at <code>{ipp}</code>" in ways and "LPD queue" in ways, ways
 
 
 def test_operator_actions_and_the_event_stream(mfpd: Mfpd, admin: Api) -> None:

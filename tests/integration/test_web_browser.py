@@ -344,8 +344,10 @@ def test_switch_lpd_off_and_on(session: Session, daemon: Mfpd, admin: tuple[str,
     session.login(*admin)
     page = session.page
     page.goto("/properties/services")
+    # The status channel's live port (3003 + the daemon's offset), not its standard one.
     expect(page.locator("#http-rule")).to_contain_text(
-        "Turning HTTP off also turns IPP off and closes the status channel (port 3003)"
+        "Turning HTTP off also turns IPP off and closes the status channel "
+        f"(port {daemon.port('status')})"
     )
     lpd = page.locator("#svc-lpd")
     expect(lpd).to_be_checked()

@@ -22,6 +22,7 @@ from mfpd.device.spool import Spool
 from mfpd.device.store import JobStore
 from mfpd.security.audit import EventLog
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
+from mfpd.services.base import PortEntry
 from mfpd.services.web.pages_render import badge, media_text, reason_text, safe_next
 from mfpd.services.web.routes import add_web, web_middlewares
 from mfpd.services.web.state import SERVICE, WEB, WebState
@@ -35,7 +36,9 @@ ADMIN_PAGES = (
 )  # fmt: skip
 
 
-def _app(tmp_path: Path, config: Config | None = None) -> web.Application:
+def _app(
+    tmp_path: Path, config: Config | None = None, ports: list[PortEntry] | None = None
+) -> web.Application:
     config = config or Config()
     device = build_device(config)
     spool = Spool(JobStore(tmp_path), tmp_path / "spool", device.events, config.spool)
@@ -66,7 +69,7 @@ def _app(tmp_path: Path, config: Config | None = None) -> web.Application:
         log=EventLog(tmp_path, 100),
         change_settings=change_settings,
         settings=settings,
-        ports=lambda: [],
+        ports=lambda: list(ports or []),
         restart=restart,
     )
     # The listener's wiring (services/ipp/server.py) without the IPP routes.
@@ -345,3 +348,90 @@ async def test_with_require_login_a_visitor_sees_only_the_login(tmp_path: Path) 
         assert 'data-live="off"' in page
         await _login(client)
         assert (await client.get("/jobs")).status == 200
+
+
+OFFSET = 10000
+
+
+def _table(off: tuple[str, ...] = ()) -> list[PortEntry]:
+    """The live port table of a daemon run as a normal user with --port-offset 10000:
+    the standard ports below 1024 moved up by 8000 first, then the offset."""
+    rows = []
+    for service, protocol, standard in (
+        ("raw", "tcp", 9100), ("lpd", "tcp", 515), ("http", "tcp", 80), ("https", "tcp", 443),
+        ("ipp", "tcp", 631), ("status", "tcp", 3003), ("snmp", "udp", 161),
+    ):  # fmt: skip
+        port = standard + OFFSET
+        if service in off:
+            rows.append(PortEntry(service, protocol, "127.0.0.1", port, standard, "disabled"))
+        elif port < 1024 + OFFSET:
+            rows.append(PortEntry(service, protocol, "127.0.0.1", port + 8000, standard, "moved"))
+        else:
+            rows.append(PortEntry(service, protocol, "127.0.0.1", port, standard, "listening"))
+    return rows
+
+
+async def _print_ways(tmp_path: Path, table: list[PortEntry], config: Config | None = None) -> str:
+    async with TestClient(TestServer(_app(tmp_path, config, table))) as client:
+        html = await (await client.get("/print", headers={"Host": "mfp.example:18080"})).text()
+    match = re.search(r'<li id="print-ways">(.*?)</li>', html, re.S)
+    assert match, html
+    return " ".join(match.group(1).split())
+
+
+async def test_the_print_page_names_the_ports_the_device_listens_on(tmp_path: Path) -> None:
+    """It said ipp://HOST/ipp/print, LPD queue lp and raw TCP on port 9100 whatever the port
+    table said: as a normal user or with --port-offset, none of that is where the device is."""
+    ways = await _print_ways(tmp_path, _table())
+    assert ways == (
+        "<strong>Other ways to print.</strong> "
+        "IPP at <code>ipp://mfp.example:18631/ipp/print</code>, "
+        "IPPS at <code>ipps://mfp.example:18443/ipp/print</code>, "
+        "LPD queue <code>lp</code> on port <code>18515</code> "
+        "or raw TCP (AppSocket) on port <code>19100</code>."
+    )
+    # The queue is the configuration's; the standard ports need no port in the URIs.
+    standard = [PortEntry(r.service, r.protocol, r.address, r.standard_port, r.standard_port,
+                          "listening") for r in _table()]  # fmt: skip
+    config = Config.model_validate({"services": {"lpd": {"queues": ["PORT1", "lp"]}}})
+    ways = await _print_ways(tmp_path, standard, config)
+    assert "<code>ipp://mfp.example/ipp/print</code>" in ways
+    assert "<code>ipps://mfp.example/ipp/print</code>" in ways
+    assert "LPD queue <code>PORT1</code> on port <code>515</code>" in ways
+
+
+async def test_the_print_page_does_not_offer_a_service_that_is_off(tmp_path: Path) -> None:
+    ways = await _print_ways(tmp_path, _table(off=("raw", "https")))
+    assert "raw TCP" not in ways and "IPPS" not in ways and "19100" not in ways
+    assert "IPP at <code>ipp://mfp.example:18631/ipp/print</code> or LPD queue" in ways
+    ways = await _print_ways(tmp_path, _table(off=("raw", "lpd", "ipp", "https")))
+    assert ways.endswith("None right now: the printer's other print services are off.")
+    # An LPD service without a queue takes no job.
+    config = Config.model_validate({"services": {"lpd": {"queues": []}}})
+    assert "LPD" not in await _print_ways(tmp_path, _table(), config)
+
+
+async def test_the_services_page_names_the_live_status_port(tmp_path: Path) -> None:
+    async with TestClient(TestServer(_app(tmp_path, ports=_table()))) as client:
+        await _login(client)
+        html = await (await client.get("/properties/services")).text()
+    assert "closes the status channel (port 13003)" in html
+    assert "3003)" not in html.replace("13003)", "")
+    # The hints name no port (the standard one is in its field, the live one beside it).
+    assert "Port 9100" not in html and "on 631" not in html
+    assert "Listening on 19100/tcp" in html and "Listening on 18631/tcp" in html
+
+
+async def test_pages_go_to_https_only_while_it_listens(tmp_path: Path) -> None:
+    """services.http.redirect_to_https sent pages to the https row's port even when https
+    was switched off (its row says "disabled"): a redirect to a closed port."""
+    config = Config.model_validate({"services": {"http": {"redirect_to_https": True}}})
+    async with TestClient(TestServer(_app(tmp_path, config, _table(off=("https",))))) as client:
+        response = await client.get("/", allow_redirects=False)
+        assert response.status == 200
+    async with TestClient(TestServer(_app(tmp_path, config, _table()))) as client:
+        response = await client.get(
+            "/jobs?x=1", headers={"Host": "mfp.example:18080"}, allow_redirects=False
+        )
+        assert response.status == 301
+        assert response.headers["Location"] == "https://mfp.example:18443/jobs?x=1"

@@ -40,6 +40,11 @@ class PortEntry:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def listening(self) -> bool:
+        """The service's socket is bound to `port` now (moved: bound to its moved port)."""
+        return self.state in ("listening", "moved")
+
 
 @dataclass
 class ServiceContext:

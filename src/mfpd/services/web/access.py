@@ -67,6 +67,15 @@ def via(request: web.Request) -> str:
     return str(request.get(_VIA, "anonymous"))
 
 
+def request_host(request: web.Request) -> str:
+    """The host the client reached us by (its Host header without the port; an IPv6
+    address keeps its brackets): the name to put in a link to another of our ports."""
+    host = request.host
+    if host.endswith("]") or ":" not in host:
+        return host
+    return host.rsplit(":", 1)[0]
+
+
 def is_admin(request: web.Request) -> bool:
     return user_of(request) is not None
 

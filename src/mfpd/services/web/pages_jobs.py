@@ -19,6 +19,7 @@ from mfpd.services.web.pages_render import (
     safe_next,
     see_other,
 )
+from mfpd.services.web.print_ways import ways_to_print
 from mfpd.services.web.submit import UploadError, submit
 from mfpd.services.web.views import job_view, jobs_view
 
@@ -132,7 +133,9 @@ def _print_page(
     status: int = 200,
     values: dict[str, str] | None = None,
 ) -> web.Response:
-    config = ctx_of(request).config
+    ctx = ctx_of(request)
+    config = ctx.config
+    host = access.request_host(request) or ctx.device.identity.hostname
     return render(
         request,
         "print.html",
@@ -141,9 +144,10 @@ def _print_page(
         status=status,
         error=error,
         values=values or {},
+        ways=ways_to_print(access.web_state(request).live_port, host, config.services.lpd.queues),
         max_upload=min(config.web.max_upload_bytes, config.spool.max_job_bytes),
         passcode_max=config.ipp.job_password_max,
-        accepting=ctx_of(request).device.accepting,
+        accepting=ctx.device.accepting,
     )
 
 

@@ -74,11 +74,12 @@ _IDENTITY_ORDER = [k for k in IDENTITY_LABELS if k in EDITABLE] + [
     k for k in EDITABLE if k not in IDENTITY_LABELS
 ]
 SERVICE_LABELS = {
-    "raw": ("Raw TCP/IP printing", "Port 9100 (AppSocket / JetDirect) with PJL"),
+    # The hints name no port: the row shows the standard one and where the service is now.
+    "raw": ("Raw TCP/IP printing", "AppSocket / JetDirect with PJL"),
     "lpd": ("LPD", "Line Printer Daemon, RFC 1179"),
     "http": ("HTTP", "This web server and IPP over plain HTTP"),
     "https": ("HTTPS", "The web server and IPPS over TLS"),
-    "ipp": ("IPP", "Internet Printing Protocol on 631 (IPP Everywhere)"),
+    "ipp": ("IPP", "Internet Printing Protocol (IPP Everywhere)"),
     "snmp": ("SNMP", "Printer MIB, Host Resources MIB, traps"),
     "slp": ("SLP", "Service Location Protocol"),
     "ssdp": ("SSDP", "UPnP discovery"),

@@ -86,7 +86,7 @@ SOURCES = {
     "ipp": "IPP",
     "ipps": "IPPS",
     "lpd": "LPD",
-    "raw": "Raw 9100",
+    "raw": "Raw TCP",  # AppSocket: "9100" is its standard port, not always its port
     "web": "Web",
     "smb": "SMB",
     "ftp": "FTP",

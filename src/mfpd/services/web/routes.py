@@ -56,9 +56,9 @@ async def redirect_to_https(request: web.Request, handler: access.Handler) -> we
     ):
         return await handler(request)
     state: WebState = request.app[WEB]
-    port = next((row.port for row in state.ports() if row.service == "https"), None)
-    if port is None:  # https is off: nothing to redirect to
+    port = state.live_port("https")
+    if port is None:  # https is off (its row says "disabled"): nothing to redirect to
         return await handler(request)
-    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-    location = f"https://{host}{'' if port == 443 else f':{port}'}{request.path_qs}"
+    location = f"https://{access.request_host(request)}{'' if port == 443 else f':{port}'}"
+    location += request.path_qs
     raise web.HTTPMovedPermanently(location)

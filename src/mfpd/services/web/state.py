@@ -36,6 +36,11 @@ class WebState:
     ports: Callable[[], list[PortEntry]]  # the live port table
     restart: Callable[[list[str], str | None], Awaitable[None]]  # after a new certificate
 
+    def live_port(self, service: str) -> int | None:
+        """The port `service` listens on now, from the live table (what /api/v1/ports
+        shows); None when it does not listen (off, failed to bind, not in this release)."""
+        return next((r.port for r in self.ports() if r.service == service and r.listening), None)
+
 
 # The application keys of a listener's aiohttp app.
 WEB = web.AppKey("mfpd.web", WebState)
