@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port-offset", type=int, default=0, help="added to every port")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     serve.add_argument(
+        "--keep-going",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="start even if some ports cannot be bound (default: [daemon] keep_going, false: "
+        "exit 1 naming them)",
+    )
+    serve.add_argument(
         "--event-loop",
         choices=["auto", "uvloop", "asyncio"],
         help="the event loop (default: [daemon] event_loop of the configuration, auto)",
@@ -106,17 +113,20 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     loop_factory = _loop_factory(args.event_loop or config.daemon.event_loop)
     # Imported here so that `jobs`, `status` and the like start fast.
-    from mfpd.daemon import AlreadyRunning, Daemon
+    from mfpd.daemon import AlreadyRunning, BindFailed, Daemon
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(EscapingFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     state_dir = (args.state_dir or default_state_dir()).resolve()
-    daemon = Daemon(config, state_dir, bind=args.bind, port_offset=args.port_offset)
+    keep_going = config.daemon.keep_going if args.keep_going is None else args.keep_going
+    daemon = Daemon(
+        config, state_dir, bind=args.bind, port_offset=args.port_offset, keep_going=keep_going
+    )
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             return runner.run(daemon.run())
-    except AlreadyRunning as exc:
+    except (AlreadyRunning, BindFailed) as exc:
         print(f"mfpd: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

@@ -386,6 +386,10 @@ class DaemonConfig(_Strict):
     # The event loop everything runs on. uvloop costs less CPU per request; "auto" takes it
     # where it is installed, else asyncio's own.
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    # A port that cannot be bound at start (in use, address not on this host) stops the daemon
+    # with a message naming it, so that nothing waiting for ports.json talks to whatever holds
+    # the port. True starts what it can: a partial device, the failed rows in the port table.
+    keep_going: bool = False
 
 
 class Config(_Strict):

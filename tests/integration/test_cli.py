@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,119 @@ def test_a_second_daemon_on_the_same_state_dir_is_refused(mfpd: Mfpd) -> None:
     )  # fmt: skip
     assert second.returncode == 1
     assert "another mfpd is running" in second.stderr
+
+
+def _serve_beside(first: Mfpd, name: str, *extra: str) -> list[str]:
+    """`mfpd serve` on a state dir of its own but the ports of a running daemon."""
+    return [
+        *MFPD, "serve", "--config", str(first.config), "--state-dir",
+        str(first.state_dir.parent / name), "--port-offset", str(first.offset), *extra,
+    ]  # fmt: skip
+
+
+def test_a_daemon_that_cannot_bind_its_ports_exits_naming_them(mfpd: Mfpd) -> None:
+    """A second daemon on the ports of a running one: exit 1, one message naming every
+    port with its error, no ports.json (a script waiting for it must not talk to the
+    first daemon), no "ready"."""
+    second = subprocess.run(
+        _serve_beside(mfpd, "second"), capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert second.returncode == 1, second.stderr
+    assert not (mfpd.state_dir.parent / "second" / "ports.json").exists()
+    assert "7755 ready" not in second.stderr and "SERVICE" not in second.stdout
+    message = second.stderr[second.stderr.index("mfpd: cannot start") :]
+    assert "ports could not be bound (--keep-going starts without them)" in message
+    for service in ("raw", "lpd", "ipp", "http", "https", "status"):
+        port = mfpd.port(service)
+        assert f"  {service} tcp 127.0.0.1:{port}: Address already in use" in message
+    assert f"  snmp udp 127.0.0.1:{mfpd.port('snmp')}: Address already in use" in message
+    # Services off or not in this release are not failures.
+    assert "slp" not in message and "mdns" not in message
+    assert "Traceback" not in second.stderr
+
+
+def test_a_daemon_that_cannot_bind_releases_what_it_bound(tmp_path: Path) -> None:
+    """One port taken: the daemon names it alone and closes the ports it had opened, so the
+    operator can free the one port and start again at once."""
+    daemon = Mfpd(tmp_path / "state")
+    lpd_port = 515 + daemon.offset
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", lpd_port))
+        holder.listen()
+        result = subprocess.run(
+            [
+                *MFPD, "serve", "--config", str(daemon.config), "--state-dir",
+                str(daemon.state_dir), "--port-offset", str(daemon.offset),
+            ],
+            capture_output=True, text=True, timeout=60, cwd=ROOT,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "cannot start: 1 port could not be bound" in result.stderr
+    assert f"  lpd tcp 127.0.0.1:{lpd_port}: Address already in use" in result.stderr
+    assert "raw tcp" not in result.stderr.partition("cannot start")[2]
+    assert not (daemon.state_dir / "ports.json").exists()
+    # The same daemon starts now that the port is free: nothing of the first try held on.
+    daemon.start()
+    try:
+        assert daemon.port("lpd") == lpd_port and daemon.port("raw") == 9100 + daemon.offset
+    finally:
+        assert daemon.stop() == 0
+
+
+@pytest.mark.parametrize("how", ["--keep-going", "[daemon] keep_going = true"])
+def test_keep_going_runs_as_a_partial_device(mfpd: Mfpd, how: str) -> None:
+    extra: list[str] = []
+    if how.startswith("--"):
+        extra = [how]
+    else:
+        config = mfpd.state_dir.parent / "keep.toml"
+        config.write_text(mfpd.config.read_text() + "\n[daemon]\nkeep_going = true\n")
+        extra = ["--config", str(config)]  # the later --config wins
+    proc = subprocess.Popen(
+        _serve_beside(mfpd, "second", *extra),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        rows = _wait_ports(mfpd.state_dir.parent / "second" / "ports.json", proc)
+        states = {str(r["service"]): r["state"] for r in rows}
+        assert {states[s] for s in ("raw", "lpd", "ipp", "http", "https", "snmp")} == {"failed"}
+        assert states["slp"] == "unavailable"
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "7755 ready" in out and "keep_going: running without raw tcp/" in out
+    # The first daemon was not disturbed.
+    assert mfpd.status()["state"] == "idle"
+
+
+def test_a_service_switched_on_later_on_a_taken_port_is_not_fatal(mfpd_factory: object) -> None:
+    """Only the start is judged: a service the administrator switches on later whose port is
+    taken shows "failed" in the live table, and the daemon keeps serving."""
+    assert callable(mfpd_factory)
+    daemon: Mfpd = mfpd_factory(
+        "[engine]\nspeed_ppm = 0\n[services.lpd]\nenabled = false\n", start=False
+    )
+    lpd_port = 515 + daemon.offset
+    daemon.start()
+    token = daemon.cli("token", "tests").stdout.strip()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", lpd_port))
+        holder.listen()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{daemon.port('http')}/api/v1/config",
+            data=json.dumps({"services": {"lpd": {"enabled": True}}}).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            method="PATCH",
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert answer.status == 200
+        rows = json.loads((daemon.state_dir / "ports.json").read_text())
+        lpd = next(r for r in rows if r["service"] == "lpd")
+        assert lpd["state"] == "failed" and lpd["note"] == "Address already in use"
+        assert daemon.proc is not None and daemon.proc.poll() is None
+        assert daemon.status()["state"] == "idle"
 
 
 def _wait_ports(path: Path, proc: subprocess.Popen[str]) -> list[dict[str, object]]:
