@@ -21,15 +21,14 @@ from pydantic import (
     model_validator,
 )
 
+# Defined apart (no pydantic) so that the CLI catches it without importing this module.
+from mfpd.errors import ConfigError as ConfigError
+
 Port = Annotated[int, Field(ge=1, le=65535)]
 Positive = Annotated[int, Field(gt=0)]
 NonNegative = Annotated[int, Field(ge=0)]
 
 GiB = 1024**3
-
-
-class ConfigError(Exception):
-    """A configuration problem, with one message naming the offending key."""
 
 
 class _Strict(BaseModel):

@@ -288,3 +288,81 @@ def test_limits_come_from_the_configuration(mfpd_factory: object) -> None:
     assert jobs[1]["state"] == "aborted" and "job-too-large" in jobs[1]["state_reasons"]
     log = daemon.log.read_text()
     assert "refused: 2 connections open" in log and "exceeds spool.max_job_bytes" in log
+
+
+TWO_PAGES = b"Hello\fWorld\n"  # plain text: a form feed ends the first page
+
+
+@pytest.mark.parametrize("via", ["ipp", "lpd", "raw"])
+def test_print_sends_a_job_and_prints_its_id(mfpd: Mfpd, tmp_path: Path, via: str) -> None:
+    document = tmp_path / "letter.txt"
+    document.write_bytes(TWO_PAGES)
+    # A job before ours, so that the id printed is not simply 1.
+    assert mfpd.cli("print", str(document), "--via", via, "--user", "bob").stdout.strip()
+    result = mfpd.cli("print", str(document), "--via", via, "--copies", "3", "--user", "alice")
+    job_id = int(result.stdout.strip())
+    jobs = {job["id"]: job for job in mfpd.wait_jobs_done(2)}
+    job = jobs[job_id]
+    assert (job["source"], job["user"], job["name"]) == (via, "alice", "letter.txt")
+    assert (job["copies"], job["pages"], job["bytes"]) == (3, 2, len(TWO_PAGES))
+    assert job["state"] == "completed"
+    assert jobs[job_id - 1]["user"] == "bob"
+
+
+def test_print_defaults_to_ipp_and_the_login_name(mfpd: Mfpd, tmp_path: Path) -> None:
+    document = tmp_path / "memo.txt"
+    document.write_bytes(TWO_PAGES)
+    result = mfpd.cli("print", str(document), "--name", "Quarterly memo")
+    (job,) = mfpd.wait_jobs_done(1)
+    assert job["id"] == int(result.stdout) and job["source"] == "ipp"
+    assert job["name"] == "Quarterly memo" and job["copies"] == 1 and job["user"]
+
+
+def test_print_reaches_a_printer_by_host_and_port(mfpd: Mfpd, tmp_path: Path) -> None:
+    """Another printer's address: IPP still answers the job id; LPD has none to give."""
+    document = tmp_path / "a.txt"
+    document.write_bytes(TWO_PAGES)
+    port = str(mfpd.port("ipp"))
+    job_id = int(run_cli("print", str(document), "--host", "127.0.0.1", "--port", port).stdout)
+    lpd = run_cli(
+        "print", str(document), "--via", "lpd", "--host", "127.0.0.1", "--port",
+        str(mfpd.port("lpd")), "--user", "carol",
+    )  # fmt: skip
+    assert lpd.returncode == 0 and lpd.stdout == ""
+    assert "lpd has no job id in the protocol (give --state-dir to find it)" in lpd.stderr
+    jobs = mfpd.wait_jobs_done(2)
+    assert [(j["id"], j["source"]) for j in jobs] == [(job_id, "ipp"), (job_id + 1, "lpd")]
+
+
+def test_print_failures_name_the_cause(mfpd: Mfpd, tmp_path: Path) -> None:
+    document = tmp_path / "a.txt"
+    document.write_bytes(TWO_PAGES)
+    bogus = mfpd.cli("print", str(document), "--format", "application/x-bogus", check=False)
+    assert bogus.returncode == 1 and bogus.stdout == ""
+    assert bogus.stderr.startswith("mfpd: IPP: client-error-document-format-not-supported")
+    queue = mfpd.cli("print", str(document), "--via", "lpd", "--queue", "nope", check=False)
+    assert queue.returncode == 1 and "LPD: the printer refused queue 'nope'" in queue.stderr
+    missing = mfpd.cli("print", str(tmp_path / "nothing.pdf"), check=False)
+    assert missing.returncode == 1 and "nothing.pdf: no such file" in missing.stderr
+    copies = mfpd.cli("print", str(document), "--copies", "0", check=False)
+    assert copies.returncode == 2 and "copies is 1 to 999" in copies.stderr
+    assert mfpd.jobs() == []
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, not listening: connections are refused
+        for via in ("ipp", "lpd", "raw"):
+            refused = run_cli("print", str(document), "--via", via, "--port", str(port))
+            assert refused.returncode == 1
+            assert f"mfpd: cannot connect to 127.0.0.1:{port} ({via}): Connection refused" in (
+                refused.stderr
+            )
+
+
+def test_print_without_a_daemon_says_so(tmp_path: Path) -> None:
+    document = tmp_path / "a.txt"
+    document.write_bytes(TWO_PAGES)
+    result = run_cli("print", str(document), state_dir=tmp_path / "none")
+    assert result.returncode == 1
+    assert f"no mfpd is running with state dir {tmp_path / 'none'} (no ports.json)" in (
+        result.stderr
+    )
