@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -159,8 +159,62 @@ def mfpd(mfpd_factory: Callable[..., Mfpd]) -> Mfpd:
     return mfpd_factory()
 
 
+# Set by .ci/run: there every tool, root and network namespaces are there by construction (make
+# test installs them), so a test that would skip for want of one means a broken install step.
+REQUIRE_ALL = "MFPD_TESTS_REQUIRE_ALL"
+
+
+def require_all() -> bool:
+    return os.environ.get(REQUIRE_ALL, "") not in ("", "0")
+
+
+def missing(reason: str) -> NoReturn:
+    """This machine lacks what the test needs (a tool, root, a network namespace): skip on a
+    developer's machine, fail naming it under MFPD_TESTS_REQUIRE_ALL=1."""
+    if require_all():
+        pytest.fail(f"{reason} ({REQUIRE_ALL}=1: required, not skipped)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _not_installed(tools: tuple[str, ...]) -> list[str]:
+    return [tool for tool in tools if not (shutil.which(tool) or os.path.exists(tool))]
+
+
 def need(*tools: str) -> None:
     """Skip unless every tool is installed (`make test` installs them when run as root)."""
-    missing = [tool for tool in tools if not (shutil.which(tool) or os.path.exists(tool))]
-    if missing:
-        pytest.skip(f"not installed: {', '.join(missing)}")
+    absent = _not_installed(tools)
+    if absent:
+        missing(f"not installed: {', '.join(absent)}")
+
+
+def has(*tools: str) -> bool:
+    """Whether every tool is installed, for a test that checks a little more where it is;
+    under MFPD_TESTS_REQUIRE_ALL=1 a missing tool fails the test instead."""
+    absent = _not_installed(tools)
+    if absent and require_all():
+        missing(f"not installed: {', '.join(absent)}")
+    return not absent
+
+
+def need_root(why: str) -> None:
+    if os.geteuid() != 0:
+        missing(f"needs root: {why}")
+
+
+def requires(available: bool, reason: str) -> pytest.MarkDecorator:
+    """need() as a marker, for tests that decide at import (`@requires(GS is not None, ...)`):
+    pytest_runtest_setup below skips, or fails under MFPD_TESTS_REQUIRE_ALL=1."""
+    return pytest.mark.requires(available, reason)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "requires(available, reason): needs what this machine may lack (see need())"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("requires"):
+        available, reason = mark.args
+        if not available:
+            missing(reason)

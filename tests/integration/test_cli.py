@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MFPD, ROOT, Mfpd, run_cli
+from tests.conftest import MFPD, ROOT, Mfpd, need, run_cli
 
 
 def test_ports_plans_without_opening_anything(tmp_path: Path) -> None:
@@ -229,10 +228,8 @@ def test_serve_with_no_arguments_as_an_unprivileged_user(tmp_path: Path) -> None
     if not all(_free(port) for port in (9100, 8515, 8631, 8443)):
         pytest.skip("ports 9100/8515/8631/8443 are in use on this machine")
     if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("setpriv (util-linux) is needed to drop the bind privilege")
-        prefix = [setpriv, "--bounding-set", "-net_bind_service"]
+        need("setpriv")  # util-linux: drops the bind privilege
+        prefix = ["setpriv", "--bounding-set", "-net_bind_service"]
     else:
         prefix = []
     env = {k: v for k, v in os.environ.items() if k != "MFPD_STATE_DIR"}
