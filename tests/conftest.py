@@ -29,11 +29,13 @@ speed_ppm_color = 0
 
 
 def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
+    # Both kinds: SNMP listens on UDP, and a UDP client's ephemeral port may hold the number.
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
     return True
 
 
@@ -67,24 +69,36 @@ class Mfpd:
         self.ports: dict[str, int] = {}
         self.log = state_dir.parent / f"{state_dir.name}.log"
 
-    def start(self, timeout: float = 30) -> Mfpd:
+    def start(self, timeout: float = 30, tries: int = 3) -> Mfpd:
         ports_file = self.state_dir / "ports.json"
         ports_file.unlink(missing_ok=True)
-        log = self.log.open("a")
-        self.proc = subprocess.Popen(
-            [
-                *MFPD, "serve", "--config", str(self.config), "--state-dir", str(self.state_dir),
-                "--port-offset", str(self.offset),
-            ],
-            stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-        )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while not ports_file.exists():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mfpd exited {self.proc.returncode}:\n{self.log.read_text()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"mfpd did not start:\n{self.log.read_text()}")
-            time.sleep(0.05)
+        for attempt in range(1, tries + 1):
+            begin = self.log.stat().st_size if self.log.exists() else 0
+            with self.log.open("a") as log:
+                self.proc = subprocess.Popen(
+                    [
+                        *MFPD, "serve", "--config", str(self.config), "--state-dir",
+                        str(self.state_dir), "--port-offset", str(self.offset),
+                    ],
+                    stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                )  # fmt: skip
+            deadline = time.monotonic() + timeout
+            while not ports_file.exists():
+                if self.proc.poll() is not None:
+                    with self.log.open() as text:
+                        text.seek(begin)
+                        out = text.read()
+                    # Another process took a port between free_offset() and the bind: the
+                    # daemon refuses to start (exit 1 naming it); try other ports.
+                    if "could not be bound" in out and attempt < tries:
+                        self.offset = free_offset()
+                        break
+                    raise RuntimeError(f"mfpd exited {self.proc.returncode}:\n{out}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"mfpd did not start:\n{self.log.read_text()}")
+                time.sleep(0.05)
+            else:
+                break
         rows = json.loads(ports_file.read_text())
         self.ports = {
             row["service"]: row["port"] for row in rows if row["state"] in ("listening", "moved")

@@ -141,7 +141,7 @@ def test_a_daemon_that_cannot_bind_releases_what_it_bound(tmp_path: Path) -> Non
     assert "raw tcp" not in result.stderr.partition("cannot start")[2]
     assert not (daemon.state_dir / "ports.json").exists()
     # The same daemon starts now that the port is free: nothing of the first try held on.
-    daemon.start()
+    daemon.start(tries=1)
     try:
         assert daemon.port("lpd") == lpd_port and daemon.port("raw") == 9100 + daemon.offset
     finally:
@@ -183,8 +183,8 @@ def test_a_service_switched_on_later_on_a_taken_port_is_not_fatal(mfpd_factory: 
     daemon: Mfpd = mfpd_factory(
         "[engine]\nspeed_ppm = 0\n[services.lpd]\nenabled = false\n", start=False
     )
-    lpd_port = 515 + daemon.offset
     daemon.start()
+    lpd_port = 515 + daemon.offset
     token = daemon.cli("token", "tests").stdout.strip()
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", lpd_port))
@@ -363,3 +363,19 @@ def test_print_without_a_daemon_says_so(tmp_path: Path) -> None:
     assert f"no mfpd is running with state dir {tmp_path / 'none'} (no ports.json)" in (
         result.stderr
     )
+
+
+def test_the_fixture_moves_off_a_port_taken_after_it_chose_it(tmp_path: Path) -> None:
+    """Since a daemon that cannot bind exits, Mfpd.start tries other ports when one of its
+    own was taken between free_offset() and the bind (by a test's client, say)."""
+    daemon = Mfpd(tmp_path / "state")
+    chosen = daemon.offset
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 161 + chosen))
+        daemon.start()
+    try:
+        assert daemon.offset != chosen and daemon.port("snmp") == 161 + daemon.offset
+        taken_port = 161 + chosen
+        assert f"snmp udp 127.0.0.1:{taken_port}: Address already in use" in daemon.log.read_text()
+    finally:
+        assert daemon.stop() == 0
