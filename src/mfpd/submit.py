@@ -71,7 +71,8 @@ def live_port(state_dir: Path, via: str) -> tuple[str, int]:
     for row in rows:
         if row.get("service") == via:
             if row.get("state") not in ("listening", "moved"):
-                raise SubmitError(f"{via} is {row.get('state')} on the daemon of {state_dir}")
+                why = ": ".join(str(x) for x in (row.get("state"), row.get("note")) if x)
+                raise SubmitError(f"the daemon of {state_dir} has no {via} listener ({why})")
             address = str(row["address"]).strip("[]")
             # A daemon listening on every address is reached on the loopback.
             address = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(address, address)

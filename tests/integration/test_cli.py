@@ -355,6 +355,16 @@ def test_print_failures_name_the_cause(mfpd: Mfpd, tmp_path: Path) -> None:
             )
 
 
+def test_print_to_a_service_that_is_off_says_so(mfpd_factory: object, tmp_path: Path) -> None:
+    assert callable(mfpd_factory)
+    daemon: Mfpd = mfpd_factory("[engine]\nspeed_ppm = 0\n[services.lpd]\nenabled = false\n")
+    document = tmp_path / "a.txt"
+    document.write_bytes(TWO_PAGES)
+    result = daemon.cli("print", str(document), "--via", "lpd", check=False)
+    assert result.returncode == 1
+    assert f"the daemon of {daemon.state_dir} has no lpd listener (disabled)" in result.stderr
+
+
 def test_print_without_a_daemon_says_so(tmp_path: Path) -> None:
     document = tmp_path / "a.txt"
     document.write_bytes(TWO_PAGES)
