@@ -4,7 +4,10 @@
 VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
-STAMP   := $(VENV)/.installed
+# Two stamps: `run` installs what running needs, `test` adds the [test] extra (playwright,
+# schemathesis, mypy, ...) on top; either order installs each thing once.
+STAMP_RUN  := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
 # Debian packages the tests drive: CUPS backends, ipptool, net-snmp (and snmptrapd), rlpr, nmap, socat, gs,
 # pdfinfo (poppler) to cross-check page counts, setpriv (util-linux) to drop privileges,
 # chromium for the web UI's browser tests (driven by Python playwright).
@@ -17,13 +20,17 @@ SNMPD_DIR := .tools/snmpd
 
 .PHONY: run test lint typecheck unit integration bench clean deb-deps
 
-$(STAMP): pyproject.toml
+$(STAMP_RUN): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	$(PY) -m pip install --quiet -e .
+	touch $(STAMP_RUN)
 
-run: $(STAMP)
+$(STAMP_TEST): $(STAMP_RUN)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP_TEST)
+
+run: $(STAMP_RUN)
 	$(VENV)/bin/mfpd serve $(ARGS)
 
 deb-deps:
@@ -45,17 +52,17 @@ deb-deps:
 	  mkdir -p $(SNMPD_DIR) && dpkg-deb -x $$tmp/snmpd_*.deb $(SNMPD_DIR); rm -rf $$tmp; \
 	fi
 
-lint: $(STAMP)
+lint: $(STAMP_TEST)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 
-typecheck: $(STAMP)
+typecheck: $(STAMP_TEST)
 	$(VENV)/bin/mypy src
 
-test: $(STAMP) deb-deps lint typecheck
+test: $(STAMP_TEST) deb-deps lint typecheck
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
-bench: $(STAMP)
+bench: $(STAMP_TEST)
 	$(PY) bench/run_all.py
 
 clean:

@@ -1,4 +1,5 @@
-"""The command line: `mfpd serve|jobs|status|ports|refill|fault|cancel|release|token|password`."""
+"""The command line: `mfpd serve|jobs|status|ports|print|refill|fault|cancel|release|token|
+password`."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+# Only light imports here (standard library, no pydantic, no aiohttp): `mfpd print`, `jobs`
+# and `status` are run from scripts, often; each command imports what else it needs.
 from mfpd import __version__
-from mfpd.config import ConfigError, load_config
-from mfpd.control import ControlError, call
-from mfpd.device.operator import FAULTS
-from mfpd.device.store import read_jobs
-from mfpd.ports import format_table, plan
+from mfpd.control_client import ControlError, call
+from mfpd.device.alerts import FAULTS
+from mfpd.errors import ConfigError
 
 EXIT_USAGE = 2
 
@@ -49,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--bind", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     serve.add_argument("--port-offset", type=int, default=0, help="added to every port")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    serve.add_argument(
+        "--keep-going",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="start even if some ports cannot be bound (default: [daemon] keep_going, false: "
+        "exit 1 naming them)",
+    )
     serve.add_argument(
         "--event-loop",
         choices=["auto", "uvloop", "asyncio"],
@@ -92,6 +100,28 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("--passcode", help="the passcode of a secure-print job")
     _state_dir_arg(release)
 
+    printer = sub.add_parser(
+        "print", help="send a file as a client would (IPP, LPD or raw 9100); print the job id"
+    )
+    printer.add_argument("file", type=Path)
+    printer.add_argument(
+        "--via", choices=["ipp", "lpd", "raw"], default="ipp", help="the protocol (default ipp)"
+    )
+    printer.add_argument("--copies", type=_copies, default=1)
+    printer.add_argument("--user", help="the job's owner (default: your login name)")
+    printer.add_argument("--name", help="the job's name (default: the file's name)")
+    printer.add_argument(
+        "--format",
+        default="application/octet-stream",
+        help="IPP document-format (default application/octet-stream: the device senses it)",
+    )
+    printer.add_argument("--queue", default="lp", help="the LPD queue (default lp)")
+    printer.add_argument("--host", help="the printer (default: the daemon of the state dir)")
+    printer.add_argument(
+        "--port", type=int, help="its port (default: the live port table of the state dir)"
+    )
+    _state_dir_arg(printer)
+
     token = sub.add_parser("token", help="create an API token for scripts (shown once)")
     token.add_argument("name", help="what the token is for")
     _state_dir_arg(token)
@@ -102,21 +132,71 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _copies(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 999:
+        raise argparse.ArgumentTypeError("copies is 1 to 999")
+    return value
+
+
+def _print(args: argparse.Namespace) -> int:
+    import getpass
+
+    from mfpd.submit import PrintRequest, SubmitError, live_port, submit
+
+    # The state dir tells the port (unless given) and, for LPD and raw, the job id.
+    local = args.host is None or args.state_dir is not None
+    state_dir = args.state_dir or default_state_dir()
+    try:
+        if args.port is None:
+            host, port = live_port(state_dir, args.via)
+            host = args.host or host
+        else:
+            host, port = args.host or "127.0.0.1", args.port
+        request = PrintRequest(
+            path=args.file,
+            via=args.via,
+            host=host,
+            port=port,
+            user=args.user or getpass.getuser(),
+            copies=args.copies,
+            name=args.name or "",
+            document_format=args.format,
+            queue=args.queue,
+        )
+        job_id = submit(request, state_dir if local else None)
+    except SubmitError as exc:
+        print(f"mfpd: {exc}", file=sys.stderr)
+        return 1
+    if job_id is None:
+        # Sent and acknowledged: not a failure, but nothing to print on stdout.
+        hint = f"not found in state dir {state_dir}" if local else "give --state-dir to find it"
+        print(f"mfpd: sent; {args.via} has no job id in the protocol ({hint})", file=sys.stderr)
+        return 0
+    print(job_id)
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
+    from mfpd.config import load_config
+
     config = load_config(args.config)
     loop_factory = _loop_factory(args.event_loop or config.daemon.event_loop)
     # Imported here so that `jobs`, `status` and the like start fast.
-    from mfpd.daemon import AlreadyRunning, Daemon
+    from mfpd.daemon import AlreadyRunning, BindFailed, Daemon
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(EscapingFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
     state_dir = (args.state_dir or default_state_dir()).resolve()
-    daemon = Daemon(config, state_dir, bind=args.bind, port_offset=args.port_offset)
+    keep_going = config.daemon.keep_going if args.keep_going is None else args.keep_going
+    daemon = Daemon(
+        config, state_dir, bind=args.bind, port_offset=args.port_offset, keep_going=keep_going
+    )
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             return runner.run(daemon.run())
-    except AlreadyRunning as exc:
+    except (AlreadyRunning, BindFailed) as exc:
         print(f"mfpd: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
@@ -157,6 +237,8 @@ def _time(value: float | None) -> str:
 
 
 def _jobs(args: argparse.Namespace) -> int:
+    from mfpd.device.store import read_jobs
+
     jobs = read_jobs(args.state_dir or default_state_dir())
     if args.json:
         print(json.dumps([job.to_dict() for job in jobs], indent=2))
@@ -210,6 +292,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _ports(args: argparse.Namespace) -> int:
+    from mfpd.config import load_config
+    from mfpd.ports import format_table, plan
+
     rows = plan(load_config(args.config), args.bind, args.port_offset)
     if args.json:
         print(json.dumps([row.to_dict() for row in rows], indent=2))
@@ -246,6 +331,7 @@ COMMANDS = {
     "fault": _action,
     "cancel": _action,
     "release": _action,
+    "print": _print,
     "token": _action,
     "password": _action,
 }

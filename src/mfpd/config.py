@@ -21,15 +21,14 @@ from pydantic import (
     model_validator,
 )
 
+# Defined apart (no pydantic) so that the CLI catches it without importing this module.
+from mfpd.errors import ConfigError as ConfigError
+
 Port = Annotated[int, Field(ge=1, le=65535)]
 Positive = Annotated[int, Field(gt=0)]
 NonNegative = Annotated[int, Field(ge=0)]
 
 GiB = 1024**3
-
-
-class ConfigError(Exception):
-    """A configuration problem, with one message naming the offending key."""
 
 
 class _Strict(BaseModel):
@@ -386,6 +385,10 @@ class DaemonConfig(_Strict):
     # The event loop everything runs on. uvloop costs less CPU per request; "auto" takes it
     # where it is installed, else asyncio's own.
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    # A port that cannot be bound at start (in use, address not on this host) stops the daemon
+    # with a message naming it, so that nothing waiting for ports.json talks to whatever holds
+    # the port. True starts what it can: a partial device, the failed rows in the port table.
+    keep_going: bool = False
 
 
 class Config(_Strict):

@@ -10,29 +10,24 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
 from pathlib import Path
 from typing import Any
 
+# The client half lives apart so that the CLI starts without the server's imports.
+from mfpd.control_client import SOCKET_NAME as SOCKET_NAME
+from mfpd.control_client import ControlError as ControlError
+from mfpd.control_client import NotRunning as NotRunning
+from mfpd.control_client import call as call
 from mfpd.device import secure_print
 from mfpd.device.machine import Device, DeviceError
 from mfpd.device.operator import apply_fault
 from mfpd.device.spool import Spool
 from mfpd.services.web.state import WebState
 
-SOCKET_NAME = "control.sock"
 MAX_REQUEST = 64 * 1024
 
 
 log = logging.getLogger("mfpd.control")
-
-
-class ControlError(Exception):
-    pass
-
-
-class NotRunning(ControlError):
-    pass
 
 
 class ControlServer:
@@ -131,28 +126,3 @@ class ControlServer:
         if not self.spool.release(job):
             raise ControlError(f"job {job.id} is {job.state.value}, not held")
         return f"job {job.id} released"
-
-
-def call(state_dir: Path, request: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
-    """Send one request to the daemon of `state_dir` (blocking, for the CLI)."""
-    path = state_dir / SOCKET_NAME
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        try:
-            sock.connect(str(path))
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise NotRunning(f"no mfpd is running with state dir {state_dir}") from None
-        sock.sendall(json.dumps(request).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise ControlError("the daemon closed the control connection")
-            data += chunk
-    finally:
-        sock.close()
-    answer: dict[str, Any] = json.loads(data)
-    if not answer.get("ok"):
-        raise ControlError(str(answer.get("error", "request failed")))
-    return answer

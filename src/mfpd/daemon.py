@@ -24,7 +24,7 @@ from mfpd.ports import PORTS_FILE, format_table
 from mfpd.security.audit import EventLog
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
 from mfpd.service_manager import ServiceManager
-from mfpd.services.base import ServiceContext
+from mfpd.services.base import PortEntry, ServiceContext
 from mfpd.services.ipp.subscriptions import SubscriptionStore
 from mfpd.services.web.state import WebState
 from mfpd.settings import (
@@ -46,6 +46,22 @@ class AlreadyRunning(Exception):
     pass
 
 
+class BindFailed(Exception):
+    """Ports the daemon could not open at start; it stops rather than run as a partial
+    device that a script waiting for ports.json would take for a working one."""
+
+    def __init__(self, rows: list[PortEntry]) -> None:
+        self.rows = rows
+        lines = [
+            f"  {row.service} {row.protocol} {row.address}:{row.port}: {row.note}" for row in rows
+        ]
+        count = f"{len(rows)} port{'s' if len(rows) != 1 else ''}"
+        super().__init__(
+            f"cannot start: {count} could not be bound (--keep-going starts without them):\n"
+            + "\n".join(lines)
+        )
+
+
 class Daemon:
     def __init__(
         self,
@@ -55,12 +71,14 @@ class Daemon:
         bind: str = "127.0.0.1",
         port_offset: int = 0,
         out: IO[str] | None = None,
+        keep_going: bool = False,
     ) -> None:
         self.config = config
         self.state_dir = state_dir
         self.bind = bind
         self.port_offset = port_offset
         self.out = out or sys.stdout
+        self.keep_going = keep_going
         self._stop = asyncio.Event()
         self._lock_file: IO[str] | None = None
         self._snapshot_dirty = False
@@ -130,6 +148,16 @@ class Daemon:
         control = ControlServer(self.state_dir, device, spool, ctx.web)
         try:
             await manager.start_all()
+            # Only the start is judged: a service switched on later from the web UI whose port
+            # is taken shows "failed" in the port table and leaves the daemon running.
+            failed = [row for row in manager.table() if row.state == "failed"]
+            if failed and not self.keep_going:
+                raise BindFailed(failed)
+            if failed:
+                log.warning(
+                    "keep_going: running without %s",
+                    ", ".join(f"{r.service} {r.protocol}/{r.port}" for r in failed),
+                )
             await control.start()
             self._install_signals()
             print(format_table(manager.table()), file=self.out, flush=True)

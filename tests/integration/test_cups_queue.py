@@ -3,7 +3,6 @@ IPP Everywhere queue from our printer attributes (`lpadmin -m everywhere`) and p
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Mfpd, need
+from tests.conftest import Mfpd, need, need_root
 
 FILES_CONF = """ServerRoot {d}/etc
 RequestRoot {d}/spool
@@ -61,8 +60,7 @@ def _free_port() -> int:
 def cupsd() -> Iterator[tuple[Path, str]]:
     """A private cupsd on a loopback port (shared/CLIENTS.md section 4): (its dir, host:port)."""
     need("cupsd", "lpadmin", "lp", "lpstat")
-    if os.geteuid() != 0:
-        pytest.skip("the private cupsd recipe runs as root")
+    need_root("the private cupsd recipe runs as root")
     # Not under pytest's tmp_path: its parents are private to root, and cupsd runs its
     # filters as lp, which must reach the PPD.
     d = Path(tempfile.mkdtemp(prefix="mfpd-cupsd-"))

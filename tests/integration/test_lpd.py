@@ -7,7 +7,6 @@ TIME_WAIT exhausts within one test run. The reserved-port case is CUPS's `reserv
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Mfpd, need
+from tests.conftest import ROOT, Mfpd, missing, need, need_root
 from tests.documents import make_pdf, make_postscript
 
 LPD_BACKEND = "/usr/lib/cups/backend/lpd"
@@ -28,8 +27,7 @@ def lpd_backend(
     uri: str, *args: str, stdin: bytes | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     need(LPD_BACKEND)
-    if os.geteuid() != 0:
-        pytest.skip("CUPS's lpd backend runs as root only (mode 0744)")
+    need_root("CUPS's lpd backend runs as root only (mode 0744)")
     if stdin is None:
         return subprocess.run(
             [LPD_BACKEND, *args], env={"DEVICE_URI": uri}, capture_output=True, timeout=60
@@ -123,9 +121,8 @@ def test_rlprm_as_root_removes_a_job(mfpd: Mfpd, tmp_path: Path) -> None:
 def lprng() -> Iterator[Path]:
     lpr = LPRNG / "lpr"
     if not lpr.exists():
-        pytest.skip("LPRng's lpr is not unpacked in .tools (make test does it as root)")
-    if os.geteuid() != 0:
-        pytest.skip("LPRng needs /etc/lprng, writable by root only")
+        missing("LPRng's lpr is not unpacked in .tools (make test does it as root)")
+    need_root("LPRng needs /etc/lprng, writable by root only")
     etc = Path("/etc/lprng")
     existed = etc.exists()
     etc.mkdir(exist_ok=True)

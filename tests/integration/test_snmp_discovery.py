@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import time
@@ -30,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FAST_CONFIG, MFPD, ROOT, Mfpd, need
+from tests.conftest import FAST_CONFIG, MFPD, ROOT, Mfpd, missing, need, need_root
 
 pytestmark = pytest.mark.integration
 
@@ -103,15 +102,13 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 def netns() -> Iterator[str]:
     """A network namespace of our own with its loopback up, deleted afterwards."""
     need(SNMP_BACKEND, SOCKET_BACKEND)
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
-    if shutil.which("ip") is None:
-        pytest.skip("no ip (iproute2)")
+    need_root("network namespaces")
+    need("ip")  # iproute2
     name = f"mfpd-snmp-{os.getpid()}"
     _ip("netns", "del", name, check=False)  # left over by a killed run of this very pid
     created = _ip("netns", "add", name, check=False)
     if created.returncode != 0:
-        pytest.skip(f"ip netns add failed: {created.stderr.strip()}")
+        missing(f"no network namespace: ip netns add failed: {created.stderr.strip()}")
     try:
         _ip("-n", name, "link", "set", "lo", "up")
         yield name

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import FAST_CONFIG, Mfpd, need
+from tests.conftest import FAST_CONFIG, Mfpd, has, need
 from tests.documents import pdf_bytes
 from tests.integration.test_ipp_admin import ipptool, op
 
@@ -126,7 +126,7 @@ def test_a_document_posted_prints_with_its_options_and_has_a_preview(mfpd: Mfpd)
     assert (done["pages"], done["impressions"], done["impressions_completed"]) == (3, 6, 6)
     # The same job in the CLI's list, from the same spool.
     assert next(j for j in mfpd.jobs() if j["id"] == job["id"])["state"] == "completed"
-    if shutil.which("gs"):
+    if has("gs"):
         preview = api.get(f"/jobs/{job['id']}/preview")
         assert preview.status_code == 200
         assert preview.headers["Content-Type"] == "image/png"

@@ -33,6 +33,7 @@ def test_values_override_defaults() -> None:
         ("[services.raw]\nport = 70000\n", "bad value for 'services.raw.port'"),
         ('[identity]\nuuid = "nope"\n', "bad value for 'identity.uuid'"),
         ("[bogus]\n", "unknown key 'bogus'"),
+        ('[daemon]\nkeep_going = "maybe"\n', "bad value for 'daemon.keep_going'"),
         ("[engine\n", "not valid TOML"),
     ],
 )

@@ -51,6 +51,7 @@ from mfpd.codecs.ipp import (
     make_response,
 )
 from mfpd.codecs.ipp.memo import RequestMemo
+from tests.conftest import requires
 
 BAD = StatusCode.CLIENT_ERROR_BAD_REQUEST
 TOO_LONG = StatusCode.CLIENT_ERROR_REQUEST_VALUE_TOO_LONG
@@ -1364,7 +1365,7 @@ def recorder() -> Iterator[tuple[int, list[bytes]]]:
         server.server_close()
 
 
-@pytest.mark.skipif(IPPTOOL is None or not TESTS.is_dir(), reason="ipptool not installed")
+@requires(IPPTOOL is not None and TESTS.is_dir(), "ipptool not installed")
 @pytest.mark.parametrize("mode", ["-C", "-L"])  # chunked and Content-Length requests
 def test_ipptool_requests_decode(
     recorder: tuple[int, list[bytes]], tmp_path: Path, mode: str

@@ -28,6 +28,7 @@ from mfpd.codecs.ipp import (
     syntax_for,
 )
 from mfpd.codecs.ipp.registry import KINDS
+from tests.conftest import requires
 
 V = ValueTag
 
@@ -297,7 +298,7 @@ _IPPTOOL_DISAGREES = {
 }
 
 
-@pytest.mark.skipif(not _TESTS.is_dir(), reason="cups-ipp-utils test files not installed")
+@requires(_TESTS.is_dir(), "cups-ipp-utils test files not installed")
 def test_registry_agrees_with_the_ipptool_conformance_files() -> None:
     """The usual tag of every attribute that ipptool's test files check with OF-TYPE is one
     of the types they accept: what `attribute` sends passes their EXPECT lines."""

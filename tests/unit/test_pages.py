@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from mfpd.documents import pages as pages_module
 from mfpd.documents.pages import PageCount, count_pages
 from mfpd.documents.sniff import DocumentFormat
+from tests.conftest import missing, need, requires
 
 PDF = "application/pdf"
 PS = "application/postscript"
@@ -37,8 +38,8 @@ BINARY = "application/octet-stream"
 UEL = b"\x1b%-12345X"
 COUNTS = (1, 3, 7)
 GS = shutil.which("gs")
-needs_gs = pytest.mark.skipif(
-    GS is None, reason="ghostscript (gs) is not installed: apt-get install ghostscript"
+needs_gs = requires(
+    GS is not None, "ghostscript (gs) is not installed: apt-get install ghostscript"
 )
 
 
@@ -66,7 +67,7 @@ def ps_source(pages: int, *, blank: int | None = None) -> str:
 def ghostscript(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     """Render an n-page test document with a ghostscript device (cached per session)."""
     if GS is None:
-        pytest.skip("ghostscript (gs) is not installed: apt-get install ghostscript")
+        missing("ghostscript (gs) is not installed: apt-get install ghostscript")
     directory = tmp_path_factory.mktemp("gs")
     made: dict[tuple[str, int, tuple[str, ...]], Path] = {}
 
@@ -169,9 +170,8 @@ def test_ghostscript_encrypted_pdf(ghostscript: Callable[..., Path]) -> None:
 
 @needs_gs
 def test_ghostscript_pdf_agrees_with_pdfinfo(ghostscript: Callable[..., Path]) -> None:
-    pdfinfo = shutil.which("pdfinfo")
-    if pdfinfo is None:
-        pytest.skip("pdfinfo (poppler-utils) is not installed")
+    need("pdfinfo")  # poppler-utils
+    pdfinfo = "pdfinfo"
     path = ghostscript("pdfwrite", 7, "-dFastWebView=true")
     info = subprocess.run([pdfinfo, str(path)], check=True, capture_output=True, text=True)
     match = re.search(r"^Pages:\s+(\d+)", info.stdout, re.M)
@@ -1119,7 +1119,7 @@ def run_measured(action: Callable[[], PageCount]) -> tuple[PageCount, Usage]:
     try:
         Path("/proc/self/clear_refs").write_text("5")  # resets the peak RSS (proc(5))
     except OSError:
-        pytest.skip("cannot reset the peak RSS through /proc/self/clear_refs")
+        missing("cannot reset the peak RSS through /proc/self/clear_refs")
     before = _status_kib("VmRSS")
     started = time.perf_counter()
     result = action()

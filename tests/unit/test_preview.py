@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageStat
 
 from mfpd.documents.preview import Preview, PreviewError, render_first_page
+from tests.conftest import requires
 from tests.documents import pdf_bytes, pdf_from_objects, postscript_bytes
 
 PDF = "application/pdf"
@@ -43,8 +44,8 @@ pytestmark = [
 UEL = b"\x1b%-12345X"
 A4 = (595, 842)  # points
 GS = shutil.which("gs")
-needs_gs = pytest.mark.skipif(
-    GS is None, reason="ghostscript (gs) is not installed: apt-get install ghostscript"
+needs_gs = requires(
+    GS is not None, "ghostscript (gs) is not installed: apt-get install ghostscript"
 )
 
 

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mfpd.documents.sniff import DocumentFormat, parse_pjl_header, sniff_format
+from tests.conftest import requires
 
 PDF = "application/pdf"
 PS = "application/postscript"
@@ -152,7 +153,7 @@ def test_printable_text_is_text(text: str) -> None:
 GS = shutil.which("gs")
 
 
-@pytest.mark.skipif(GS is None, reason="ghostscript (gs) is not installed")
+@requires(GS is not None, "ghostscript (gs) is not installed")
 @pytest.mark.parametrize(
     ("device", "expected"),
     [

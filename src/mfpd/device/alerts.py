@@ -73,6 +73,11 @@ class HrPrinterError(enum.IntEnum):
     OVERDUE_PREVENT_MAINT = 14
 
 
+# What `mfpd fault`, the web UI's operator actions and /api/v1/actions can raise (applied by
+# device.operator); here, with no imports, so that the CLI's parser starts fast.
+FAULTS = ("jam", "door-open", "tray-empty", "toner-low", "toner-empty", "offline")
+
+
 class ConditionKind(enum.StrEnum):
     JAM = "jam"
     DOOR_OPEN = "door-open"

@@ -3,10 +3,9 @@ web UI's operator actions and /api/v1/actions do it."""
 
 from __future__ import annotations
 
+from mfpd.device.alerts import FAULTS as FAULTS
 from mfpd.device.alerts import ConditionKind
 from mfpd.device.machine import MANUAL_FAULTS, Device, DeviceError
-
-FAULTS = ("jam", "door-open", "tray-empty", "toner-low", "toner-empty", "offline")
 
 
 def apply_fault(device: Device, kind: str, clear: bool, target: str | None) -> str:

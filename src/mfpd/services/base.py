@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import socket
 import time
@@ -125,13 +124,19 @@ def _bind(
             state = "moved"
             sock = open_socket(port)
     except OSError as exc:
-        if exc.errno != errno.EADDRINUSE:
-            raise
+        # In use, an address this host does not have, a port refused by policy: a "failed"
+        # row, which the daemon turns into an exit at start (unless [daemon] keep_going) and
+        # which the port table shows when a later change cannot open the port.
         ctx.log.error(
-            "%s: cannot bind %s:%d/%s: %s", service, ctx.bind, port, protocol, exc.strerror
+            "%s: cannot bind %s:%d/%s: %s",
+            service,
+            ctx.bind,
+            port,
+            protocol,
+            exc.strerror or exc,
         )
         failed = PortEntry(
-            service, protocol, ctx.bind, port, standard_port, "failed", exc.strerror or ""
+            service, protocol, ctx.bind, port, standard_port, "failed", exc.strerror or str(exc)
         )
         return None, failed
     address, bound_port = sock.getsockname()[:2]
