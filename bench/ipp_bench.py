@@ -1,36 +1,45 @@
 """IPP against CUPS's ippeveprinter, side by side in one run.
 
 On each server: Get-Printer-Attributes requests/s (what CUPS asks when it builds a driverless
-queue, "all" and "media-col-database", on one connection; and what its ipp backend polls,
-over N connections), Validate-Job requests/s and Print-Job jobs/s of a one-page PDF over N
-concurrent keep-alive HTTP/1.1 connections (8 by default), and the wall time of ipptool's
-`ipp-everywhere.test` run as its README says. The reference is `ippeveprinter -c /bin/true`
-(the fastest way to run it: each job runs /bin/true instead of a simulated engine), which
-needs a system D-Bus even with `-r off`: one is started, and stopped after, when
-/run/dbus/system_bus_socket is missing.
+queue, "all" and "media-col-database", on one connection; "all" alone and
+"printer-description" alone, sent as CUPS's clients send them, on one connection; and what
+its ipp backend polls, over N connections), Validate-Job requests/s and Print-Job jobs/s of a
+one-page PDF over N concurrent keep-alive HTTP/1.1 connections (8 by default), and the wall
+time of ipptool's `ipp-everywhere.test` run as its README says. The reference is
+`ippeveprinter -c /bin/true` (the fastest way to run it: each job runs /bin/true instead of a
+simulated engine), which needs a system D-Bus even with `-r off`: one is started, and
+stopped after, when /run/dbus/system_bus_socket is missing.
 
 Two things about the reference shape the method. ippeveprinter takes one job at a time and
 answers the others server-error-busy: a client sends such a job again 1 ms later and only
 accepted jobs count. And ippeveprinter (CUPS 2.4.2) loses requests when two clients at once
 ask for collection-valued attributes (the connection waits forever for its answer), so the
-"all" figure uses a single connection for both servers.
+Get-Printer-Attributes figures of everything use a single connection for both servers.
 
 The client is the same for every server: one process per connection (blocking sockets, no
 event loop), requests encoded once with the project's codec (`encode_message`), each
 answer's HTTP status, IPP status and request-id checked, and the first answer on each
-connection decoded whole (`MessageParser`). An error never counts as speed. The clients'
-CPU time per request is printed beside the server's, and the same clients are first run
-against a responder that answers every request at once with a fixed successful-ok (the
-"client ceiling": what the clients can drive on this machine). Clients and server share
-the machine's cores: on 2 cores a server as fast as the ceiling is measured at the ceiling.
+connection decoded whole (`MessageParser`). An error never counts as speed. Most figures
+send the plainest request (Content-Length, nothing else). The two "as CUPS" figures send
+what ipptool, driverless and CUPS's ipp backend send (captured through a socat relay): the
+head CUPS 2.4's HTTP library writes, with `Date`, `User-Agent`, `Accept-Encoding` (ipptool's)
+and `Expect: 100-continue`, head and body in one segment, and the IPP body of ipptool's
+get-printer-attributes.test (charset, language, printer-uri, requested-attributes; no
+requesting-user-name). The clients' CPU time per request is printed beside the server's,
+and the same clients are first run against a responder that answers every request at once
+with a fixed successful-ok (the "client ceiling": what the clients can drive on this
+machine). Clients and server share the machine's cores: on 2 cores a server as fast as the
+ceiling is measured at the ceiling.
 Usage: python bench/ipp_bench.py [--seconds 5] [--clients 8] [--runs 3] [--ipptool-runs 1]
                                  [--skip-ipptool] [--event-loop auto|uvloop|asyncio]
+                                 [--figures KIND,...]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import email.utils
 import multiprocessing as mp
 import os
 import resource
@@ -81,6 +90,14 @@ BACKEND_POLL = (
     "printer-is-accepting-jobs", "printer-mandatory-job-attributes", "printer-state",
     "printer-state-message", "printer-state-reasons",
 )  # fmt: skip
+# The HTTP head CUPS 2.4.2's HTTP library sends (ipptool, driverless and the ipp backend
+# alike; Accept-Encoding is ipptool's alone), field for field in its order.
+CUPS_HEAD = (
+    "POST /ipp/print HTTP/1.1\r\nContent-Length: %d\r\nContent-Type: application/ipp\r\n"
+    "Date: %s\r\nHost: localhost:{port}\r\nUser-Agent: CUPS/2.4.2 ({system} {release}; "
+    "{machine}) IPP/2.0\r\nAccept-Encoding: deflate, gzip, identity\r\n"
+    "Expect: 100-continue\r\n\r\n"
+)
 WARMUP = 20  # requests per connection before the clock starts
 TIMEOUT = 5.0  # seconds without an answer: counted as an error, the client reconnects
 BUSY = 0x0507  # server-error-busy: ippeveprinter takes one job at a time ...
@@ -111,9 +128,26 @@ def _job_template() -> AttributeGroup:
     )
 
 
+# Requests sent as CUPS's clients send them (CUPS_HEAD), and what they ask for: ipptool's
+# get-printer-attributes.test with one value of requested-attributes.
+AS_CUPS = {
+    "get-printer-attributes-all-cups": "all",
+    "get-printer-attributes-description-cups": "printer-description",
+}
+
+
 def ipp_request(kind: str, uri: str) -> bytes:
     """The application/ipp octets of one request (request-id 1; the client renumbers)."""
-    if kind.startswith("get-printer-attributes"):
+    if kind in AS_CUPS:
+        message = make_request(
+            Operation.GET_PRINTER_ATTRIBUTES,
+            1,
+            [
+                Attribute("printer-uri", ValueTag.URI, (uri,)),
+                Attribute("requested-attributes", ValueTag.KEYWORD, (AS_CUPS[kind],)),
+            ],
+        )
+    elif kind.startswith("get-printer-attributes"):
         wanted = QUEUE_SETUP if kind.endswith("all") else BACKEND_POLL
         message = make_request(
             Operation.GET_PRINTER_ATTRIBUTES,
@@ -153,17 +187,37 @@ def one_page_pdf(directory: Path) -> bytes:
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection that POSTs application/ipp and reads the answer."""
+    """One keep-alive HTTP/1.1 connection that POSTs application/ipp and reads the answer;
+    `as_cups`: with the head CUPS's HTTP library sends (CUPS_HEAD), else the plainest one."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, as_cups: bool = False) -> None:
         self.port = port
         self.head = (
             f"POST /ipp/print HTTP/1.1\r\nHost: localhost:{port}\r\n"
             "Content-Type: application/ipp\r\nContent-Length: "
         ).encode()
+        uname = os.uname()
+        self.cups_head = (
+            CUPS_HEAD.format(
+                port=port, system=uname.sysname, release=uname.release, machine=uname.machine
+            ).encode()
+            if as_cups
+            else None
+        )
+        self._second = -1
+        self._date = b""
         self.sock = self._connect()
         self.buf = b""
         self.reconnects = 0
+
+    def _head(self, length: int) -> bytes:
+        if self.cups_head is None:
+            return b"%s%d\r\n\r\n" % (self.head, length)
+        now = int(time.time())
+        if now != self._second:  # CUPS sends the Date of each request
+            self._second = now
+            self._date = email.utils.formatdate(now, usegmt=True).encode()
+        return self.cups_head % (length, self._date)
 
     def _connect(self) -> socket.socket:
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT)
@@ -172,7 +226,7 @@ class Connection:
 
     def post(self, body: bytes) -> tuple[int, bytes]:
         """Send one request; the HTTP status and the response body."""
-        self.sock.sendall(b"%s%d\r\n\r\n%s" % (self.head, len(body), body))
+        self.sock.sendall(self._head(len(body)) + body)
         while True:
             end = self.buf.find(b"\r\n\r\n")
             while end < 0:
@@ -252,11 +306,17 @@ def _check(status: int, body: bytes, request_id: int, full: bool) -> str:
 
 
 def _worker(
-    port: int, request: bytes, document: bytes, seconds: float, barrier: Barrier, out: Any
+    port: int,
+    request: bytes,
+    document: bytes,
+    seconds: float,
+    barrier: Barrier,
+    out: Any,
+    as_cups: bool,
 ) -> None:
     """One client connection: warm up, wait for the others, then loop until the deadline."""
     try:
-        conn = Connection(port)
+        conn = Connection(port, as_cups)
         tally: dict[str, int] = {}
         request_id = 1
 
@@ -328,13 +388,19 @@ class Figure:
 
 
 def measure(
-    pid: int, port: int, request: bytes, document: bytes, clients: int, seconds: float
+    pid: int,
+    port: int,
+    request: bytes,
+    document: bytes,
+    clients: int,
+    seconds: float,
+    as_cups: bool = False,
 ) -> Figure:
     ctx = mp.get_context("fork")
     barrier = ctx.Barrier(clients + 1)
     out = ctx.SimpleQueue()
     procs = [
-        ctx.Process(target=_worker, args=(port, request, document, seconds, barrier, out))
+        ctx.Process(target=_worker, args=(port, request, document, seconds, barrier, out, as_cups))
         for _ in range(clients)
     ]
     for proc in procs:
@@ -551,6 +617,8 @@ def ipptool_everywhere(port: int) -> tuple[float, int, int, int]:
 # connection gets no answer, its thread waits in httpWait.
 KINDS: tuple[tuple[str, str, str, int | None], ...] = (
     ("get-printer-attributes-all", "Get-Printer-Attributes all", "req/s", 1),
+    ("get-printer-attributes-all-cups", "GPA all, as CUPS", "req/s", 1),
+    ("get-printer-attributes-description-cups", "GPA description, as CUPS", "req/s", 1),
     ("get-printer-attributes-poll", "Get-Printer-Attributes poll", "req/s", None),
     ("validate-job", "Validate-Job", "req/s", None),
     ("print-job", "Print-Job 1-page PDF", "jobs/s", None),
@@ -586,8 +654,17 @@ def main() -> None:
         default="auto",
         help="mfpd's event loop ([daemon] event_loop; auto is uvloop where installed)",
     )
+    parser.add_argument(
+        "--figures",
+        type=lambda text: text.split(","),
+        default=[kind for kind, *_ in KINDS],
+        help="the request rates to measure (default all): " + ",".join(k for k, *_ in KINDS),
+    )
     parser.add_argument("--responder", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    unknown = set(args.figures) - {kind for kind, *_ in KINDS}
+    if unknown:
+        parser.error(f"no such figure: {', '.join(sorted(unknown))}")
     if args.responder:
         asyncio.run(_respond(args.responder))
         return
@@ -617,6 +694,8 @@ def main() -> None:
         for run in range(1, args.runs + 1):
             print(f"run {run}")
             for kind, label, unit, fixed in KINDS:
+                if kind not in args.figures:
+                    continue
                 clients = fixed or args.clients
                 for name, (pid, port) in servers.items():
                     uri = f"ipp://localhost:{port}/ipp/print"
@@ -624,7 +703,9 @@ def main() -> None:
                     request = ipp_request(kind, uri)
                     if kind == "print-job" and name == "mfpd":
                         refill(daemon)
-                    fig = measure(pid, port, request, document, clients, args.seconds)
+                    fig = measure(
+                        pid, port, request, document, clients, args.seconds, kind in AS_CUPS
+                    )
                     report(label, name, unit, clients, fig)
                     rates.setdefault((kind, name), []).append(fig.rate)
                     if kind == "print-job" and name != "client ceiling":

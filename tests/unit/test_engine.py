@@ -78,6 +78,28 @@ async def test_empty_tray_stops_the_job_and_refill_resumes_it(rig: Rig) -> None:
     assert rig.device.state is PrinterState.IDLE
 
 
+async def test_a_backlog_is_printed_one_job_at_a_time_between_the_network(rig: Rig) -> None:
+    """Jobs queued while the trays were empty are printed once paper comes, but the loop
+    runs the listeners between two jobs: a task waiting to run gets its turn long before
+    the last job is printed (the engine once printed the whole backlog in one go)."""
+    for tray in rig.device.trays:
+        rig.device.set_tray_level(tray, 0)
+    jobs = [submit(rig.spool, b"x\n") for _ in range(50)]
+    await until(lambda: jobs[0].state is JobState.STOPPED)
+    seen: list[int] = []
+
+    async def listener() -> None:
+        for _ in range(3):  # what a connection's callbacks would see, turn after turn
+            seen.append(sum(job.state is JobState.COMPLETED for job in jobs))
+            await asyncio.sleep(0)
+
+    rig.device.refill("tray-1")
+    answering = asyncio.create_task(listener())
+    await until(lambda: all(job.state is JobState.COMPLETED for job in jobs))
+    await answering
+    assert seen[0] < 5 and seen[-1] < len(jobs), seen
+
+
 async def test_jam_mid_job_waits_and_clearing_resumes(rig: Rig) -> None:
     rig.device.set_fault(ConditionKind.JAM)
     job = submit(rig.spool, b"x\n")

@@ -237,6 +237,89 @@ def test_printer_attributes_from_memory_are_those_built_afresh(
     store.close()
 
 
+def test_a_printer_request_answered_again_is_answered_as_afresh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Get-Printer-Attributes request answered before (the same octets, so RequestMemo
+    hands back the same groups) is answered without its checks: after every kind of change,
+    with other request-ids, versions and Hosts, its answer must be octet for octet the one
+    the whole pipeline gives; a request-id of 0 is still refused."""
+    from mfpd.codecs.ipp.encode import encode_message, make_request
+    from mfpd.codecs.ipp.memo import RequestMemo
+    from mfpd.device.alerts import ConditionKind
+    from mfpd.services.ipp import printer_attributes as pa
+
+    store, device, spool, ops = _setup(tmp_path)
+    clock = [device.started_at + 5.25]
+    monkeypatch.setattr(pa.time, "time", lambda: clock[0])
+    memo = RequestMemo()
+    requests = [
+        encode_message(
+            make_request(
+                Operation.GET_PRINTER_ATTRIBUTES,
+                1,
+                [b.uri("printer-uri", "ipp://localhost/ipp/print"),
+                 b.keyword("requested-attributes", *names)],
+                version=version,
+            )
+        )
+        for names, version in [
+            (("all",), (2, 0)),
+            (("all",), (1, 1)),
+            (("printer-description",), (2, 0)),
+            (("all", "media-col-database"), (2, 0)),
+            (("printer-state", "printer-state-reasons", "marker-levels"), (2, 0)),
+        ]
+    ]  # fmt: skip
+    hosts = [pa.printer_uris("localhost:631", secure=False, tls=True),
+             pa.printer_uris("[::1]:8631", secure=True, tls=True)]  # fmt: skip
+    request_id = [1]
+
+    def ask(octets: bytes, uris: pa.PrinterUris, request_id: int) -> tuple[bytes, bytes]:
+        data = octets[:4] + request_id.to_bytes(4, "big", signed=True) + octets[8:]
+        message, _ = memo.decode(data)
+
+        async def answer(ops: IppOperations, small: bool) -> Message:
+            async def body() -> AsyncIterator[bytes]:
+                if False:
+                    yield b""
+
+            return await ops.handle(message, body(), uris, "127.0.0.1:4000", small)
+
+        fresh = IppOperations(device, spool, 1 << 20)
+        return tuple(  # type: ignore[return-value]
+            encode_message(asyncio.run(answer(o, small)))
+            for o, small in ((ops, True), (fresh, False))
+        )
+
+    def check() -> None:
+        for uris in (*hosts, hosts[0]):
+            for octets in requests:
+                request_id[0] += 1
+                again, afresh = ask(octets, uris, request_id[0])
+                assert again == afresh and again[2:4] == b"\x00\x00"
+
+    changes = [
+        lambda: None,
+        lambda: device.set_fault(ConditionKind.JAM),
+        lambda: device.set_fault(ConditionKind.JAM, False),
+        lambda: device.set_supply_level(device.supplies[0], 3),
+        lambda: device.print_impression(device.trays[1], color=True),
+        lambda: spool.create("ipp", name="queued"),
+        lambda: device.update_identity(location="Room 101"),
+        lambda: device.set_paused(True),
+        lambda: device.set_accepting(False),
+        lambda: clock.__setitem__(0, clock[0] + 1),
+    ]
+    for change in changes:
+        change()
+        check()
+    assert len(ops._printer_requests) == len(requests)  # known: answered the short way
+    zero, afresh = ask(requests[0], hosts[0], 0)
+    assert zero == afresh and zero[2:4] == StatusCode.CLIENT_ERROR_BAD_REQUEST.to_bytes(2, "big")
+    store.close()
+
+
 def test_only_small_requests_are_remembered_after_their_answer(tmp_path: Path) -> None:
     """What is learnt about a request (its groups checked, its requested-attributes set) is
     kept only for the small ones the fast path remembers: a client sending large requests
@@ -257,6 +340,7 @@ def test_only_small_requests_are_remembered_after_their_answer(tmp_path: Path) -
 
     large = asyncio.run(ask(small=False))
     assert large.code == StatusCode.SUCCESSFUL_OK and not ops._checked and not ops._wanted
+    assert not ops._printer_requests
     assert not ops._printer_attributes._answers  # 900 names: answered, not kept
     again = asyncio.run(ask(small=True))
     assert len(ops._checked) == 1 and len(ops._wanted) == 1

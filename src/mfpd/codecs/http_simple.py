@@ -3,10 +3,17 @@
 The IPP listener answers most requests of a polling client (Get-Printer-Attributes,
 Get-Jobs, Validate-Job, a small Print-Job) on a fast path: a POST whose head and whole body
 (Content-Length framing) are already in hand. `parse_simple` recognises exactly that shape and
-nothing else; anything it is not sure of (chunked or compressed bodies, Expect, Upgrade,
-folded or duplicated framing headers, HTTP/1.0, a head or body still arriving) is NOT_SIMPLE,
-and the caller gives the bytes to the full HTTP implementation, which answers every case the
-standard knows. So this parser only has to be right about what it accepts.
+nothing else; anything it is not sure of (chunked or compressed bodies, an expectation other
+than 100-continue, Upgrade, folded or duplicated framing headers, HTTP/1.0, a head or body
+still arriving) is NOT_SIMPLE, and the caller gives the bytes to the full HTTP
+implementation, which answers every case the standard knows. So this parser only has to be
+right about what it accepts.
+
+`Expect: 100-continue` is taken when the body is already in hand: every CUPS client (ipptool,
+driverless, the ipp backend) sends it on every request, head and body in one segment, and
+RFC 9110 10.1.1 lets a server that "has already received some or all of the content" omit
+the 100 (Continue) response. A body still arriving is NOT_SIMPLE, and the full
+implementation sends the 100 a waiting client needs.
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f]")  # in a field value: controls but HTAB
 # Headers whose presence means a shape this parser leaves to the full implementation.
 _NOT_SIMPLE_HEADERS: Final = frozenset(
-    {b"transfer-encoding", b"expect", b"upgrade", b"content-encoding", b"trailer"}
+    {b"transfer-encoding", b"upgrade", b"content-encoding", b"trailer"}
 )
+# RFC 9110 10.1.1: the one expectation defined; any other is answered 417 by the full stack.
+_CONTINUE: Final = b"100-continue"
 
 
 class SimpleRequest(NamedTuple):
@@ -97,7 +106,7 @@ def _head(raw: bytes, paths: tuple[str, ...]) -> _Head | None:
         return None
     length: int | None = None
     content_type = host = b""
-    close = False
+    close = expect = False
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
         if not colon or not _TOKEN.fullmatch(name):
@@ -118,6 +127,10 @@ def _head(raw: bytes, paths: tuple[str, ...]) -> _Head | None:
             if host:
                 return None
             host = value
+        elif key == b"expect":
+            if expect or value.lower() != _CONTINUE:
+                return None
+            expect = True
         elif key == b"connection":
             tokens = {t.strip(b" \t").lower() for t in value.split(b",")}
             close = close or b"close" in tokens

@@ -85,6 +85,10 @@ class Engine:
                         job, ["aborted-by-system", "document-unprintable-error"], str(exc)
                     )
                 self.spool.purge()
+                # One job at a time, then the network: a backlog of instant jobs (paper
+                # loaded after thousands queued) held the loop for seconds, and IPP, SNMP and
+                # the web went unanswered until the last was printed.
+                await asyncio.sleep(0)
         finally:
             self.device.set_busy(False)
             self._unsubscribe()

@@ -55,6 +55,7 @@ REQUEST_GROUPS = (
 )
 COMPRESSIONS = ("none", "gzip", "deflate")
 _T = TypeVar("_T")
+_Known = tuple[tuple[int, int], frozenset[str]]  # a request's version, requested-attributes
 
 
 class _ByIdentity(Generic[_T]):
@@ -110,6 +111,9 @@ class IppOperations:
         # request remembered by it (RequestMemo) comes with the very same objects.
         self._checked: _ByIdentity[tuple[AttributeGroup, AttributeGroup]] = _ByIdentity()
         self._wanted: _ByIdentity[frozenset[str]] = _ByIdentity()  # requested-attributes
+        # Get-Printer-Attributes requests answered successful-ok before (version, the set):
+        # their answer is a function of the set, the URIs and the device alone.
+        self._printer_requests: _ByIdentity[_Known] = _ByIdentity()
         # RFC 3995/3996 notifications; the daemon shares one store between listeners.
         if subscriptions is None:
             subscriptions = SubscriptionStore(device, self.settings.notifications)
@@ -144,6 +148,12 @@ class IppOperations:
         """The answer to ``message``. ``small``: the request is one of a few kilobytes
         (`RequestMemo`'s), so what is learnt about it may be kept for its next time."""
         self.uris = uris
+        if small and message.code == Operation.GET_PRINTER_ATTRIBUTES:
+            # A polling client's request, checked and answered before (RequestMemo hands
+            # back the same groups for the same octets): only the printer group is looked at.
+            known = self._printer_requests.get(message.groups)
+            if known is not None and known[0] == message.version and message.request_id > 0:
+                return self._printer_answer(message, known[1])
         response = Response()
         try:
             request = self._validate(message, peer, small)
@@ -687,4 +697,15 @@ class IppOperations:
         wanted = self._requested(request)
         response.groups.append(
             self._printer_attributes.group(self.device, self.spool, self.uris, wanted)
+        )
+        if request.small:
+            # Nothing else in the request changes the answer (the printer's attributes are
+            # the same for every document-format): the next time, _printer_answer gives
+            # the message _message gives here, without the checks it has passed.
+            self._printer_requests.put(request.message.groups, (request.message.version, wanted))
+
+    def _printer_answer(self, request: Message, wanted: frozenset[str]) -> Message:
+        group = self._printer_attributes.group(self.device, self.spool, self.uris, wanted)
+        return Message(
+            request.version, StatusCode.SUCCESSFUL_OK, request.request_id, (_PLAIN_OPERATION, group)
         )
