@@ -102,6 +102,22 @@ def test_ipptool_conformance(
     print(f"{test}: {passed} passed, 0 failed, {skipped} skipped")
 
 
+@pytest.mark.parametrize("transport", ["ipps-631", "ipps-443"])
+def test_ipptool_with_a_timeout_over_tls(mfpd: Mfpd, ipptool_dir: Path, transport: str) -> None:
+    """`ipptool -T 5` over TLS 1.3 reconnected for ever while the server sent session tickets
+    after the handshake (CUPS's GnuTLS client with a timeout reads them as the answer, then as
+    a close): about 600 connections a second and never a result. The subprocess timeout makes
+    that a failure, not a hang."""
+    options, scheme, service = TRANSPORTS[transport]
+    test = "/usr/share/cups/ipptool/get-printer-attributes.test"
+    code, out = ipptool(
+        mfpd, ipptool_dir, "-t", "-T", "5", *options, test, scheme=scheme, service=service,
+        timeout=60,
+    )  # fmt: skip
+    assert code == 0 and "[PASS]" in out, out[-3000:]
+    assert "connection closed inside a request head" not in mfpd.log.read_text()
+
+
 # ipp-1.1.test's own job checks, in an order that leaves jobs uncounted: one waiting, one
 # canceled before its data was in, one canceled after (job ids 1, 2 and 3). The first test
 # defines what the printer supports (Create-Job), as it does in the whole file.
