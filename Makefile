@@ -18,7 +18,7 @@ LPRNG_DIR := .tools/lprng
 # the package would start a system daemon. Its libraries come with the snmp package (libsnmp40).
 SNMPD_DIR := .tools/snmpd
 
-.PHONY: run test lint typecheck unit integration bench clean deb-deps
+.PHONY: run test lint typecheck unit integration bench soak clean deb-deps
 
 $(STAMP_RUN): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ test: $(STAMP_TEST) deb-deps lint typecheck
 
 bench: $(STAMP_TEST)
 	$(PY) bench/run_all.py
+
+# About 20 minutes, not part of `make test`: SOAK_ARGS="--minutes 3 --jobs 3000" for a short run.
+soak: $(STAMP_TEST)
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .tools mfpd-data .pytest_cache .mypy_cache .ruff_cache

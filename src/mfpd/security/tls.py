@@ -72,10 +72,17 @@ def _write_key(path: Path, key: PrivateKeyTypes) -> None:
 
 
 def server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """The one TLS context every listener of the device serves with."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert, key)
     context.set_alpn_protocols(["http/1.1"])
+    # No TLS 1.3 session tickets (RFC 8446 4.6.1; OpenSSL sends two after the handshake by
+    # default). CUPS's GnuTLS client with a timeout (`ipptool -T 5`, libcups callers) reads
+    # a ticket arriving after its request as the answer, then as the connection closing, and
+    # reconnects for ever (about 600 TLS connections a second, no result). mfpd does not
+    # resume sessions, so a ticket is of no use to any client.
+    context.num_tickets = 0
     return context
 
 

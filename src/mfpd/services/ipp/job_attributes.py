@@ -34,8 +34,32 @@ def _time(name: str, device: Device, when: float | None) -> Attribute:
 
 
 def job_attributes(job: Job, device: Device, printer_uri: str) -> list[Attribute]:
+    """Every job attribute the job has a value for.
+
+    A value the device does not know yet is left out, never sent as the out-of-band
+    'unknown': ipptool's ipp-1.1 checks (Get-Jobs, Get-Job-Attributes) accept an integer,
+    'no-value' or nothing for the job size attributes, and fail a whole Get-Jobs answer on
+    one 'unknown'. cupsd, too, leaves out what it does not know. Per attribute:
+    - job-impressions (RFC 8011 5.3.17.2, OPTIONAL): the job's size in impressions, "if
+      known"; known once the engine has counted the pages. Until then (a job waiting, held,
+      or canceled before its turn) it is left out: 0 would say the job is empty
+      (ippeveprinter and PAPPL send 0 until their print command reports a count).
+    - job-k-octets (5.3.17.1), number-of-documents (5.3.12): what has arrived so far, 0 for
+      a Create-Job without documents; always known.
+    - job-impressions-completed, job-media-sheets-completed (5.3.18.2, 5.3.18.3): counters,
+      0 until printing starts, as in ippeveprinter.
+    - job-media-sheets (5.3.17.3, integer(1:MAX)) and job-k-octets-processed: not kept, so
+      not sent.
+    - time-at-processing / -completed and date-time-at-* (5.3.14): 'no-value' until the
+      event happens, as ipptool expects and ippeveprinter and cupsd send.
+    - document-format-detected (PWG 5100.7): set when the document data is in; left out
+      while no document has arrived (nothing was detected yet), as ippeveprinter does.
+    """
     reasons = [r for r in job.state_reasons if r] or ["none"]
     impressions = job.impressions
+    detected = job.attributes.get("document-format-detected") or (
+        job.format if job.documents else None
+    )
     return [
         b.integer("job-id", job.id),
         b.uri("job-uri", job_uri(printer_uri, job)),
@@ -49,9 +73,7 @@ def job_attributes(job: Job, device: Device, printer_uri: str) -> list[Attribute
         b.integer("copies", job.copies),
         b.integer("number-of-documents", len(job.documents)),
         b.integer("job-k-octets", (job.bytes + 1023) // 1024),
-        b.integer("job-impressions", impressions)
-        if impressions is not None
-        else b.unknown("job-impressions"),
+        *([b.integer("job-impressions", impressions)] if impressions is not None else []),
         b.integer("job-impressions-completed", job.impressions_completed),
         b.integer("job-media-sheets-completed", job.sheets_completed),
         b.integer("job-printer-up-time", max(1, int(time.time() - device.started_at))),
@@ -65,10 +87,7 @@ def job_attributes(job: Job, device: Device, printer_uri: str) -> list[Attribute
         b.keyword("job-hold-until", str(job.attributes.get("job-hold-until", "no-hold"))),
         # PWG 5100.7: what the sender said the data was, and what the printer found it to be.
         b.mime("document-format-supplied", str(job.attributes.get("document-format", job.format))),
-        b.mime(
-            "document-format-detected",
-            str(job.attributes.get("document-format-detected", job.format)),
-        ),
+        *([b.mime("document-format-detected", str(detected))] if detected else []),
         *_template(job),
     ]
 
