@@ -71,9 +71,65 @@ def _write_key(path: Path, key: PrivateKeyTypes) -> None:
         )
 
 
-def server_context(cert: Path, key: Path) -> ssl.SSLContext:
+class HandshakeRefused(ssl.SSLError):
+    """A TLS handshake OpenSSL refused, with the alert record it made for the peer (RFC 8446
+    6.2: the side that fails a handshake sends a fatal alert, then closes)."""
+
+    def __init__(self, cause: ssl.SSLError, alert: bytes) -> None:
+        super().__init__(*cause.args)  # str() is OpenSSL's message, as the cause's
+        self.library = cause.library
+        self.reason = cause.reason
+        self.alert = alert
+
+
+class _AlertKeepingObject(ssl.SSLObject):
+    """The TLS state of one connection, as asyncio's and uvloop's TLS transports drive it.
+
+    When a handshake fails, OpenSSL has written its alert to the outgoing memory BIO, and
+    both event loops close the socket without sending it (CPython gh-98078, uvloop's
+    sslproto.pyx alike): the client sees a bare close, where a device's TLS stack answers
+    e.g. `15 03 03 00 02 02 28` (handshake_failure), and nmap cannot tell TLS is spoken. So
+    the alert is taken out here and travels on the exception, for the listener to send
+    (services/tls_accept.py)."""
+
+    outgoing: ssl.MemoryBIO | None = None
+
+    def do_handshake(self) -> None:
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except ssl.SSLError as exc:
+            alert = self.outgoing.read() if self.outgoing is not None else b""
+            if not alert:
+                raise
+            raise HandshakeRefused(exc, alert) from exc
+
+
+class DeviceContext(ssl.SSLContext):
+    """An SSLContext whose connections keep the alert of a failed handshake."""
+
+    sslobject_class = _AlertKeepingObject
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        tls = super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
+        if isinstance(tls, _AlertKeepingObject):
+            tls.outgoing = outgoing
+        return tls
+
+
+def server_context(cert: Path, key: Path) -> DeviceContext:
     """The one TLS context every listener of the device serves with."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    # What ssl.create_default_context(Purpose.CLIENT_AUTH) makes (PROTOCOL_TLS_SERVER's own
+    # defaults: no SSLv2/v3, no compression, server cipher preference), as a DeviceContext.
+    context = DeviceContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(cert, key)
     context.set_alpn_protocols(["http/1.1"])

@@ -24,10 +24,10 @@ peer, never a traceback; a bug in a handler is answered server-error-internal-er
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import socket
-import ssl
 import time
 import traceback
 from collections.abc import AsyncIterator
@@ -46,7 +46,13 @@ from mfpd.codecs.ipp.memo import RequestMemo
 from mfpd.codecs.ipp.tags import DelimiterTag, Operation, StatusCode
 from mfpd.codecs.ipp.values import AttributeGroup, Message
 from mfpd.config import IppListenerConfig
-from mfpd.security.tls import TLS_DIR, ensure_certificate, server_context
+from mfpd.security.tls import (
+    TLS_DIR,
+    DeviceContext,
+    HandshakeRefused,
+    ensure_certificate,
+    server_context,
+)
 from mfpd.services.base import PortEntry, ServiceContext, bind_tcp, stream
 from mfpd.services.http_handler import DeviceHandler, HttpLog, short_error
 from mfpd.services.ipp import build as b
@@ -59,6 +65,7 @@ from mfpd.services.ipp.printer_attributes import (
     PrinterUris,
     printer_uris,
 )
+from mfpd.services.tls_accept import accept_tls
 from mfpd.services.web.access import IPP_PATHS
 from mfpd.services.web.routes import add_web, closing, web_middlewares
 from mfpd.services.web.state import SERVICE
@@ -128,7 +135,7 @@ class IppService:
         self._connecting: set[asyncio.Task[None]] = set()  # accepted, not yet speaking HTTP
         self.open: set[_HttpConnection] = set()  # speaking HTTP (over TLS or not)
         self._reaper: asyncio.Task[None] | None = None
-        self._tls: ssl.SSLContext | None = None
+        self._tls: DeviceContext | None = None
         self.server_header = f"{ctx.device.identity.make} {ctx.device.identity.model} IPP/2.0"
         self.ok_heads = OkHeads(IPP_TYPE, self.server_header)
 
@@ -224,15 +231,20 @@ class IppService:
                         )
                         tls, initial, upgraded = self._tls, b"", True
             stage = "in the TLS handshake"
-            transport, _ = await loop.connect_accepted_socket(
-                lambda: _HttpConnection(self, manager, initial),
-                conn,
-                ssl=tls,
-                ssl_handshake_timeout=self.config.header_timeout if tls else None,
-                # A TLS close waits for the client's close_notify, reading (and decrypting,
-                # and dropping) whatever it still sends: uvloop did so for its default 30 s.
-                ssl_shutdown_timeout=min(LINGER, self.config.header_timeout) if tls else None,
-            )
+            factory = functools.partial(_HttpConnection, self, manager, initial)
+            if tls is None:
+                transport, _ = await loop.connect_accepted_socket(factory, conn)
+            else:
+                transport = await accept_tls(
+                    conn,
+                    factory,
+                    tls,
+                    handshake_timeout=self.config.header_timeout,
+                    # A TLS close waits for the client's close_notify, reading (and
+                    # decrypting, and dropping) whatever it still sends: uvloop did so for
+                    # its default 30 s.
+                    shutdown_timeout=min(LINGER, self.config.header_timeout),
+                )
             if upgraded:
                 # RFC 2817 3.3: the answer to the OPTIONS request comes over the new TLS.
                 transport.write(
@@ -243,9 +255,11 @@ class IppService:
             log.info("%s: %s: closed after timing out %s", self.name, peer, stage)
             conn.close()
         except OSError as exc:  # reset, TLS alert, handshake timeout
+            answered = " (answered with a TLS alert)" if isinstance(exc, HandshakeRefused) else ""
             log.info(
-                "%s: %s: connection dropped before HTTP: %s", self.name, peer, short_error(exc)
-            )
+                "%s: %s: connection dropped before HTTP: %s%s",
+                self.name, peer, short_error(exc), answered,
+            )  # fmt: skip
             conn.close()
         except asyncio.CancelledError:
             conn.close()
