@@ -30,16 +30,21 @@ def free_port() -> int:
         return port
 
 
-def free_offset() -> int:
-    """A --port-offset under which the raw, LPD, IPP and HTTPS ports are free right now."""
-    for candidate in range(30000 + os.getpid() % 1000 * 20, 56000, 997):
-        if all(_free(p + candidate) for p in (9100, 515, 631, 443)):
+# Every port the daemon opens by default, and over which transport.
+_PORTS = ((9100, "tcp"), (515, "tcp"), (631, "tcp"), (80, "tcp"), (443, "tcp"), (3003, "tcp"),
+          (161, "udp"))  # fmt: skip
+
+
+def free_offset(start: int = 0) -> int:
+    """A --port-offset under which every port of the daemon is free right now."""
+    for candidate in range(30000 + (os.getpid() + start) % 1000 * 20, 56000, 997):
+        if all(_free(p + candidate, proto) for p, proto in _PORTS):
             return candidate
     raise RuntimeError("no free port offset")
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
+def _free(port: int, proto: str = "tcp") -> bool:
+    with socket.socket(type=socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM) as sock:
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -60,19 +65,27 @@ class Daemon:
         self.state = Path(self.tmp.name) / "state"
         cfg = Path(self.tmp.name) / "mfpd.toml"
         cfg.write_text(config)
-        offset = free_offset()
-        self.log = open(Path(self.tmp.name) / "mfpd.log", "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mfpd", "serve", "--config", str(cfg),
-             "--state-dir", str(self.state), "--port-offset", str(offset)],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
-        )  # fmt: skip
+        log_path = Path(self.tmp.name) / "mfpd.log"
+        self.log = open(log_path, "w")  # noqa: SIM115
         ports = self.state / "ports.json"
-        deadline = time.monotonic() + 30
-        while not ports.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("mfpd did not start")
-            time.sleep(0.05)
+        # A port taken between free_offset() and the bind stops the daemon (exit 1 naming
+        # it): another offset is tried.
+        for attempt in range(3):
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "mfpd", "serve", "--config", str(cfg),
+                 "--state-dir", str(self.state), "--port-offset", str(free_offset(attempt))],
+                stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
+            )  # fmt: skip
+            deadline = time.monotonic() + 30
+            while not ports.exists() and self.proc.poll() is None:
+                if time.monotonic() > deadline:
+                    self.proc.kill()
+                    raise RuntimeError(f"mfpd did not start:\n{log_path.read_text()}")
+                time.sleep(0.05)
+            if ports.exists() or "could not be bound" not in log_path.read_text():
+                break
+        if not ports.exists():
+            raise RuntimeError(f"mfpd did not start:\n{log_path.read_text()}")
         rows = json.loads(ports.read_text())
         self.ports = {r["service"]: r["port"] for r in rows if r["state"] == "listening"}
 

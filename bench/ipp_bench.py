@@ -51,6 +51,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -575,12 +576,18 @@ def queued_jobs(port: int, uri: str) -> int:
     return attr.value
 
 
-def drain(port: int, uri: str, limit: float = 60) -> str:
-    """How long until every job has completed (waiting at most `limit` seconds)."""
-    start = time.monotonic()
+def drain(port: int, uri: str, limit: float = 60, refill: Callable[[], None] | None = None) -> str:
+    """How long until every job has completed (waiting at most `limit` seconds). `refill`
+    loads paper again while jobs wait: a 5 s Print-Job figure can queue more sheets than the
+    trays hold, and a backlog left over would print during the next figures."""
+    start = last_refill = time.monotonic()
     while queued := queued_jobs(port, uri):
-        if time.monotonic() - start > limit:
+        now = time.monotonic()
+        if now - start > limit:
             return f"{queued} jobs still queued after {limit:g} s"
+        if refill is not None and now - last_refill > 1:
+            refill()
+            last_refill = now
         time.sleep(0.1)
     return f"every job completed {time.monotonic() - start:.1f} s later"
 
@@ -709,9 +716,10 @@ def main() -> None:
                     report(label, name, unit, clients, fig)
                     rates.setdefault((kind, name), []).append(fig.rate)
                     if kind == "print-job" and name != "client ceiling":
-                        if name == "mfpd":
-                            refill(daemon)
-                        print(f"{'':<28} {name:<14} {drain(port, uri)}", flush=True)
+                        again = (lambda: refill(daemon)) if name == "mfpd" else None
+                        if again is not None:
+                            again()
+                        print(f"{'':<28} {name:<14} {drain(port, uri, refill=again)}", flush=True)
             if not args.skip_ipptool and run <= args.ipptool_runs:
                 for name, (_, port) in list(servers.items())[1:]:
                     seconds, passed, failed, skipped = ipptool_everywhere(port)

@@ -340,7 +340,11 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        # Output to a pipe is buffered: a reader that left shows here, in the handler below,
+        # not in the interpreter's flush at exit.
+        sys.stdout.flush()
+        return status
     except ConfigError as exc:
         print(f"mfpd: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -349,3 +353,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader of the output left (`mfpd jobs | head`): end quietly, as a Unix tool
+        # killed by SIGPIPE does, with stdout on /dev/null so the interpreter's last flush
+        # does not raise again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13

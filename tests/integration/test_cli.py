@@ -64,6 +64,22 @@ def test_operator_actions_and_human_output(mfpd: Mfpd) -> None:
     assert mfpd.cli("jobs").stdout.strip() == "no jobs"
 
 
+def test_a_reader_that_leaves_ends_the_output_quietly(tmp_path: Path) -> None:
+    """Was: `mfpd ports | head -0` (any reader that leaves early) printed a BrokenPipeError
+    traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first line is written
+    try:
+        result = subprocess.run(
+            [*MFPD, "ports"], stdout=write_end, stderr=subprocess.PIPE, text=True,
+            timeout=30, cwd=ROOT,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert result.returncode == 128 + signal.SIGPIPE, result.stderr
+    assert result.stderr == "", result.stderr
+
+
 def test_control_clients_that_leave_mid_answer_cost_a_log_line_each(mfpd: Mfpd) -> None:
     """Clients of the control socket that ask thousands of questions and leave without
     reading: each costs one warning (on uvloop a write to a closed transport raises instead

@@ -7,6 +7,7 @@ written out octet by octet; A.7 includes the job-attributes-tag the RFC's table 
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import shutil
 import struct
@@ -50,7 +51,7 @@ from mfpd.codecs.ipp import (
     make_request,
     make_response,
 )
-from mfpd.codecs.ipp.memo import RequestMemo
+from mfpd.codecs.ipp.memo import AnswerMemo, RequestMemo
 from tests.conftest import requires
 
 BAD = StatusCode.CLIENT_ERROR_BAD_REQUEST
@@ -1511,6 +1512,43 @@ def test_property_a_remembered_request_is_what_decoding_gives(
         assert memo.decode(again + document) == expected
     assert len(memo._known) <= (0 if document else 1)
     assert memo.decode(data) == decode_message(data, Limits.lenient())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_messages, st.lists(st.integers(-(2**32), 2**32), min_size=1, max_size=4))
+def test_property_a_remembered_answer_is_what_encoding_gives(
+    message: Message, request_ids: list[int]
+) -> None:
+    memo = AnswerMemo()
+    for group in message.groups:
+        with contextlib.suppress(IppEncodeError):
+            keep_encoded_group(group)
+    for request_id in request_ids:  # the same groups again, for each request of a client
+        again = Message(message.version, message.code, request_id, message.groups)
+        for _ in range(2):
+            try:
+                expected = encode_message(again)
+            except IppEncodeError:
+                with pytest.raises(IppEncodeError):
+                    memo.encode(again)
+            else:
+                assert memo.encode(again) == expected
+
+
+def test_the_answer_memo_takes_only_the_same_kept_groups() -> None:
+    memo = AnswerMemo()
+    kept = AttributeGroup(DelimiterTag.PRINTER, (a("printer-state", ValueTag.ENUM, 3),))
+    keep_encoded_group(kept)
+    first = memo.encode(Message((2, 0), 0, 1, (kept,)))
+    assert memo._last is not None and memo._last[2][0] is kept
+    assert memo.encode(Message((2, 0), 0, 7, (kept,))) == first[:4] + u4(7) + first[8:]
+    assert memo.encode(Message((1, 1), 0, 7, (kept,)))[:2] == b"\x01\x01"  # version differs
+    # an equal group that is another object, and one whose octets are not kept: encoded
+    other = AttributeGroup(DelimiterTag.PRINTER, (a("printer-state", ValueTag.ENUM, 5),))
+    assert memo.encode(Message((1, 1), 0, 7, (other,))) == encode_message(
+        Message((1, 1), 0, 7, (other,))
+    )
+    assert memo._last is not None and memo._last[2][0] is kept  # `other` is not remembered
 
 
 def test_the_request_memo_is_bounded_and_remembers_no_refusal() -> None:

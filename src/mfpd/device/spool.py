@@ -108,6 +108,11 @@ class Spool:
     def active(self) -> list[Job]:
         return list(self._active.values())
 
+    @property
+    def active_count(self) -> int:
+        """How many jobs are not finished (IPP queued-job-count), without listing them."""
+        return len(self._active)
+
     def next_printable(self) -> Job | None:
         """The job the engine prints next: the one it has started, else the accepted job of
         highest job-priority (RFC 8011 5.2.1; 50 when unset), oldest first among equals."""

@@ -15,7 +15,9 @@ whatever it still sends: on uvloop for its whole 30 s shutdown timeout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
@@ -96,6 +98,11 @@ class DeviceHandler(web.RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
+        # aiohttp's message quotes its parser's error with the peer's bytes as a Python bytes
+        # literal (b'\\x80...'), which names the library behind the device: the answer says
+        # the status alone, as an embedded server does. (A 500 gets aiohttp's generic text.)
+        with contextlib.suppress(ValueError):
+            message = f"{status} {HTTPStatus(status).phrase}"
         response = super().handle_error(request, status, exc, message)
         response.headers["Server"] = self.server_header
         self.error_answered()

@@ -1,4 +1,4 @@
-"""Requests decoded once and remembered by their octets, sans-I/O.
+"""Requests decoded once and remembered by their octets, and answers encoded once, sans-I/O.
 
 A polling client sends the same request again and again: CUPS's ipp backend asks for the
 same printer attributes every few seconds, a fleet tool for the same status, a driver
@@ -13,9 +13,13 @@ from __future__ import annotations
 from typing import Final
 
 from mfpd.codecs.ipp.decode import Limits, decode_message
-from mfpd.codecs.ipp.values import Message
+from mfpd.codecs.ipp.encode import encode_message
+from mfpd.codecs.ipp.values import AttributeGroup, Message
 
-__all__ = ["RequestMemo"]
+__all__ = ["AnswerMemo", "RequestMemo"]
+
+_INT32_MIN: Final = -(2**31)
+_INT32_MAX: Final = 2**31 - 1
 
 _DEFAULT_LIMITS: Final = Limits()
 
@@ -58,3 +62,39 @@ class RequestMemo:
                 del self._known[next(iter(self._known))]
             self._known[key] = message
         return message, offset
+
+
+class AnswerMemo:
+    """`encode_message` for answers made of kept-encoded groups (`keep_encoded_group`),
+    remembering the last one.
+
+    A polling client is answered the very same groups again and again (the printer's
+    attributes while nothing has changed): their octets differ from the last answer's only
+    in the request-id (RFC 8010 3.1.1: octets 4 to 7), which is put in instead of encoding
+    the message again. Groups are compared by identity, and only groups whose octets are
+    kept (immutable from then on) are remembered, so the result is exactly what encoding
+    again would give.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[tuple[int, int], int, tuple[AttributeGroup, ...], bytes] | None = None
+
+    def encode(self, message: Message) -> bytes:
+        groups = message.groups
+        last = self._last
+        if (
+            last is not None
+            and last[0] == message.version
+            and last[1] == message.code
+            and len(groups) == len(last[2])
+            and all(a is b for a, b in zip(groups, last[2], strict=True))
+            and _INT32_MIN <= message.request_id <= _INT32_MAX
+        ):
+            octets = last[3]
+            return octets[:4] + message.request_id.to_bytes(4, "big", signed=True) + octets[8:]
+        octets = encode_message(message)
+        if all(group.kept_encoded for group in groups):
+            self._last = (message.version, message.code, groups, octets)
+        return octets

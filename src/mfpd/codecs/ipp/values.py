@@ -244,6 +244,11 @@ class AttributeGroup:
             object.__setattr__(self, "_index", index)
         return index
 
+    @property
+    def kept_encoded(self) -> bool:
+        """Whether `keep_encoded_group` kept the group's octets (its values are immutable)."""
+        return self._wire is not None
+
     def get(self, name: str) -> Attribute | None:
         """The attribute called ``name``, or None."""
         return self._names().get(name)

@@ -356,7 +356,7 @@ class PrinterAttributes:
     ) -> tuple[tuple[Attribute, ...], ...]:
         # Nothing the device shows has changed since the last answer, nor the clock's second,
         # nor the queue: the parts are those of the last answer. Else each part is checked.
-        glance = (device.revision, int(time.time()), len(spool.active()), uris)
+        glance = (device.revision, int(time.time()), spool.active_count, uris)
         if glance == self._glance:
             return self._description, self._live, self._materials
         key = (device.identity, device.config_changed_at, uris)
@@ -452,7 +452,7 @@ def _live_values(device: Device, spool: Spool) -> _Now:
         device.config_changed_at,
         device.counters.impressions,
         device.counters.sheets,
-        len(spool.active()),
+        spool.active_count,
     )
 
 

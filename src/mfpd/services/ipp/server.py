@@ -42,7 +42,7 @@ from mfpd.codecs.http_simple import OkHeads, SimpleRequest, parse_simple
 from mfpd.codecs.ipp.decode import Limits, MessageParser
 from mfpd.codecs.ipp.encode import encode_message
 from mfpd.codecs.ipp.errors import IppDecodeError, IppEncodeError
-from mfpd.codecs.ipp.memo import RequestMemo
+from mfpd.codecs.ipp.memo import AnswerMemo, RequestMemo
 from mfpd.codecs.ipp.tags import DelimiterTag, Operation, StatusCode
 from mfpd.codecs.ipp.values import AttributeGroup, Message
 from mfpd.config import IppListenerConfig
@@ -128,6 +128,7 @@ class IppService:
         )
         self.limits = Limits(max_message_bytes=self.config.max_attribute_bytes)
         self.requests = RequestMemo(self.limits)  # the fast path's bodies come whole
+        self.answers = AnswerMemo()
         self.http_log = HttpLog(self.name, log)
         self._runner: web.AppRunner | None = None
         self._listener: socket.socket | None = None
@@ -410,7 +411,7 @@ class IppService:
 
     def _encode(self, message: Message, peer: str) -> bytes:
         try:
-            return encode_message(message)
+            return self.answers.encode(message)
         except IppEncodeError as exc:  # a value the handler built cannot go on the wire
             self.internal_error(peer, exc)
             return encode_message(_internal_error_answer(message))
