@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -213,6 +214,31 @@ def has(*tools: str) -> bool:
 def need_root(why: str) -> None:
     if os.geteuid() != 0:
         missing(f"needs root: {why}")
+
+
+@contextlib.contextmanager
+def network_namespace(prefix: str, timeout: float = 30) -> Iterator[str]:
+    """A network namespace of the test's own (`ip netns add`) with its loopback up, deleted
+    afterwards: where multicast and the standard ports can be had without touching the
+    machine's interfaces. Needs root and iproute2 (`missing` otherwise)."""
+    need_root("network namespaces")
+    need("ip")  # iproute2
+
+    def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ip", *args], capture_output=True, text=True, timeout=timeout, check=check
+        )
+
+    name = f"{prefix}-{os.getpid()}"
+    ip("netns", "del", name, check=False)  # left over by a killed run of this very pid
+    created = ip("netns", "add", name, check=False)
+    if created.returncode != 0:
+        missing(f"no network namespace: ip netns add failed: {created.stderr.strip()}")
+    try:
+        ip("-n", name, "link", "set", "lo", "up")
+        yield name
+    finally:
+        ip("netns", "del", name, check=False)
 
 
 def requires(available: bool, reason: str) -> pytest.MarkDecorator:

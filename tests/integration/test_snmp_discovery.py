@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FAST_CONFIG, MFPD, ROOT, Mfpd, missing, need, need_root
+from tests.conftest import FAST_CONFIG, MFPD, ROOT, Mfpd, need, network_namespace
 
 pytestmark = pytest.mark.integration
 
@@ -94,26 +94,11 @@ PPD = """*PPD-Adobe: "4.3"
 WAIT = 30.0  # any single wait: the daemon's start, a backend run
 
 
-def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=WAIT, check=check)
-
-
 @pytest.fixture(scope="module")
 def netns() -> Iterator[str]:
-    """A network namespace of our own with its loopback up, deleted afterwards."""
     need(SNMP_BACKEND, SOCKET_BACKEND)
-    need_root("network namespaces")
-    need("ip")  # iproute2
-    name = f"mfpd-snmp-{os.getpid()}"
-    _ip("netns", "del", name, check=False)  # left over by a killed run of this very pid
-    created = _ip("netns", "add", name, check=False)
-    if created.returncode != 0:
-        missing(f"no network namespace: ip netns add failed: {created.stderr.strip()}")
-    try:
-        _ip("-n", name, "link", "set", "lo", "up")
+    with network_namespace("mfpd-snmp", WAIT) as name:
         yield name
-    finally:
-        _ip("netns", "del", name, check=False)
 
 
 class NamespacedMfpd(Mfpd):

@@ -7,9 +7,7 @@ and on both event loops the daemon runs on. asyncio and uvloop drop the alert Op
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import signal
 import socket
 import ssl
@@ -21,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST_CONFIG, MFPD, ROOT, Mfpd, need
+from tests.conftest import FAST_CONFIG, MFPD, ROOT, Mfpd, need, network_namespace
 
 WAIT = 30.0
 
@@ -102,27 +100,13 @@ sslports 443
 """
 
 
-def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=WAIT, check=check)
-
-
 @pytest.fixture
 def netns() -> Iterator[str]:
-    """A network namespace with its loopback up, where the daemon can have port 443 itself
-    (nmap takes a port for HTTPS by its number), deleted afterwards."""
+    """A namespace where the daemon can have port 443 itself (nmap takes a port for HTTPS
+    by its number)."""
     need("nmap", NMAP_PROBES)
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("network namespaces need root and iproute2")
-    name = f"mfpd-tls-{os.getpid()}"
-    _ip("netns", "del", name, check=False)  # left over by a killed run of this very pid
-    created = _ip("netns", "add", name, check=False)
-    if created.returncode != 0:
-        pytest.skip(f"ip netns add failed: {created.stderr.strip()}")
-    try:
-        _ip("-n", name, "link", "set", "lo", "up")
+    with network_namespace("mfpd-tls") as name:
         yield name
-    finally:
-        _ip("netns", "del", name, check=False)
 
 
 def test_nmap_names_the_device_on_443(netns: str, tmp_path: Path) -> None:
