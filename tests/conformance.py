@@ -81,14 +81,35 @@ WAIT_EVENT_TEST = """{
  EXPECT notify-event OF-TYPE keyword REPEAT-NO-MATCH REPEAT-LIMIT 40
 }
 """
-_OWN_FILES = {WAIT_IDLE.file: WAIT_IDLE_TEST, WAIT_EVENT.file: WAIT_EVENT_TEST}
+# The last step on each transport: the user's jobs still waiting are canceled (PWG 5100.11
+# Cancel-My-Jobs), so the next transport's ipp-1.1 finds no held job of this one: its
+# "Get-Job-Attributes Until Job Complete" follows the first job Get-Jobs lists, and a job held
+# for ever never completes (seen once in CI over ipps on 443).
+CLEAN_UP = Suite("cancel-my-jobs.test", ())
+CLEAN_UP_TEST = """{
+ NAME "Cancel the jobs left waiting"
+ OPERATION Cancel-My-Jobs
+ GROUP operation-attributes-tag
+ ATTR charset attributes-charset utf-8
+ ATTR naturalLanguage attributes-natural-language en
+ ATTR uri printer-uri $uri
+ ATTR name requesting-user-name $user
+ STATUS successful-ok
+}
+"""
+_OWN_FILES = {
+    WAIT_IDLE.file: WAIT_IDLE_TEST,
+    WAIT_EVENT.file: WAIT_EVENT_TEST,
+    CLEAN_UP.file: CLEAN_UP_TEST,
+}
 
 
 # In this order on each transport. create-printer-subscription's pull subscription, made on an
 # idle printer, takes printer-state-changed events; the first job printed after it makes one
 # (idle -> processing), which get-notifications.test pulls by the id the subscription answered.
-# print-job-password leaves a job held for its passcode: cancel-current-job.test cancels it
-# (the first not-completed job; it expects one).
+# print-job-password leaves a job held for its passcode: cancel-current-job.test cancels the
+# first not-completed job (it expects one), which is that one only once print-job-hold's
+# released job has printed: so print-job-hold comes after it.
 SEQUENCE = (
     Suite("ipp-1.1.test"),
     Suite("ipp-2.0.test"),
@@ -100,8 +121,8 @@ SEQUENCE = (
     WAIT_IDLE,
     Suite("create-printer-subscription.test", ()),
     Suite("print-job-password.test"),
-    Suite("print-job-hold.test"),
     Suite("cancel-current-job.test", ()),
+    Suite("print-job-hold.test"),
     Suite("print-job-gzip.test"),
     WAIT_EVENT,
     Suite("get-notifications.test", ()),
@@ -109,6 +130,7 @@ SEQUENCE = (
     Suite("get-completed-jobs.test", ()),
     Suite("print-job-media-col.test"),
     Suite("print-uri.test"),  # -f becomes an absolute path: file:// needs one
+    CLEAN_UP,
 )
 
 SUBSCRIPTION_ID = re.compile(r"notify-subscription-id \(integer\) = (\d+)")
