@@ -241,6 +241,86 @@ def network_namespace(prefix: str, timeout: float = 30) -> Iterator[str]:
         ip("netns", "del", name, check=False)
 
 
+@contextlib.contextmanager
+def multicast_namespace(prefix: str, timeout: float = 30) -> Iterator[str]:
+    """A network namespace whose loopback carries multicast (issue 13's recipe): where the
+    discovery responders and their real clients (avahi, nmap's broadcast scripts, ...) meet
+    without a packet on the machine's own interfaces."""
+    with network_namespace(prefix, timeout) as name:
+        for args in (
+            ("link", "set", "lo", "multicast", "on"),
+            ("route", "add", "224.0.0.0/4", "dev", "lo"),
+        ):
+            subprocess.run(
+                ["ip", "-n", name, *args], capture_output=True, text=True, timeout=timeout,
+                check=True,
+            )  # fmt: skip
+        yield name
+
+
+class NamespacedMfpd(Mfpd):
+    """`mfpd serve` with port offset 0 inside a network namespace: every service on its
+    standard port (SNMP 161, raw 9100, SLP 427, ...). The control socket is a file in the
+    state dir, so `mfpd status` works from outside."""
+
+    def __init__(
+        self, state_dir: Path, config_text: str, namespace: str, bind: str = "127.0.0.1"
+    ) -> None:
+        super().__init__(state_dir, config_text)
+        self.namespace = namespace
+        self.bind = bind
+        self.offset = 0
+        self.rows: list[dict[str, Any]] = []
+
+    def start(self, timeout: float = 30, tries: int = 1) -> NamespacedMfpd:
+        ports_file = self.state_dir / "ports.json"
+        ports_file.unlink(missing_ok=True)
+        with self.log.open("a") as log:
+            # `ip netns exec` execs the command: the process is the daemon itself.
+            self.proc = subprocess.Popen(
+                [
+                    "ip", "netns", "exec", self.namespace, *MFPD, "serve",
+                    "--config", str(self.config), "--state-dir", str(self.state_dir),
+                    "--port-offset", "0", "--bind", self.bind,
+                ],
+                stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while not ports_file.exists():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mfpd exited {self.proc.returncode}:\n{self.log.read_text()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"mfpd did not start:\n{self.log.read_text()}")
+            time.sleep(0.05)
+        self.rows = json.loads(ports_file.read_text())
+        self.ports = {r["service"]: r["port"] for r in self.rows if r["state"] == "listening"}
+        return self
+
+    def run(
+        self,
+        command: list[str],
+        timeout: float = 30,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """A client run inside the daemon's namespace, bounded (`timeout -k`)."""
+        return run_in_namespace(self.namespace, command, timeout, env, input)
+
+
+def run_in_namespace(
+    namespace: str,
+    command: list[str],
+    timeout: float = 30,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ip", "netns", "exec", namespace, "timeout", "-k", "5", str(timeout), *command],
+        capture_output=True, text=True, timeout=timeout + 15, env={**os.environ, **(env or {})},
+        input=input, stdin=None if input is not None else subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 def requires(available: bool, reason: str) -> pytest.MarkDecorator:
     """need() as a marker, for tests that decide at import (`@requires(GS is not None, ...)`):
     pytest_runtest_setup below skips, or fails under MFPD_TESTS_REQUIRE_ALL=1."""

@@ -39,8 +39,10 @@ class IdentityConfig(_Strict):
     make: str = "Xerox"
     model: str = "WorkCentre 7755"
     serial_number: str = "MFP775500001"
-    # A fixed UUID keeps the device the same device across restarts and hosts.
-    uuid: str = "6d0b5fa8-8a3c-4c1e-9d55-775500000001"
+    # Empty: made at first start and kept in the state dir (device-uuid), so that two
+    # installations are two devices to every client (IPP printer-uuid, the mDNS UUID key,
+    # the SSDP UDN, the WS-Discovery endpoint). Set it to keep one across state dirs.
+    uuid: str = ""
     hostname: str = "XRX-WC7755"
     location: str = ""
     contact: str = ""
@@ -65,7 +67,7 @@ class IdentityConfig(_Strict):
     @field_validator("uuid")
     @classmethod
     def _uuid(cls, value: str) -> str:
-        return str(uuid.UUID(value))
+        return str(uuid.UUID(value)) if value else ""
 
 
 class EngineConfig(_Strict):

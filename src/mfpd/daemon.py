@@ -17,6 +17,7 @@ from mfpd.config import Config, ConfigError
 from mfpd.control import ControlServer
 from mfpd.device.engine import Engine
 from mfpd.device.events import Event
+from mfpd.device.identity import installation_uuid
 from mfpd.device.machine import Device, build_device
 from mfpd.device.spool import Spool
 from mfpd.device.store import DEVICE_KEY, JobStore
@@ -112,6 +113,11 @@ class Daemon:
         except ConfigError as exc:
             # The file changed under the saved settings: the file alone applies, and says so.
             log.error("%s; the web UI's saved settings are ignored", exc)
+        if not self.config.identity.uuid:
+            identity = self.config.identity.model_copy(
+                update={"uuid": installation_uuid(self.state_dir)}
+            )
+            self.config = self.config.model_copy(update={"identity": identity})
         device = build_device(self.config)
         snapshot = store.get(DEVICE_KEY)
         if isinstance(snapshot, dict):

@@ -16,20 +16,18 @@ deletes (root only), and so do the backends:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import FAST_CONFIG, MFPD, ROOT, Mfpd, need, network_namespace
+from tests.conftest import FAST_CONFIG, NamespacedMfpd, need, network_namespace
 
 pytestmark = pytest.mark.integration
 
@@ -99,40 +97,6 @@ def netns() -> Iterator[str]:
     need(SNMP_BACKEND, SOCKET_BACKEND)
     with network_namespace("mfpd-snmp", WAIT) as name:
         yield name
-
-
-class NamespacedMfpd(Mfpd):
-    """`mfpd serve` with port offset 0 inside a network namespace: SNMP on 161, raw on 9100.
-    The control socket is a file in the state dir, so `mfpd status` works from outside."""
-
-    def __init__(self, state_dir: Path, config_text: str, namespace: str) -> None:
-        super().__init__(state_dir, config_text)
-        self.namespace = namespace
-        self.offset = 0
-
-    def start(self, timeout: float = WAIT) -> NamespacedMfpd:
-        ports_file = self.state_dir / "ports.json"
-        ports_file.unlink(missing_ok=True)
-        with self.log.open("a") as log:
-            # `ip netns exec` execs the command: the process is the daemon itself.
-            self.proc = subprocess.Popen(
-                [
-                    "ip", "netns", "exec", self.namespace, *MFPD, "serve",
-                    "--config", str(self.config), "--state-dir", str(self.state_dir),
-                    "--port-offset", "0",
-                ],
-                stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-            )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while not ports_file.exists():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mfpd exited {self.proc.returncode}:\n{self.log.read_text()}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"mfpd did not start:\n{self.log.read_text()}")
-            time.sleep(0.05)
-        rows = json.loads(ports_file.read_text())
-        self.ports = {r["service"]: r["port"] for r in rows if r["state"] == "listening"}
-        return self
 
 
 @pytest.fixture(scope="module")

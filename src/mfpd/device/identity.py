@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from pathlib import Path
+
+UUID_FILE = "device-uuid"
 
 # What an administrator may change at run time (IPP Set-Printer-Attributes, SNMP sets, the
 # web UI); the rest is the device's make, model and serial number.
@@ -65,3 +69,24 @@ class Identity:
             "CMD:PJL,PCL,PCLXL,POSTSCRIPT,PDF,URF,PWGRaster;CLS:PRINTER;"
             f"SN:{self.serial_number};"
         )
+
+
+def installation_uuid(state_dir: Path) -> str:
+    """The device's UUID when the configuration sets none: made at first start (random,
+    RFC 9562 version 4) and kept in the state dir, so a restart is the same device."""
+    path = state_dir / UUID_FILE
+    try:
+        return str(uuid.UUID(path.read_text().strip()))
+    except (OSError, ValueError):
+        pass
+    made = str(uuid.uuid4())
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(made + "\n")
+    tmp.replace(path)
+    return made
+
+
+def stand_in_uuid(serial_number: str) -> str:
+    """A UUID for a device built without a state dir (unit tests, `mfpd ports`): derived from
+    the serial number, so it is stable."""
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, f"mfpd:{serial_number}"))

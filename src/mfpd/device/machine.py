@@ -17,7 +17,7 @@ from typing import Any
 from mfpd.config import Config
 from mfpd.device.alerts import Alert, AlertSeverity, ConditionKind, pjl_paper_code
 from mfpd.device.events import EventBus
-from mfpd.device.identity import EDITABLE, Identity
+from mfpd.device.identity import EDITABLE, Identity, stand_in_uuid
 from mfpd.device.media import OutputBin, Tray
 from mfpd.device.supplies import Supply
 
@@ -545,6 +545,8 @@ def _assign(target: object, changes: dict[str, str]) -> None:
 def build_device(config: Config) -> Device:
     ident = config.identity
     identity = Identity(**ident.model_dump())
+    if not identity.uuid:
+        identity = dataclasses.replace(identity, uuid=stand_in_uuid(identity.serial_number))
     trays = [
         Tray(i, t.name, t.media, t.media_type, t.capacity, min(t.level, t.capacity), t.low_level)
         for i, t in enumerate(config.trays, 1)

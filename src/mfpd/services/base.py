@@ -83,14 +83,21 @@ def bind_tcp(
 
 
 def bind_udp(
-    ctx: ServiceContext, service: str, standard_port: int
+    ctx: ServiceContext, service: str, standard_port: int, *, shared: bool = False
 ) -> tuple[socket.socket | None, PortEntry]:
-    """A bound datagram socket on the service's port, moved when privileges are missing."""
-    return _bind(ctx, service, standard_port, "udp", 0)
+    """A bound datagram socket on the service's port, moved when privileges are missing.
+    `shared`: the port is one that other responders on the host use too (5353, 1900, 3702,
+    427), as avahi, minissdpd and wsdd share them with SO_REUSEADDR and SO_REUSEPORT."""
+    return _bind(ctx, service, standard_port, "udp", 0, shared)
 
 
 def _bind(
-    ctx: ServiceContext, service: str, standard_port: int, protocol: str, backlog: int
+    ctx: ServiceContext,
+    service: str,
+    standard_port: int,
+    protocol: str,
+    backlog: int,
+    shared: bool = False,
 ) -> tuple[socket.socket | None, PortEntry]:
     port = planned_port(standard_port, ctx.port_offset)
     note = ""
@@ -101,9 +108,11 @@ def _bind(
         kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
         sock = socket.socket(family, kind)
         try:
-            if protocol == "tcp":
-                # Not on UDP, where it would let a second daemon share the port.
+            if protocol == "tcp" or shared:
+                # Not on other UDP ports, where it would let a second daemon share the port.
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if shared:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind((ctx.bind, number))
             if protocol == "tcp":
                 sock.listen(backlog)

@@ -52,6 +52,7 @@ from pysnmp.entity.rfc3413.context import SnmpContext  # type: ignore[import-unt
 
 from mfpd.config import SnmpServiceConfig, SnmpUserConfig
 from mfpd.services.base import PortEntry, ServiceContext, bind_udp
+from mfpd.services.log_limit import LogLimit
 from mfpd.services.snmp import mibs
 from mfpd.services.snmp.agent_mib import (
     MAX_MESSAGE_SIZE,
@@ -77,7 +78,7 @@ from mfpd.services.snmp.responders import (
     NextResponder,
     SetResponder,
 )
-from mfpd.services.snmp.transport import LogLimit, Udp, Udp6
+from mfpd.services.snmp.transport import Udp, Udp6
 from mfpd.services.snmp.traps import Notifier
 
 log = logging.getLogger("mfpd.snmp")

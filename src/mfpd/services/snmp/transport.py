@@ -8,36 +8,15 @@ on some malformed BER. `LogLimit` keeps a scan or a flood of such datagrams out 
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from pysnmp.carrier.asyncio.dgram import udp, udp6  # type: ignore[import-untyped]
 
+from mfpd.services.log_limit import LogLimit
 from mfpd.services.snmp.fast_path import FastPath
 from mfpd.services.snmp.peers import format_peer
 
 log = logging.getLogger("mfpd.snmp")
-
-
-class LogLimit:
-    """At most `lines` log lines per `window` seconds for one kind of datagram trouble, then
-    one line saying how many were left out: a scan or a flood must not flood the log."""
-
-    def __init__(self, what: str, lines: int = 20, window: float = 10.0) -> None:
-        self.what = what
-        self.lines = lines
-        self.window = window
-        self._start = -window
-        self._count = 0
-
-    def allow(self) -> bool:
-        now = time.monotonic()
-        if now - self._start > self.window:
-            if self._count > self.lines:
-                log.warning("snmp: %d more %s", self._count - self.lines, self.what)
-            self._start, self._count = now, 0
-        self._count += 1
-        return self._count <= self.lines
 
 
 _UNREADABLE = LogLimit("unreadable datagrams")
