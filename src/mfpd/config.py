@@ -223,15 +223,47 @@ class SnmpServiceConfig(ServiceConfig):
         return self
 
 
-class PlannedService(ServiceConfig):
-    """A service of the port table that a later release implements."""
+class ResponderConfig(ServiceConfig):
+    """A discovery responder (UDP): its port and what it may send back. A reply no larger
+    than its request always goes; the bytes beyond come from a bucket per source and one for
+    the whole responder (services/discovery/reply_budget.py), against spoofed-source floods."""
 
     enabled: bool = True
     port: Port
+    reply_burst: NonNegative = 8192  # bytes a source may get beyond its requests' own size
+    reply_rate: NonNegative = 1024  # bytes per second that allowance refills
+    reply_total_burst: NonNegative = 65536  # the same for all sources together
+    reply_total_rate: NonNegative = 16384
 
 
-def _planned(port: int, enabled: bool = True) -> PlannedService:
-    return PlannedService(port=port, enabled=enabled)
+# Each responder's standard port as its default, so that a `[services.NAME]` table need not
+# repeat it.
+class SlpConfig(ResponderConfig):
+    port: Port = 427
+
+
+class SsdpConfig(ResponderConfig):
+    port: Port = 1900
+
+
+class MdnsConfig(ResponderConfig):
+    port: Port = 5353
+
+
+class WsdConfig(ResponderConfig):
+    port: Port = 3702
+
+
+class NetbiosNsConfig(ResponderConfig):
+    port: Port = 137
+
+
+class NetbiosDgmConfig(ResponderConfig):
+    port: Port = 138
+
+
+# The responders' rows were planned before they had settings of their own.
+PlannedService = ResponderConfig
 
 
 class ServicesConfig(_Strict):
@@ -241,13 +273,13 @@ class ServicesConfig(_Strict):
     https: HttpsListenerConfig = Field(default_factory=HttpsListenerConfig)
     ipp: IppListenerConfig = Field(default_factory=IppListenerConfig)
     snmp: SnmpServiceConfig = Field(default_factory=SnmpServiceConfig)
-    slp: PlannedService = Field(default_factory=lambda: _planned(427))
-    ssdp: PlannedService = Field(default_factory=lambda: _planned(1900))
+    slp: SlpConfig = Field(default_factory=SlpConfig)
+    ssdp: SsdpConfig = Field(default_factory=SsdpConfig)
     status: StatusChannelConfig = Field(default_factory=StatusChannelConfig)
-    mdns: PlannedService = Field(default_factory=lambda: _planned(5353))
-    wsd: PlannedService = Field(default_factory=lambda: _planned(3702))
-    netbios_ns: PlannedService = Field(default_factory=lambda: _planned(137))
-    netbios_dgm: PlannedService = Field(default_factory=lambda: _planned(138))
+    mdns: MdnsConfig = Field(default_factory=MdnsConfig)
+    wsd: WsdConfig = Field(default_factory=WsdConfig)
+    netbios_ns: NetbiosNsConfig = Field(default_factory=NetbiosNsConfig)
+    netbios_dgm: NetbiosDgmConfig = Field(default_factory=NetbiosDgmConfig)
 
     def effective(self, name: str) -> bool:
         """Whether a service runs: its own switch, and the device's rule that IPP and the

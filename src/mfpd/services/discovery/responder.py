@@ -17,7 +17,7 @@ import socket
 import struct
 from typing import Any
 
-from mfpd.config import ServiceConfig
+from mfpd.config import ResponderConfig, ServiceConfig
 from mfpd.services.base import PortEntry, ServiceContext, bind_udp
 from mfpd.services.discovery.interfaces import Interface, multicast_interfaces
 from mfpd.services.discovery.reply_budget import ReplyBudget
@@ -56,7 +56,17 @@ class DatagramResponder:
         self.ctx = ctx
         self.config: ServiceConfig = config or getattr(ctx.config.services, self.name)
         self.log = ctx.log
-        self.budget = ReplyBudget()
+        budget = self.config
+        self.budget = (
+            ReplyBudget(
+                budget.reply_burst,
+                budget.reply_rate,
+                budget.reply_total_burst,
+                budget.reply_total_rate,
+            )
+            if isinstance(budget, ResponderConfig)
+            else ReplyBudget()
+        )
         self.bad_input = LogLimit("malformed datagrams", log=ctx.log, prefix=self.name)
         self.port = 0
         self.joined: list[Interface] = []
