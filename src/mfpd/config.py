@@ -7,6 +7,7 @@ Unknown keys and bad values are errors that name the key (`ConfigError`), never 
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 import uuid
 from pathlib import Path
@@ -425,6 +426,65 @@ class DaemonConfig(_Strict):
     keep_going: bool = False
 
 
+class IpFilterRuleConfig(_Strict):
+    """One rule of the device's IP filter (first match wins; no match accepts)."""
+
+    protocol: Literal["all", "tcp", "udp", "icmp"] = "all"
+    source: str = "any"  # CIDR, IPv4 or IPv6 (0.0.0.0/0 is every IPv4 address); "any": both
+    source_ports: str = ""  # "", "515" or "1024-65535"
+    destination: str = ""  # "": every service; a port table service name, or a standard port
+    action: Literal["accept", "reject", "drop"] = "accept"
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if value in ("any", "*", ""):
+            return "any"
+        return str(ipaddress.ip_network(value, strict=False))
+
+    @field_validator("source_ports")
+    @classmethod
+    def _ports(cls, value: str) -> str:
+        if not value:
+            return ""
+        low, _, high = value.partition("-")
+        first, last = int(low), int(high or low)
+        if not 0 <= first <= last <= 65535:
+            raise ValueError("source_ports must be a port or a range low-high within 0-65535")
+        return f"{first}-{last}" if last != first else str(first)
+
+    @field_validator("destination")
+    @classmethod
+    def _destination(cls, value: str) -> str:
+        value = value.strip()
+        if value.isdigit() and not 0 < int(value) <= 65535:
+            raise ValueError("a destination port must be 1-65535")
+        return value
+
+
+class IpFilterConfig(_Strict):
+    # gate: the daemon's own check before a byte is parsed (every listener, TCP and UDP).
+    # (An nftables backend, the same rules in a kernel table of the daemon's own, is to come.)
+    backend: Literal["gate"] = "gate"
+    rules: list[IpFilterRuleConfig] = Field(default_factory=list, max_length=1000)
+
+    @field_validator("rules")
+    @classmethod
+    def _known_services(cls, rules: list[IpFilterRuleConfig]) -> list[IpFilterRuleConfig]:
+        names = set(ServicesConfig.model_fields)
+        for number, rule in enumerate(rules, 1):
+            if (
+                rule.destination
+                and not rule.destination.isdigit()
+                and rule.destination not in names
+            ):
+                raise ValueError(
+                    f"rule {number}: destination {rule.destination!r} is neither a port nor "
+                    f"a service of the port table ({', '.join(sorted(names))})"
+                )
+        return rules
+
+
 class Config(_Strict):
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
@@ -436,6 +496,7 @@ class Config(_Strict):
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     ipp: IppConfig = Field(default_factory=IppConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    ip_filter: IpFilterConfig = Field(default_factory=IpFilterConfig)
 
 
 def _format_error(err: ValidationError) -> str:

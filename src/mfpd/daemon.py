@@ -21,10 +21,12 @@ from mfpd.device.identity import installation_uuid
 from mfpd.device.machine import Device, build_device
 from mfpd.device.spool import Spool
 from mfpd.device.store import DEVICE_KEY, JobStore
-from mfpd.ports import PORTS_FILE, format_table
+from mfpd.ports import PORTS_FILE, configured_services, format_table
 from mfpd.security.audit import EventLog
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
+from mfpd.security.gate import Gate, rules_of
 from mfpd.service_manager import ServiceManager
+from mfpd.services import PROTOCOLS
 from mfpd.services.base import PortEntry, ServiceContext
 from mfpd.services.ipp.subscriptions import SubscriptionStore
 from mfpd.services.web.state import WebState
@@ -148,6 +150,14 @@ class Daemon:
             port_offset=self.port_offset,
             log=logging.getLogger("mfpd.services"),
             subscriptions=SubscriptionStore(device, self.config.ipp.notifications),
+            gate=Gate(
+                rules_of(self.config.ip_filter),
+                {
+                    name: (PROTOCOLS[name], svc.port)
+                    for name, svc in configured_services(self.config)
+                },
+                logging.getLogger("mfpd.gate"),
+            ),
         )
         manager = ServiceManager(ctx)
         ctx.web = self._web_state(ctx, manager)
@@ -217,6 +227,7 @@ class Daemon:
             save_overrides(self.state_dir, overrides)
             self._overrides = overrides
             ctx.config = new
+            ctx.gate.replace(rules_of(new.ip_filter))
             if identity:
                 ctx.device.update_identity(**identity)
             restarted = await manager.reconfigure(new, carrying=carrying)
