@@ -464,8 +464,9 @@ class IpFilterRuleConfig(_Strict):
 
 class IpFilterConfig(_Strict):
     # gate: the daemon's own check before a byte is parsed (every listener, TCP and UDP).
-    # (An nftables backend, the same rules in a kernel table of the daemon's own, is to come.)
-    backend: Literal["gate"] = "gate"
+    # nftables (root): the same rules also installed as a kernel table of the daemon's own,
+    # removed at stop, which covers ICMP and the ports the daemon does not own.
+    backend: Literal["gate", "nftables"] = "gate"
     rules: list[IpFilterRuleConfig] = Field(default_factory=list, max_length=1000)
 
     @field_validator("rules")

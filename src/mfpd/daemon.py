@@ -25,6 +25,7 @@ from mfpd.ports import PORTS_FILE, configured_services, format_table
 from mfpd.security.audit import EventLog
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
 from mfpd.security.gate import Gate, rules_of
+from mfpd.security.nftables import Listener, NftTable, table_name
 from mfpd.service_manager import ServiceManager
 from mfpd.services import PROTOCOLS
 from mfpd.services.base import PortEntry, ServiceContext
@@ -160,6 +161,22 @@ class Daemon:
             ),
         )
         manager = ServiceManager(ctx)
+        nft = NftTable(table_name(self.state_dir))
+
+        def kernel_filter(rows: list[PortEntry]) -> None:
+            if ctx.config.ip_filter.backend == "nftables":
+                listeners = [
+                    Listener(r.service, r.protocol, r.standard_port, r.port)
+                    for r in rows
+                    if r.listening
+                ]
+                nft.apply(ctx.gate.rules, listeners, self.port_offset)
+                ctx.gate.backend_state = f"nftables: {nft.state}"
+            else:
+                nft.remove()
+                ctx.gate.backend_state = "gate"
+
+        manager.on_table = kernel_filter
         ctx.web = self._web_state(ctx, manager)
         control = ControlServer(self.state_dir, device, spool, ctx.web)
         try:
@@ -186,6 +203,8 @@ class Daemon:
             ctx.subscriptions.close()
             await control.stop()
             await manager.stop_all(STOP_GRACE)
+            nft.remove()
+            ctx.gate.flush()
             engine.stop()
             for task in (engine_task, saver):
                 task.cancel()
@@ -228,6 +247,7 @@ class Daemon:
             self._overrides = overrides
             ctx.config = new
             ctx.gate.replace(rules_of(new.ip_filter))
+            manager.write_table()  # the nftables backend follows the new rules
             if identity:
                 ctx.device.update_identity(**identity)
             restarted = await manager.reconfigure(new, carrying=carrying)

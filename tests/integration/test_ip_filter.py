@@ -16,7 +16,14 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from tests.conftest import FAST_CONFIG, Mfpd, NamespacedMfpd, need, network_namespace
+from tests.conftest import (
+    FAST_CONFIG,
+    Mfpd,
+    NamespacedMfpd,
+    need,
+    network_namespace,
+    run_in_namespace,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -183,3 +190,76 @@ def test_ipv6_rules_on_an_ipv6_listener(tmp_path_factory: pytest.TempPathFactory
         finally:
             if daemon.proc is not None:
                 daemon.stop()
+
+
+NFT_RULES = """
+[ip_filter]
+backend = "nftables"
+
+[[ip_filter.rules]]
+protocol = "icmp"
+source = "127.0.0.2/32"
+action = "drop"
+
+[[ip_filter.rules]]
+protocol = "tcp"
+source = "127.0.0.3/32"
+destination = "raw"
+action = "reject"
+
+[[ip_filter.rules]]
+protocol = "tcp"
+source = "127.0.0.3/32"
+destination = "5555"
+action = "drop"
+"""
+
+# A listener the daemon does not own, and what a peer at each address sees of it.
+PROBE = """
+import socket, sys, json
+server = socket.create_server(("127.0.0.1", 5555))
+def see(source, port):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2, source_address=(source, 0))
+    except ConnectionResetError:
+        return "reset"
+    except (TimeoutError, ConnectionRefusedError) as exc:
+        return type(exc).__name__
+    s.close()
+    return "connected"
+print(json.dumps([see("127.0.0.1", 5555), see("127.0.0.3", 5555), see("127.0.0.3", 9100),
+                  see("127.0.0.1", 9100)]))
+"""
+
+
+def test_the_nftables_backend_covers_icmp_and_ports_the_daemon_does_not_own(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    need("nft", "ping")
+    with network_namespace("mfpd-nft") as namespace:
+        state = tmp_path_factory.mktemp("nft") / "state"
+        daemon = NamespacedMfpd(state, FAST_CONFIG + NFT_RULES, namespace)
+        try:
+            daemon.start()
+            tables = daemon.run(["nft", "list", "tables"]).stdout
+            (table,) = [line.split()[-1] for line in tables.splitlines() if "mfpd_" in line]
+            listed = daemon.run(["nft", "list", "table", "inet", table]).stdout
+            assert (
+                'ip saddr 127.0.0.3 tcp dport 9100 reject with tcp reset comment "rule 2"' in listed
+            )
+            ping = ["ping", "-c", "1", "-W", "1", "-I"]
+            assert daemon.run([*ping, "127.0.0.2", "127.0.0.1"]).returncode != 0
+            assert daemon.run([*ping, "127.0.0.1", "127.0.0.1"]).returncode == 0
+            seen = daemon.run(["python3", "-c", PROBE])
+            assert seen.returncode == 0, seen.stderr
+            # Drop: no answer to the SYN; reject: a reset answers it (connection refused).
+            assert json.loads(seen.stdout) == [
+                "connected", "TimeoutError", "ConnectionRefusedError", "connected"
+            ]  # fmt: skip
+            # The kernel turned 127.0.0.3 away from 9100: the gate never saw it.
+            assert "dropped by rule" not in daemon.log.read_text()
+        finally:
+            if daemon.proc is not None:
+                daemon.stop()
+        left = run_in_namespace(namespace, ["nft", "list", "tables"]).stdout
+        assert "mfpd_" not in left, left

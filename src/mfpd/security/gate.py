@@ -128,6 +128,8 @@ class Gate:
         self.log = log or logging.getLogger("mfpd.gate")
         self.on_block = on_block
         self.clock = clock
+        # What enforces the rules besides this gate (the nftables backend), for the API.
+        self.backend_state = "gate"
         self.dropped = LogLimit("connections dropped by the IP filter", log=self.log, prefix="gate")
         self.replace(rules)
 

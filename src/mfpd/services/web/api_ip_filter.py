@@ -35,7 +35,11 @@ def _document(ctx: ServiceContext) -> dict[str, Any]:
         {**rule.model_dump(mode="json"), "number": n, "hits": hits.get(n, 0)}
         for n, rule in enumerate(ctx.config.ip_filter.rules, 1)
     ]
-    return {"backend": ctx.config.ip_filter.backend, "rules": rules}
+    return {
+        "backend": ctx.config.ip_filter.backend,
+        "backend_state": ctx.gate.backend_state,
+        "rules": rules,
+    }
 
 
 async def get_ip_filter(request: web.Request) -> web.StreamResponse:

@@ -239,7 +239,8 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["backend", "rules"],
         "properties": {
-            "backend": {"type": "string", "enum": ["gate"]},
+            "backend": {"type": "string", "enum": ["gate", "nftables"]},
+            "backend_state": {"type": "string"},
             "rules": {"type": "array", "items": {"$ref": "#/components/schemas/IpFilterRule"}},
         },
     },
@@ -647,7 +648,7 @@ def _paths() -> dict[str, Any]:
                                         "type": "array",
                                         "items": _ref("IpFilterRule"),
                                     },
-                                    "backend": {"type": "string", "enum": ["gate"]},
+                                    "backend": {"type": "string", "enum": ["gate", "nftables"]},
                                     "force": {"type": "boolean"},
                                 },
                                 "additionalProperties": False,
