@@ -171,10 +171,10 @@ class Daemon:
                     if r.listening
                 ]
                 nft.apply(ctx.gate.rules, listeners, self.port_offset)
-                ctx.gate.backend_state = f"nftables: {nft.state}"
+                ctx.gate.backend_state = f"the in-process gate and nftables: {nft.state}"
             else:
                 nft.remove()
-                ctx.gate.backend_state = "gate"
+                ctx.gate.backend_state = "the in-process gate"
 
         manager.on_table = kernel_filter
         ctx.web = self._web_state(ctx, manager)

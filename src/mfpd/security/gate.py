@@ -129,7 +129,7 @@ class Gate:
         self.on_block = on_block
         self.clock = clock
         # What enforces the rules besides this gate (the nftables backend), for the API.
-        self.backend_state = "gate"
+        self.backend_state = "the in-process gate"
         self.dropped = LogLimit("connections dropped by the IP filter", log=self.log, prefix="gate")
         self.replace(rules)
 
