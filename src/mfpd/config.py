@@ -486,6 +486,82 @@ class IpFilterConfig(_Strict):
         return rules
 
 
+def _peers(value: str) -> str:
+    """One peer address, a CIDR network, or a range "low-high" of one family."""
+    value = value.strip()
+    low, dash, high = value.partition("-")
+    if dash:
+        first, last = ipaddress.ip_address(low.strip()), ipaddress.ip_address(high.strip())
+        if first.version != last.version or int(first) > int(last):
+            raise ValueError("a range is low-high, both of one family, low first")
+        return f"{first}-{last}"
+    return str(ipaddress.ip_network(value, strict=False))
+
+
+class IpsecPolicyConfig(_Strict):
+    """One IPsec policy as the device's IPsec page has it (IKEv1): who, how they prove who
+    they are, what traffic it covers and the security associations' lifetimes."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 ._-]+$")]
+    peers: str  # an address, a CIDR network, or a range low-high
+    authentication: Literal["pre-shared-key", "certificate"] = "pre-shared-key"
+    pre_shared_key: Annotated[str, Field(max_length=255)] = ""
+    # With certificate authentication: the SHA-256 fingerprint of the peers' CA or
+    # certificate (hex, colons allowed), checked against what is installed when enforced.
+    peer_certificate: str = ""
+    # Services of the port table the policy covers; ["all"]: all IP traffic.
+    protocols: list[str] = Field(default_factory=lambda: ["all"], min_length=1)
+    mode: Literal["transport", "tunnel"] = "transport"
+    ike_lifetime_minutes: Annotated[int, Field(ge=5, le=28800)] = 480  # phase 1 (IKE SA)
+    ipsec_lifetime_minutes: Annotated[int, Field(ge=5, le=2880)] = 60  # phase 2 (IPsec SA)
+    dh_group: Literal[2, 14] = 14  # MODP 1024 or 2048 bits (RFC 2409, RFC 3526)
+    pfs: bool = False  # perfect forward secrecy for phase 2
+
+    @field_validator("peers")
+    @classmethod
+    def _peers_valid(cls, value: str) -> str:
+        return _peers(value)
+
+    @field_validator("peer_certificate")
+    @classmethod
+    def _fingerprint(cls, value: str) -> str:
+        digits = value.replace(":", "").lower()
+        if digits and (len(digits) != 64 or any(c not in "0123456789abcdef" for c in digits)):
+            raise ValueError("peer_certificate is a SHA-256 fingerprint (64 hex digits)")
+        return digits
+
+    @model_validator(mode="after")
+    def _credentials(self) -> IpsecPolicyConfig:
+        if self.authentication == "pre-shared-key" and len(self.pre_shared_key) < 8:
+            raise ValueError(f"policy {self.name!r}: a pre-shared key of 8 characters or more")
+        if self.authentication == "certificate" and not self.peer_certificate:
+            raise ValueError(f"policy {self.name!r}: certificate authentication names the "
+                             "peer_certificate fingerprint")  # fmt: skip
+        names = set(ServicesConfig.model_fields)
+        unknown = [p for p in self.protocols if p != "all" and p not in names]
+        if unknown:
+            raise ValueError(f"policy {self.name!r}: unknown protocols {', '.join(unknown)}")
+        return self
+
+
+class IpsecConfig(_Strict):
+    """The paper's IPsec settings, recorded and validated. Not enforced: these machines have
+    no kernel ESP for the daemon to configure (the UI, the API and the README say so)."""
+
+    enabled: bool = False
+    # Whether peers no policy covers may still talk to the device in the clear.
+    allow_non_ipsec: bool = True
+    policies: list[IpsecPolicyConfig] = Field(default_factory=list, max_length=100)
+
+    @field_validator("policies")
+    @classmethod
+    def _unique(cls, policies: list[IpsecPolicyConfig]) -> list[IpsecPolicyConfig]:
+        names = [p.name for p in policies]
+        if len(names) != len(set(names)):
+            raise ValueError("policy names must be unique")
+        return policies
+
+
 class Config(_Strict):
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
@@ -498,6 +574,7 @@ class Config(_Strict):
     ipp: IppConfig = Field(default_factory=IppConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     ip_filter: IpFilterConfig = Field(default_factory=IpFilterConfig)
+    ipsec: IpsecConfig = Field(default_factory=IpsecConfig)
 
 
 def _format_error(err: ValidationError) -> str:

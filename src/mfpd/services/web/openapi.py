@@ -662,6 +662,33 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
+        "/api/v1/ipsec": {
+            "get": {
+                "summary": "The IPsec policies (pre-shared keys masked). Recorded, not "
+                "enforced: the host gives the device no kernel ESP. Changed with PATCH "
+                "/api/v1/config over HTTPS only",
+                "operationId": "getIpsec",
+                "security": _ADMIN,
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["enforced", "note", "enabled", "policies"],
+                            "properties": {
+                                "enforced": {"type": "boolean"},
+                                "note": {"type": "string"},
+                                "tunnel_life": {"type": "string"},
+                                "enabled": {"type": "boolean"},
+                                "allow_non_ipsec": {"type": "boolean"},
+                                "policies": {"type": "array", "items": {"type": "object"}},
+                            },
+                        },
+                        "the policies",
+                    ),
+                    "401": _ERROR,
+                },
+            }
+        },
         "/api/v1/certificate/csr": {
             "post": {
                 "summary": "A certificate signing request (PKCS #10) for the device's key",

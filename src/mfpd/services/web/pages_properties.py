@@ -24,6 +24,7 @@ from mfpd.services.web import access
 from mfpd.services.web.actions import ActionError, device_action
 from mfpd.services.web.api import make_signing_request, replace_certificate
 from mfpd.services.web.pages_ip_filter import post_ip_filter
+from mfpd.services.web.pages_ipsec import NOT_ENFORCED, TUNNEL_LIFE, post_ipsec
 from mfpd.services.web.pages_login import MAX_PASSWORD
 from mfpd.services.web.pages_render import (
     actor,
@@ -36,7 +37,7 @@ from mfpd.services.web.pages_render import (
 )
 from mfpd.services.web.pages_settings import PATCHES, FormError
 from mfpd.services.web.state import SERVICE
-from mfpd.settings import SECRET_MASK, SettingsError, merge_patch
+from mfpd.settings import SECRET_MASK, SettingsError, merge_patch, needs_tls
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ SECTIONS = (
     Section("snmp", "/properties/snmp", "SNMP", "properties_snmp.html"),
     Section("security", "/properties/security", "Security", "properties_security.html"),
     Section("ip-filter", "/properties/ip-filter", "IP filtering", "properties_ip_filter.html"),
+    Section("ipsec", "/properties/ipsec", "IPsec", "properties_ipsec.html"),
     Section("tokens", "/properties/tokens", "API tokens", "properties_tokens.html"),
     Section("operator", "/properties/operator", "Operator", "properties_operator.html"),
 )
@@ -158,6 +160,8 @@ def section_page(
         certificate=_certificate(request) if section.key == "security" else {},
         rules=rules if rules is not None else _rules(request, section),
         rule_fields=IP_FILTER_CHOICES,
+        ipsec_note=NOT_ENFORCED,
+        tunnel_life=TUNNEL_LIFE,
         backend_state=ctx_of(request).gate.backend_state if section.key == "ip-filter" else "",
     )
 
@@ -202,6 +206,12 @@ async def post_section(request: web.Request) -> web.StreamResponse:
         return await _operator(request, section, form)
     if section.key == "tokens":
         return _tokens(request, section, form)
+    if section.key == "ipsec":
+
+        def shown(errors: dict[str, str], status: int) -> web.Response:
+            return section_page(request, section, errors=errors, status=status)
+
+        return await post_ipsec(request, shown, form, _settings(request))
     if section.key == "ip-filter":
 
         def again(errors: dict[str, str], rules: list[dict[str, str]], status: int) -> web.Response:
@@ -223,6 +233,10 @@ async def post_section(request: web.Request) -> web.StreamResponse:
     if not patch:
         flash(request, "Nothing to change.", "info")
         raise see_other(request, section.path)
+    tls_only = needs_tls(patch)
+    if tls_only and not request.secure:
+        why = f"{', '.join(tls_only)} can be changed over HTTPS only"
+        return section_page(request, section, errors={name: why}, patch=patch, status=403)
     state = access.web_state(request)
     try:
         # A copy: the validation puts stored SNMP keys in place of their masks, and the
