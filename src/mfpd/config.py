@@ -223,6 +223,36 @@ class SnmpServiceConfig(ServiceConfig):
         return self
 
 
+class SlpServiceConfig(ServiceConfig):
+    """The SLP service agent on UDP 427 (RFC 2608)."""
+
+    port: Port = 427
+    # Largest reply, in bytes: RFC 2608's default net.slp.MTU, not the interface's (65536 on
+    # loopback); a longer reply is cut and flagged OVERFLOW (RFC 2608 7).
+    mtu: Annotated[int, Field(ge=256, le=65507)] = 1400
+
+
+NetbiosName = Annotated[str, Field(max_length=15, pattern=r"^[^\x00-\x20\\/:*?\"<>|.]*$")]
+
+
+class NetbiosNsConfig(ServiceConfig):
+    """The NetBIOS name service on UDP 137 (RFC 1001/1002)."""
+
+    port: Port = 137
+    name: NetbiosName = ""  # empty: the identity's host name, upper case, cut at 15
+    workgroup: Annotated[NetbiosName, Field(min_length=1)] = "WORKGROUP"
+
+
+class NetbiosDgmConfig(ServiceConfig):
+    """The NetBIOS datagram service on UDP 138: the port is held; a host announcement
+    (MS-BRWS) is broadcast only when `announce` is on, since an MFP that is an SMB client
+    (scan to SMB) and not a file server has nothing to put in the browse list."""
+
+    port: Port = 138
+    announce: bool = False
+    announce_interval: Annotated[int, Field(ge=60, le=3600)] = 720  # MS-BRWS: 12 minutes
+
+
 class PlannedService(ServiceConfig):
     """A service of the port table that a later release implements."""
 
@@ -241,13 +271,13 @@ class ServicesConfig(_Strict):
     https: HttpsListenerConfig = Field(default_factory=HttpsListenerConfig)
     ipp: IppListenerConfig = Field(default_factory=IppListenerConfig)
     snmp: SnmpServiceConfig = Field(default_factory=SnmpServiceConfig)
-    slp: PlannedService = Field(default_factory=lambda: _planned(427))
+    slp: SlpServiceConfig = Field(default_factory=SlpServiceConfig)
     ssdp: PlannedService = Field(default_factory=lambda: _planned(1900))
     status: StatusChannelConfig = Field(default_factory=StatusChannelConfig)
     mdns: PlannedService = Field(default_factory=lambda: _planned(5353))
     wsd: PlannedService = Field(default_factory=lambda: _planned(3702))
-    netbios_ns: PlannedService = Field(default_factory=lambda: _planned(137))
-    netbios_dgm: PlannedService = Field(default_factory=lambda: _planned(138))
+    netbios_ns: NetbiosNsConfig = Field(default_factory=NetbiosNsConfig)
+    netbios_dgm: NetbiosDgmConfig = Field(default_factory=NetbiosDgmConfig)
 
     def effective(self, name: str) -> bool:
         """Whether a service runs: its own switch, and the device's rule that IPP and the
