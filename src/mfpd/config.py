@@ -7,6 +7,7 @@ Unknown keys and bad values are errors that name the key (`ConfigError`), never 
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 import uuid
 from pathlib import Path
@@ -223,8 +224,23 @@ class SnmpServiceConfig(ServiceConfig):
         return self
 
 
-class SlpServiceConfig(ServiceConfig):
-    """The SLP service agent on UDP 427 (RFC 2608)."""
+class ResponderConfig(ServiceConfig):
+    """A discovery responder (UDP): its port and what it may send back. A reply no larger
+    than its request always goes; the bytes beyond come from a bucket per source and one for
+    the whole responder (services/discovery/reply_budget.py), against spoofed-source floods."""
+
+    enabled: bool = True
+    port: Port
+    reply_burst: NonNegative = 8192  # bytes a source may get beyond its requests' own size
+    reply_rate: NonNegative = 1024  # bytes per second that allowance refills
+    reply_total_burst: NonNegative = 65536  # the same for all sources together
+    reply_total_rate: NonNegative = 16384
+
+
+# Each responder's standard port as its default, so that a `[services.NAME]` table need not
+# repeat it.
+class SlpConfig(ResponderConfig):
+    """The SLP service agent (RFC 2608)."""
 
     port: Port = 427
     # Largest reply, in bytes: RFC 2608's default net.slp.MTU, not the interface's (65536 on
@@ -232,36 +248,41 @@ class SlpServiceConfig(ServiceConfig):
     mtu: Annotated[int, Field(ge=256, le=65507)] = 1400
 
 
+class SsdpConfig(ResponderConfig):
+    port: Port = 1900
+
+
+class MdnsConfig(ResponderConfig):
+    port: Port = 5353
+
+
+class WsdConfig(ResponderConfig):
+    port: Port = 3702
+
+
 NetbiosName = Annotated[str, Field(max_length=15, pattern=r"^[^\x00-\x20\\/:*?\"<>|.]*$")]
 
 
-class NetbiosNsConfig(ServiceConfig):
-    """The NetBIOS name service on UDP 137 (RFC 1001/1002)."""
+class NetbiosNsConfig(ResponderConfig):
+    """The NetBIOS name service (RFC 1001/1002)."""
 
     port: Port = 137
     name: NetbiosName = ""  # empty: the identity's host name, upper case, cut at 15
     workgroup: Annotated[NetbiosName, Field(min_length=1)] = "WORKGROUP"
 
 
-class NetbiosDgmConfig(ServiceConfig):
-    """The NetBIOS datagram service on UDP 138: the port is held; a host announcement
-    (MS-BRWS) is broadcast only when `announce` is on, since an MFP that is an SMB client
-    (scan to SMB) and not a file server has nothing to put in the browse list."""
+class NetbiosDgmConfig(ResponderConfig):
+    """The NetBIOS datagram service: the port is held; a host announcement (MS-BRWS) is
+    broadcast only when `announce` is on, since an MFP that is an SMB client (scan to SMB)
+    and not a file server has nothing to put in the browse list."""
 
     port: Port = 138
     announce: bool = False
     announce_interval: Annotated[int, Field(ge=60, le=3600)] = 720  # MS-BRWS: 12 minutes
 
 
-class PlannedService(ServiceConfig):
-    """A service of the port table that a later release implements."""
-
-    enabled: bool = True
-    port: Port
-
-
-def _planned(port: int, enabled: bool = True) -> PlannedService:
-    return PlannedService(port=port, enabled=enabled)
+# The responders' rows were planned before they had settings of their own.
+PlannedService = ResponderConfig
 
 
 class ServicesConfig(_Strict):
@@ -271,11 +292,11 @@ class ServicesConfig(_Strict):
     https: HttpsListenerConfig = Field(default_factory=HttpsListenerConfig)
     ipp: IppListenerConfig = Field(default_factory=IppListenerConfig)
     snmp: SnmpServiceConfig = Field(default_factory=SnmpServiceConfig)
-    slp: SlpServiceConfig = Field(default_factory=SlpServiceConfig)
-    ssdp: PlannedService = Field(default_factory=lambda: _planned(1900))
+    slp: SlpConfig = Field(default_factory=SlpConfig)
+    ssdp: SsdpConfig = Field(default_factory=SsdpConfig)
     status: StatusChannelConfig = Field(default_factory=StatusChannelConfig)
-    mdns: PlannedService = Field(default_factory=lambda: _planned(5353))
-    wsd: PlannedService = Field(default_factory=lambda: _planned(3702))
+    mdns: MdnsConfig = Field(default_factory=MdnsConfig)
+    wsd: WsdConfig = Field(default_factory=WsdConfig)
     netbios_ns: NetbiosNsConfig = Field(default_factory=NetbiosNsConfig)
     netbios_dgm: NetbiosDgmConfig = Field(default_factory=NetbiosDgmConfig)
 
@@ -423,6 +444,66 @@ class DaemonConfig(_Strict):
     keep_going: bool = False
 
 
+class IpFilterRuleConfig(_Strict):
+    """One rule of the device's IP filter (first match wins; no match accepts)."""
+
+    protocol: Literal["all", "tcp", "udp", "icmp"] = "all"
+    source: str = "any"  # CIDR, IPv4 or IPv6 (0.0.0.0/0 is every IPv4 address); "any": both
+    source_ports: str = ""  # "", "515" or "1024-65535"
+    destination: str = ""  # "": every service; a port table service name, or a standard port
+    action: Literal["accept", "reject", "drop"] = "accept"
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if value in ("any", "*", ""):
+            return "any"
+        return str(ipaddress.ip_network(value, strict=False))
+
+    @field_validator("source_ports")
+    @classmethod
+    def _ports(cls, value: str) -> str:
+        if not value:
+            return ""
+        low, _, high = value.partition("-")
+        first, last = int(low), int(high or low)
+        if not 0 <= first <= last <= 65535:
+            raise ValueError("source_ports must be a port or a range low-high within 0-65535")
+        return f"{first}-{last}" if last != first else str(first)
+
+    @field_validator("destination")
+    @classmethod
+    def _destination(cls, value: str) -> str:
+        value = value.strip()
+        if value.isdigit() and not 0 < int(value) <= 65535:
+            raise ValueError("a destination port must be 1-65535")
+        return value
+
+
+class IpFilterConfig(_Strict):
+    # gate: the daemon's own check before a byte is parsed (every listener, TCP and UDP).
+    # nftables (root): the same rules also installed as a kernel table of the daemon's own,
+    # removed at stop, which covers ICMP and the ports the daemon does not own.
+    backend: Literal["gate", "nftables"] = "gate"
+    rules: list[IpFilterRuleConfig] = Field(default_factory=list, max_length=1000)
+
+    @field_validator("rules")
+    @classmethod
+    def _known_services(cls, rules: list[IpFilterRuleConfig]) -> list[IpFilterRuleConfig]:
+        names = set(ServicesConfig.model_fields)
+        for number, rule in enumerate(rules, 1):
+            if (
+                rule.destination
+                and not rule.destination.isdigit()
+                and rule.destination not in names
+            ):
+                raise ValueError(
+                    f"rule {number}: destination {rule.destination!r} is neither a port nor "
+                    f"a service of the port table ({', '.join(sorted(names))})"
+                )
+        return rules
+
+
 class Config(_Strict):
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
@@ -434,6 +515,7 @@ class Config(_Strict):
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     ipp: IppConfig = Field(default_factory=IppConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    ip_filter: IpFilterConfig = Field(default_factory=IpFilterConfig)
 
 
 def _format_error(err: ValidationError) -> str:

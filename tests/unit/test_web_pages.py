@@ -22,6 +22,7 @@ from mfpd.device.spool import Spool
 from mfpd.device.store import JobStore
 from mfpd.security.audit import EventLog
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
+from mfpd.security.gate import Gate
 from mfpd.services.base import PortEntry
 from mfpd.services.web.pages_render import badge, media_text, reason_text, safe_next
 from mfpd.services.web.routes import add_web, web_middlewares
@@ -32,7 +33,7 @@ PASSWORD = "correct horse battery"
 PAGES = ("/", "/jobs", "/print", "/login")
 ADMIN_PAGES = (
     "/properties", "/properties/services", "/properties/snmp", "/properties/security",
-    "/properties/tokens", "/properties/operator", "/logs",
+    "/properties/tokens", "/properties/operator", "/properties/ip-filter", "/logs",
 )  # fmt: skip
 
 
@@ -42,7 +43,9 @@ def _app(
     config = config or Config()
     device = build_device(config)
     spool = Spool(JobStore(tmp_path), tmp_path / "spool", device.events, config.spool)
-    ctx = SimpleNamespace(config=config, device=device, spool=spool, state_dir=tmp_path)
+    ctx = SimpleNamespace(
+        config=config, device=device, spool=spool, state_dir=tmp_path, gate=Gate()
+    )
     admin = Administrator(tmp_path, lambda: ctx.config.web)
     admin.set_password(PASSWORD)
 

@@ -24,7 +24,7 @@ from mfpd.codecs.ipp.values import (
     Resolution,
     TextWithLanguage,
 )
-from mfpd.config import SlpServiceConfig
+from mfpd.config import SlpConfig
 from mfpd.services.base import ServiceContext
 from mfpd.services.discovery.responder import DatagramResponder, Peer
 from mfpd.services.ipp.printer_attributes import PrinterAttributes, printer_uris
@@ -97,7 +97,7 @@ class SlpService(DatagramResponder):
 
     def __init__(self, ctx: ServiceContext) -> None:
         super().__init__(ctx)
-        assert isinstance(self.config, SlpServiceConfig)
+        assert isinstance(self.config, SlpConfig)
         self.mtu = self.config.mtu
         self._ipp = PrinterAttributes(ctx.config.ipp)
         self.registrations_refused = 0

@@ -53,7 +53,7 @@ from mfpd.security.tls import (
     ensure_certificate,
     server_context,
 )
-from mfpd.services.base import PortEntry, ServiceContext, bind_tcp, stream
+from mfpd.services.base import PortEntry, ServiceContext, bind_tcp, stream, turn_away
 from mfpd.services.http_handler import DeviceHandler, HttpLog, short_error
 from mfpd.services.ipp import build as b
 from mfpd.services.ipp import eager
@@ -193,6 +193,9 @@ class IppService:
                 await asyncio.sleep(0.1)
                 continue
             peer = _address(address)
+            if turn_away(self.ctx, self.name, conn, str(address[0]), int(address[1])):
+                conn.close()
+                continue
             if len(self.open) + len(self._connecting) >= self.config.max_connections:
                 log.warning(
                     "%s: %s refused: %d connections open",

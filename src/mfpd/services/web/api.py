@@ -542,3 +542,7 @@ def add_api_routes(app: web.Application) -> None:
     r.add_put(f"{PREFIX}/certificate", put_certificate)
     r.add_post(f"{PREFIX}/certificate/csr", post_csr)
     r.add_get(f"{PREFIX}/openapi.json", get_openapi)
+    # Imported here: its handlers use this module's error() and JSON body reader.
+    from mfpd.services.web import api_ip_filter
+
+    api_ip_filter.add_routes(app)

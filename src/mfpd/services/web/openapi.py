@@ -220,6 +220,30 @@ _SCHEMAS: dict[str, Any] = {
             "note": {"type": "string"},
         },
     },
+    "IpFilterRule": {
+        "type": "object",
+        "properties": {
+            "protocol": {"type": "string", "enum": ["all", "tcp", "udp", "icmp"]},
+            "source": {"type": "string", "description": "CIDR (IPv4 or IPv6), or any"},
+            "source_ports": {"type": "string", "description": "a port or low-high, or empty"},
+            "destination": {
+                "type": "string",
+                "description": "a service of the port table or a standard port; empty: all",
+            },
+            "action": {"type": "string", "enum": ["accept", "reject", "drop"]},
+            "number": {"type": "integer", "readOnly": True},
+            "hits": {"type": "integer", "readOnly": True},
+        },
+    },
+    "IpFilter": {
+        "type": "object",
+        "required": ["backend", "rules"],
+        "properties": {
+            "backend": {"type": "string", "enum": ["gate", "nftables"]},
+            "backend_state": {"type": "string"},
+            "rules": {"type": "array", "items": {"$ref": "#/components/schemas/IpFilterRule"}},
+        },
+    },
     "Certificate": {
         "type": "object",
         "required": ["subject", "issuer", "self_signed", "not_before", "not_after"],
@@ -595,6 +619,45 @@ def _paths() -> dict[str, Any]:
                 },
                 "responses": {
                     "200": _json(_ref("Certificate"), "installed"),
+                    **_errors(400, 401, 403, 413, 415, 422),
+                },
+            },
+        },
+        "/api/v1/ip-filter": {
+            "get": {
+                "summary": "The IP filter: rules in order (first match wins, no match "
+                "accepts), each with how many connections or datagrams it turned away",
+                "operationId": "getIpFilter",
+                "security": _ADMIN,
+                "responses": {"200": _json(_ref("IpFilter"), "the rules"), "401": _ERROR},
+            },
+            "put": {
+                "summary": "Replace the rules. Refused (422) when they would turn the "
+                "requesting address away from HTTPS, unless force is true",
+                "operationId": "putIpFilter",
+                "security": _ADMIN,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["rules"],
+                                "properties": {
+                                    "rules": {
+                                        "type": "array",
+                                        "items": _ref("IpFilterRule"),
+                                    },
+                                    "backend": {"type": "string", "enum": ["gate", "nftables"]},
+                                    "force": {"type": "boolean"},
+                                },
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_ref("IpFilter"), "applied"),
                     **_errors(400, 401, 403, 413, 415, 422),
                 },
             },
