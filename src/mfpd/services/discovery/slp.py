@@ -10,6 +10,11 @@ an amplifier (CVE-2023-29552: register a big service, then query it from a spoof
 Here they are answered with a short SrvAck MSG_NOT_SUPPORTED when unicast and ignored when
 multicast. Every reply is cut at the configured MTU (OVERFLOW set, RFC 2608 7) and charged
 to the reply budget, so a spoofed flood gets out no more than it sent.
+
+Choices: a request is answered in English whatever its language tag, the tag echoed (an
+agent could answer LANGUAGE_NOT_SUPPORTED, RFC 2608 7, and a client asking "en-US" or "de"
+would then find no printer). A predicate the codec cannot read (extensible matches, for
+one) gets PARSE_ERROR unicast and silence multicast; `~=` is taken as equality.
 """
 
 from __future__ import annotations
