@@ -240,7 +240,12 @@ class ResponderConfig(ServiceConfig):
 # Each responder's standard port as its default, so that a `[services.NAME]` table need not
 # repeat it.
 class SlpConfig(ResponderConfig):
+    """The SLP service agent (RFC 2608)."""
+
     port: Port = 427
+    # Largest reply, in bytes: RFC 2608's default net.slp.MTU, not the interface's (65536 on
+    # loopback); a longer reply is cut and flagged OVERFLOW (RFC 2608 7).
+    mtu: Annotated[int, Field(ge=256, le=65507)] = 1400
 
 
 class SsdpConfig(ResponderConfig):
@@ -255,12 +260,25 @@ class WsdConfig(ResponderConfig):
     port: Port = 3702
 
 
+NetbiosName = Annotated[str, Field(max_length=15, pattern=r"^[^\x00-\x20\\/:*?\"<>|.]*$")]
+
+
 class NetbiosNsConfig(ResponderConfig):
+    """The NetBIOS name service (RFC 1001/1002)."""
+
     port: Port = 137
+    name: NetbiosName = ""  # empty: the identity's host name, upper case, cut at 15
+    workgroup: Annotated[NetbiosName, Field(min_length=1)] = "WORKGROUP"
 
 
 class NetbiosDgmConfig(ResponderConfig):
+    """The NetBIOS datagram service: the port is held; a host announcement (MS-BRWS) is
+    broadcast only when `announce` is on, since an MFP that is an SMB client (scan to SMB)
+    and not a file server has nothing to put in the browse list."""
+
     port: Port = 138
+    announce: bool = False
+    announce_interval: Annotated[int, Field(ge=60, le=3600)] = 720  # MS-BRWS: 12 minutes
 
 
 # The responders' rows were planned before they had settings of their own.

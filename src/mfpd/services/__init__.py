@@ -21,6 +21,9 @@ REGISTRY: dict[str, str] = {
     "http": "mfpd.services.ipp.server:HttpService",
     "status": "mfpd.services.web.status_channel:StatusChannel",
     "snmp": "mfpd.services.snmp.agent:SnmpService",
+    "slp": "mfpd.services.discovery.slp:SlpService",
+    "netbios_ns": "mfpd.services.discovery.netbios:NetbiosNameService",
+    "netbios_dgm": "mfpd.services.discovery.netbios:NetbiosDatagramService",
 }
 
 PROTOCOLS: dict[str, str] = {
