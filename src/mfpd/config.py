@@ -444,6 +444,11 @@ class DaemonConfig(_Strict):
     keep_going: bool = False
 
 
+# ICMP types by the names nftables knows for both ICMP and ICMPv6.
+ICMP_TYPES = ("echo-request", "echo-reply", "destination-unreachable", "time-exceeded",
+              "parameter-problem")  # fmt: skip
+
+
 class IpFilterRuleConfig(_Strict):
     """One rule of the device's IP filter (first match wins; no match accepts)."""
 
@@ -452,6 +457,23 @@ class IpFilterRuleConfig(_Strict):
     source_ports: str = ""  # "", "515" or "1024-65535"
     destination: str = ""  # "": every service; a port table service name, or a standard port
     action: Literal["accept", "reject", "drop"] = "accept"
+    # With protocol icmp: the ICMP type the rule is about ("" every type), by its nftables
+    # name (echo-request, ...) or number; the disclosure paper's rules have one.
+    icmp_type: str = ""
+
+    @field_validator("icmp_type")
+    @classmethod
+    def _icmp_type(cls, value: str) -> str:
+        value = value.strip()
+        if value and not (value.isdigit() and int(value) <= 255) and value not in ICMP_TYPES:
+            raise ValueError(f"icmp_type: a number 0-255 or one of {', '.join(ICMP_TYPES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _icmp_only(self) -> IpFilterRuleConfig:
+        if self.icmp_type and self.protocol != "icmp":
+            raise ValueError("icmp_type is for rules with protocol icmp")
+        return self
 
     @field_validator("source")
     @classmethod

@@ -199,6 +199,7 @@ backend = "nftables"
 [[ip_filter.rules]]
 protocol = "icmp"
 source = "127.0.0.2/32"
+icmp_type = "echo-request"
 action = "drop"
 
 [[ip_filter.rules]]

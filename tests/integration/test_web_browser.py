@@ -526,7 +526,7 @@ def test_ip_filter_rules_added_reordered_and_guarded(
     add("127.0.0.3/32", "raw", "accept")
     assert _seen_from("127.0.0.3", raw) == "closed"  # rule 1, drop, wins
     page.reload()
-    expect(page.locator("tr[data-rule='0'] td").nth(5)).to_contain_text("1")  # one hit
+    expect(page.locator("tr[data-rule='0'] td").nth(6)).to_contain_text("1")  # one hit
     page.click("button[aria-label='Move rule 2 up']")
     expect(page.locator(".notice.ok")).to_contain_text("Saved")
     expect(page.locator("tr[data-rule='0'] select[name^=action]")).to_have_value("accept")

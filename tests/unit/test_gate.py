@@ -85,6 +85,8 @@ def test_replace_starts_again() -> None:
         ({"source_ports": "9-3"}, "source_ports"),
         ({"destination": "gopher"}, "neither a port nor a service"),
         ({"action": "allow"}, "action"),
+        ({"protocol": "icmp", "icmp_type": "ping"}, "icmp_type"),
+        ({"protocol": "tcp", "icmp_type": "echo-request"}, "protocol icmp"),
     ],
 )
 def test_bad_rules_are_refused(rule: dict[str, str], message: str) -> None:

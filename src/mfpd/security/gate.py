@@ -45,6 +45,7 @@ class Rule:
     source_ports: tuple[int, int] | None
     destination: str  # "" (every service), a service name, or a standard port as digits
     action: Action
+    icmp_type: str = ""  # protocol icmp: a type name or number; "" every type
 
     def applies_to(self, service: str, protocol: str, standard_port: int) -> bool:
         if self.protocol not in ("all", protocol):
@@ -85,6 +86,7 @@ def parse_rule(number: int, values: Mapping[str, str]) -> Rule:
         source_ports=(int(low), int(high or low)) if ports else None,
         destination=values.get("destination", ""),
         action=Action(values.get("action", "accept")),
+        icmp_type=values.get("icmp_type", ""),
     )
 
 

@@ -80,9 +80,15 @@ def rule_lines(rule: Rule, listeners: Sequence[Listener], offset: int) -> list[s
     if rule.protocol == "icmp":
         if rule.destination:
             return []  # ICMP has no ports: such a rule names nothing
-        match = f"meta l4proto {{ icmp, ipv6-icmp }} {source}"
-        return [f"{match}{verdict} comment \"rule {rule.number}\"" for _, verdict in
-                _verdicts(rule.action, "icmp")]  # fmt: skip
+        (_, verdict), comment = _verdicts(rule.action, "icmp")[0], f'comment "rule {rule.number}"'
+        if not rule.icmp_type:
+            return [f"meta l4proto {{ icmp, ipv6-icmp }} {source}{verdict} {comment}"]
+        families = [rule.source.version] if rule.source is not None else [4, 6]
+        return [
+            f"{source}icmp type {rule.icmp_type} {verdict} {comment}" if v == 4
+            else f"{source}icmpv6 type {rule.icmp_type} {verdict} {comment}"
+            for v in families
+        ]  # fmt: skip
     targets = _ports(rule, listeners, offset)
     if rule.destination and not targets:
         return []  # the service is not listening: nothing to match

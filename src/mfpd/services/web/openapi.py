@@ -231,6 +231,7 @@ _SCHEMAS: dict[str, Any] = {
                 "description": "a service of the port table or a standard port; empty: all",
             },
             "action": {"type": "string", "enum": ["accept", "reject", "drop"]},
+            "icmp_type": {"type": "string", "description": "protocol icmp: a type or number"},
             "number": {"type": "integer", "readOnly": True},
             "hits": {"type": "integer", "readOnly": True},
         },

@@ -20,7 +20,7 @@ from mfpd.services.web.pages_render import actor, ctx_of, flash, see_other
 from mfpd.services.web.state import SERVICE
 from mfpd.settings import SettingsError
 
-FIELDS = ("protocol", "source", "source_ports", "destination", "action")
+FIELDS = ("protocol", "source", "source_ports", "destination", "icmp_type", "action")
 PATH = "/properties/ip-filter"
 
 
