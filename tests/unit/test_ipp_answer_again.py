@@ -87,6 +87,7 @@ class _Client:
 
     async def ask(self, body: bytes, head: str = CUPS_HEAD) -> bytes:
         """The whole HTTP answer (head and body) to one request."""
+        await asyncio.sleep(0)  # aiohttp's task for the connection starts (and then waits)
         self.conn.data_received(head.format(length=len(body)).encode() + body)
         for _ in range(100):  # operations that are not answered at once run in a task
             if self.wire.written:
