@@ -91,6 +91,8 @@ _IMMEDIATE = frozenset(
         Operation.GET_JOB_ATTRIBUTES,
     )
 )
+# The requests whose answers may be given again (IppOperations.answered_alone).
+_AGAIN = Operation.GET_PRINTER_ATTRIBUTES.to_bytes(2, "big")
 READ_SIZE = 256 * 1024
 REAP_INTERVAL = 10.0
 # After an answer given before the whole body was read (a refused request), aiohttp reads
@@ -388,7 +390,9 @@ class IppService:
                 yield rest
 
         small = len(data) <= self.requests.max_octets
-        stamp: Stamp | None = self.operations.printer_stamp() if small else None
+        stamp: Stamp | None = None
+        if small and message.code == Operation.GET_PRINTER_ATTRIBUTES:
+            stamp = self.operations.printer_stamp()
         try:
             answer = await self.operations.handle(message, body(), uris, peer, small)
         except Exception as exc:  # a bug: answered in IPP, logged in one line, serving goes on
@@ -558,8 +562,9 @@ class _HttpConnection(DeviceHandler):
                 self._fast = None
                 self._slow_received(bytes(buffer))
                 return
+            # What the request is known again by, should its answer be given again.
             head = request.size - len(request.body)
-            before = bytes(buffer[: head + 4])
+            before = bytes(buffer[: head + 4]) if request.body[2:4] == _AGAIN else b""
             del buffer[: request.size]
             answering = self._fast_answer(request, before)
             if request.body[2:4] not in _IMMEDIATE:
@@ -624,7 +629,8 @@ class _HttpConnection(DeviceHandler):
 
     async def _fast_answer(self, request: SimpleRequest, before: bytes) -> bool:
         """Answer one request; whether the next may follow at once. `before`: the request's
-        octets before its request-id, to know it again."""
+        octets before its request-id, to know it again (b"" when its answer is never given
+        again)."""
         transport = self._transport
         if transport is None:
             return False
@@ -653,7 +659,7 @@ class _HttpConnection(DeviceHandler):
         if close:
             transport.close()
             return False
-        if stamp is not None and self.service.operations.printer_stamp() == stamp:
+        if stamp is not None and before and self.service.operations.printer_stamp() == stamp:
             # Still the stamp's second, so `head`'s Date is of that second too.
             self._again = _Again(before, request.body[8:], head + answer[:4], answer[8:], stamp)
         return self._written()
