@@ -19,6 +19,7 @@ from mfpd.control_client import ControlError as ControlError
 from mfpd.control_client import NotRunning as NotRunning
 from mfpd.control_client import call as call
 from mfpd.device import secure_print
+from mfpd.device.image_overwrite import ImageOverwriter, OverwriteRefused
 from mfpd.device.machine import Device, DeviceError
 from mfpd.device.operator import apply_fault
 from mfpd.device.spool import Spool
@@ -32,12 +33,18 @@ log = logging.getLogger("mfpd.control")
 
 class ControlServer:
     def __init__(
-        self, state_dir: Path, device: Device, spool: Spool, web: WebState | None = None
+        self,
+        state_dir: Path,
+        device: Device,
+        spool: Spool,
+        web: WebState | None = None,
+        overwriter: ImageOverwriter | None = None,
     ) -> None:
         self.path = state_dir / SOCKET_NAME
         self.device = device
         self.spool = spool
         self.web = web
+        self.overwriter = overwriter
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -60,8 +67,11 @@ class ControlServer:
                     request = json.loads(line)
                     if not isinstance(request, dict):
                         raise ControlError("a request is a JSON object")
-                    answer = {"ok": True, **self.handle(request)}
-                except (ControlError, DeviceError, ValueError) as exc:
+                    if request.get("op") == "overwrite":
+                        answer = {"ok": True, **(await self._overwrite())}
+                    else:
+                        answer = {"ok": True, **self.handle(request)}
+                except (ControlError, DeviceError, ValueError, OverwriteRefused) as exc:
                     answer = {"ok": False, "error": str(exc)}
                 writer.write(json.dumps(answer).encode() + b"\n")
                 await writer.drain()
@@ -77,7 +87,10 @@ class ControlServer:
         if op == "ping":
             return {}
         if op == "status":
-            return {"status": self.device.status()}
+            status = self.device.status()
+            if self.overwriter is not None:
+                status["image_overwrite"] = self.overwriter.status()
+            return {"status": status}
         if op == "refill":
             return {"message": "refilled " + ", ".join(self.device.refill(str(request["target"])))}
         if op == "fault":
@@ -112,6 +125,18 @@ class ControlServer:
             self.web.log.record("config", "administrator password changed at the console")
             return {"message": f"password changed; {ended} session(s) ended"}
         raise ControlError(f"unknown operation {op!r}")
+
+    async def _overwrite(self) -> dict[str, Any]:
+        """`mfpd overwrite`: the on-demand image overwrite, answered when it is done."""
+        if self.overwriter is None:
+            raise ControlError("image overwrite is not available")
+        report = await self.overwriter.on_demand(user="console", interface="console")
+        verdict = "verified" if report.verified else "NOT verified: " + "; ".join(report.errors)
+        return {
+            "message": f"overwrote {report.files} files ({report.bytes} bytes) and "
+            f"{report.free_space_bytes} bytes of free space, {verdict}",
+            "report": report.to_dict(),
+        }
 
     def _release(self, job_id: int, passcode: object) -> str:
         """The front panel's release: a secure-print job only with its passcode (PWG

@@ -17,10 +17,13 @@ from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from mfpd.config import Config
+from mfpd.device.image_overwrite import ImageOverwriter
 from mfpd.device.machine import build_device
 from mfpd.device.spool import Spool
 from mfpd.device.store import JobStore
 from mfpd.security.audit import EventLog
+from mfpd.security.audit_events import AuditFeed
+from mfpd.security.audit_log import AuditLog
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
 from mfpd.services.base import PortEntry
 from mfpd.services.web.pages_render import badge, media_text, reason_text, safe_next
@@ -42,7 +45,12 @@ def _app(
     config = config or Config()
     device = build_device(config)
     spool = Spool(JobStore(tmp_path), tmp_path / "spool", device.events, config.spool)
-    ctx = SimpleNamespace(config=config, device=device, spool=spool, state_dir=tmp_path)
+    audit = AuditFeed(AuditLog(tmp_path, 100), device)
+    audit.follow(device.events)
+    ctx = SimpleNamespace(
+        config=config, device=device, spool=spool, state_dir=tmp_path, audit=audit,
+        overwriter=ImageOverwriter(spool, lambda: ctx.config.security, audit.log),
+    )  # fmt: skip
     admin = Administrator(tmp_path, lambda: ctx.config.web)
     admin.set_password(PASSWORD)
 
@@ -50,7 +58,7 @@ def _app(
         return public_settings(ctx.config, vars(ctx.device.identity))
 
     async def change_settings(
-        patch: dict[str, Any], *, carrying: str | None, actor: str
+        patch: dict[str, Any], *, carrying: str | None, actor: str, who: Any = None
     ) -> dict[str, Any]:
         new, _, identity = validate_change(ctx.config, {}, patch)
         ctx.config = new

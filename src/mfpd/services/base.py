@@ -18,6 +18,8 @@ from mfpd.device.spool import Spool
 from mfpd.services.ipp.subscriptions import SubscriptionStore
 
 if TYPE_CHECKING:
+    from mfpd.device.image_overwrite import ImageOverwriter
+    from mfpd.security.audit_events import AuditFeed
     from mfpd.services.web.state import WebState
 
 # Standard ports below 1024 move here when the process may not bind them (shared/PORTS.md).
@@ -59,6 +61,10 @@ class ServiceContext:
     # The web server's shared state (sessions, tokens, event log, settings); None where no
     # web server runs (unit tests of other services).
     web: WebState | None = None
+    # The security audit log's feed (security/audit_events.py) and image overwrite; None in
+    # unit tests of services that do not record.
+    audit: AuditFeed | None = None
+    overwriter: ImageOverwriter | None = None
 
 
 class Service(Protocol):

@@ -22,7 +22,7 @@ from mfpd.security.tls import TLS_DIR, CertificateError, certificate_info
 from mfpd.services.base import PortEntry
 from mfpd.services.web import access
 from mfpd.services.web.actions import ActionError, device_action
-from mfpd.services.web.api import make_signing_request, replace_certificate
+from mfpd.services.web.api import make_signing_request, overwrite_now, replace_certificate
 from mfpd.services.web.pages_login import MAX_PASSWORD
 from mfpd.services.web.pages_render import (
     actor,
@@ -149,7 +149,15 @@ def section_page(
         paused=device.paused,
         min_password=MIN_PASSWORD,
         certificate=_certificate(request) if section.key == "security" else {},
+        overwrite=_overwrite_status(request) if section.key == "security" else {},
     )
+
+
+def _overwrite_status(request: web.Request) -> dict[str, object]:
+    overwriter = ctx_of(request).overwriter
+    if overwriter is None:
+        return {"mode": ctx_of(request).config.security.image_overwrite, "running": None}
+    return overwriter.status()
 
 
 def _certificate(request: web.Request) -> dict[str, object]:
@@ -186,6 +194,8 @@ async def post_section(request: web.Request) -> web.StreamResponse:
         return await _password(request, section, form)
     if section.key == "security" and name in ("csr", "certificate"):
         return await _tls(request, section, name, form)
+    if section.key == "security" and name == "overwrite":
+        return await _overwrite(request, section)
     builder = PATCHES.get((section.key, name))
     if builder is None:
         raise web.HTTPBadRequest(text=f"400 Bad Request: unknown form {name!r}\n")
@@ -202,7 +212,10 @@ async def post_section(request: web.Request) -> web.StreamResponse:
         # A copy: the validation puts stored SNMP keys in place of their masks, and the
         # patch is shown again if it is refused.
         await state.change_settings(
-            copy.deepcopy(patch), carrying=request.app[SERVICE].name, actor=actor(request)
+            copy.deepcopy(patch),
+            carrying=request.app[SERVICE].name,
+            actor=actor(request),
+            who=access.audit_actor(request),
         )
     except SettingsError as exc:
         return section_page(request, section, errors={name: str(exc)}, patch=patch, status=422)
@@ -269,6 +282,21 @@ async def _tls(
     except CertificateError as exc:
         return section_page(request, section, errors={"certificate": str(exc)}, status=422)
     flash(request, f"The certificate of {info['subject']} is installed; HTTPS uses it now.")
+    raise see_other(request, section.path)
+
+
+async def _overwrite(request: web.Request, section: Section) -> web.StreamResponse:
+    try:
+        report = await overwrite_now(request)
+    except ActionError as exc:
+        return section_page(request, section, errors={"overwrite": str(exc)}, status=exc.status)
+    if not report["verified"]:
+        return section_page(
+            request, section, errors={"overwrite": "Not verified: " + "; ".join(report["errors"])},
+            status=500,
+        )  # fmt: skip
+    flash(request, f"Image overwrite done and verified: {report['files']} files, "
+          f"{report['bytes'] + report['free_space_bytes']} bytes overwritten.")  # fmt: skip
     raise see_other(request, section.path)
 
 
