@@ -7,13 +7,13 @@ as the real device's Audit Log stands beside its Job Log: the event log is for o
 may be trimmed at will, the audit log is for the security officer and has its own export
 (administrator, HTTPS only) and its own event IDs.
 
-Storage: entry `id` n lives in row `slot = n % capacity`, written with INSERT OR REPLACE in
-one statement, so the table never holds more than `capacity` rows and the oldest entry is
-overwritten in the transaction that writes the newest. Each row is bounded (details are cut
-at MAX_DETAILS characters), so the file is bounded too, and SQLite reuses the freed pages
-in place. WAL with synchronous=NORMAL, as the job store: every committed entry survives
-`kill -9`; journal_size_limit truncates the WAL after each checkpoint so that it does not
-stay at its high-water mark.
+Storage: the entry id is the table's rowid; writing entry n deletes entry n - capacity in
+the same transaction, so the table never holds more than `capacity` rows. Each row is
+bounded (fields cut at MAX_FIELD, details at MAX_DETAILS characters), and one B-tree whose
+keys only grow, emptied at the left as it fills at the right, gives its freed pages back to
+the right: the file stays at its size once the ring has turned. WAL with synchronous=NORMAL,
+as the job store: every committed entry survives `kill -9`; a checkpoint every 256 pages and
+journal_size_limit keep the WAL file near 1 MiB.
 
 Only the standard library here: `mfpd audit-log` reads this file with the daemon running or
 not, and must start fast.
@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -81,8 +82,7 @@ CSV_COLUMNS = (
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit (
-    slot INTEGER PRIMARY KEY,
-    id INTEGER NOT NULL UNIQUE,
+    id INTEGER PRIMARY KEY,
     time REAL NOT NULL,
     event_id INTEGER NOT NULL,
     event TEXT NOT NULL,
@@ -140,14 +140,19 @@ class AuditLog:
         self._clock = clock
         self._listeners: list[Callable[[AuditEntry], None]] = []
         state_dir.mkdir(parents=True, exist_ok=True)
+        # Private, as the security officer's record: SQLite gives its WAL and shared-memory
+        # files the mode of the database file.
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA journal_size_limit=1048576")
+        self._db.execute("PRAGMA wal_autocheckpoint=256")
         self._db.executescript(_SCHEMA)
-        self._reslot()
         row = self._db.execute("SELECT max(id) FROM audit").fetchone()
         self._last = int(row[0] or 0)
+        # A capacity made smaller since the last run: the newest entries stay.
+        self._db.execute("DELETE FROM audit WHERE id <= ?", (self._last - capacity,))
         self._exported = self._meta("exported_id")
 
     def close(self) -> None:
@@ -156,20 +161,6 @@ class AuditLog:
     def _meta(self, key: str) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return int(row[0]) if row else 0
-
-    def _reslot(self) -> None:
-        """A capacity changed since the last run: keep the newest entries under the new
-        mapping (slot = id % capacity), in one transaction."""
-        if self._meta("capacity") == self.capacity:
-            return
-        with self._db:
-            self._db.execute("BEGIN")
-            row = self._db.execute("SELECT max(id) FROM audit").fetchone()
-            newest = int(row[0] or 0)
-            self._db.execute("DELETE FROM audit WHERE id <= ?", (newest - self.capacity,))
-            self._db.execute("UPDATE audit SET slot = -id")
-            self._db.execute("UPDATE audit SET slot = id % ?", (self.capacity,))
-            self._set_meta("capacity", self.capacity)
 
     def _set_meta(self, key: str, value: int) -> None:
         self._db.execute(
@@ -211,13 +202,27 @@ class AuditLog:
             outcome[:32],
             json.loads(text),
         )
-        self._db.execute(
-            f"INSERT OR REPLACE INTO audit (slot, {_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (
-                entry.id % self.capacity, entry.id, entry.time, entry.event_id, entry.event,
-                entry.user, entry.address, entry.interface, entry.outcome, text,
-            ),
-        )  # fmt: skip
+        # One transaction: the newest in, the one it replaces out, never one without the
+        # other. A caller's transaction already open (a test filling the ring) is joined.
+        own = not self._db.in_transaction
+        if own:
+            self._db.execute("BEGIN")
+        try:
+            self._db.execute(
+                f"INSERT INTO audit ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    entry.id, entry.time, entry.event_id, entry.event, entry.user,
+                    entry.address, entry.interface, entry.outcome, text,
+                ),
+            )  # fmt: skip
+            self._db.execute("DELETE FROM audit WHERE id = ?", (entry.id - self.capacity,))
+            if own:
+                self._db.execute("COMMIT")
+        except BaseException:
+            if own:
+                self._db.execute("ROLLBACK")
+            self._last -= 1
+            raise
         for listener in list(self._listeners):
             listener(entry)
         return entry
