@@ -43,7 +43,8 @@ from mfpd.settings import (
 log = logging.getLogger("mfpd")
 
 SNAPSHOT_DELAY = 0.2
-# How often the IP filter's per-minute drop summaries are written to the audit log.
+# How often the audit log's per-minute summaries (IP-filter drops, SNMP authentication
+# failures past their budget) are checked for a minute that is over.
 DROP_FLUSH = 15.0
 # How long SIGTERM waits for in-flight transfers before it checkpoints them.
 STOP_GRACE = 5.0
@@ -168,7 +169,7 @@ class Daemon:
         ctx.overwriter = overwriter
         # Files of jobs that ended while the daemon was down, before anything new arrives.
         await overwriter.sweep()
-        flusher = asyncio.create_task(self._flush_drops(audit), name="audit-drops")
+        flusher = asyncio.create_task(self._flush_summaries(audit), name="audit-summaries")
         manager = ServiceManager(ctx)
         ctx.web = self._web_state(ctx, manager)
         control = ControlServer(self.state_dir, device, spool, ctx.web, overwriter)
@@ -205,7 +206,7 @@ class Daemon:
             store.put(DEVICE_KEY, device.snapshot())
             store.close()
             await overwriter.drain()
-            audit.drops.flush(everything=True)
+            audit.flush(everything=True)
             audit_log.record("shutdown", interface="device")
             audit.close()
             audit_log.close()
@@ -295,10 +296,10 @@ class Daemon:
         if event.kind in ("printer.state", "device.levels", "alert.added", "alert.removed"):
             self._snapshot_dirty = True
 
-    async def _flush_drops(self, audit: AuditFeed) -> None:
+    async def _flush_summaries(self, audit: AuditFeed) -> None:
         while True:
             await asyncio.sleep(DROP_FLUSH)
-            audit.drops.flush()
+            audit.flush()
 
     async def _save_snapshots(self, store: JobStore, device: Device) -> None:
         while True:

@@ -237,3 +237,26 @@ def test_the_database_is_private(tmp_path: Path) -> None:
     for name in (DB_NAME, f"{DB_NAME}-wal"):
         assert os.stat(tmp_path / name).st_mode & 0o777 == 0o600, name
     log.close()
+
+
+def test_a_flood_of_snmp_failures_is_summarised_past_its_budget(tmp_path: Path) -> None:
+    now = [120.0]
+    device = build_device(Config())
+    log = AuditLog(tmp_path, 100)
+    feed = AuditFeed(log, device)
+    feed.snmp_failures._clock = lambda: now[0]
+    feed.follow(device.events)
+    for n in range(1000):  # forged sources cost the sender nothing
+        device.events.publish(
+            "snmp.auth-failure", peer=f"203.0.113.{n % 50}:161", reason="unknown community",
+            version="v2c", user="",
+        )  # fmt: skip
+    assert log.count() == 10
+    now[0] = 185.0
+    feed.flush()
+    summary = log.entries(limit=1)[0]
+    assert (summary.event, summary.interface, summary.details["count"]) == (
+        "login-failure", "snmp", 990,
+    )  # fmt: skip
+    assert len(summary.details["sources"]) == 10 and log.count() == 11
+    log.close()

@@ -44,6 +44,7 @@ class AuditFeed:
         self._actor: Actor | None = None
         # The gate (security/gate.py) reports each refused connection or datagram here.
         self.drops = FilterDrops(log)
+        self.snmp_failures = FailureBudget(log, "snmp", audit_log.SNMPV3)
         self._unsubscribe: list[Callable[[], None]] = []
 
     def follow(self, bus: EventBus) -> None:
@@ -98,7 +99,10 @@ class AuditFeed:
             if isinstance(job, Job) and job.state in _FINAL:
                 self.print_job(job)
         elif event.kind == "snmp.auth-failure":
-            # RFC 3414 3.2 (USM) or a wrong community: the device's SNMPv3 event.
+            # RFC 3414 3.2 (USM) or a wrong community: the device's SNMPv3 event. Datagrams
+            # from forged addresses cost nothing to send: past a budget, one summary a minute.
+            if not self.snmp_failures.admit(str(data.get("peer", ""))):
+                return
             self.log.record(
                 "login-failure", user=str(data.get("user", "")), address=str(data.get("peer", "")),
                 interface="snmp", outcome="failure", event_id=audit_log.SNMPV3,
@@ -110,6 +114,12 @@ class AuditFeed:
             actor = self._actor or Actor(interface="device")
             for key in sorted(changes):
                 self.config_change(actor, f"identity.{key}", old.get(key), changes[key])
+
+    def flush(self, everything: bool = False) -> None:
+        """The daemon's timer (and its stop, with everything): write the summaries whose
+        minute is over."""
+        self.drops.flush(everything)
+        self.snmp_failures.flush(everything)
 
     def print_job(self, job: Job) -> None:
         self.log.record(
@@ -224,3 +234,60 @@ class FilterDrops:
             rule=rule, count=minute.count, action=minute.action, protocol=minute.protocol,
             minute=audit_log.iso_time(minute.start), sources=minute.sources,
         )  # fmt: skip
+
+
+class FailureBudget:
+    """Failed authentications that anybody can send in bulk (SNMP over UDP): the first
+    `per_minute` of each minute are entries of their own, the rest one summary entry for the
+    minute (count and sources), so a flood cannot wash the ring out."""
+
+    MAX_SOURCES = 10
+
+    def __init__(
+        self,
+        log: AuditLog,
+        interface: str,
+        event_id: int,
+        per_minute: int = 10,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.log = log
+        self.interface = interface
+        self.event_id = event_id
+        self.per_minute = per_minute
+        self._clock = clock
+        self._minute = 0.0
+        self._recorded = 0
+        self._suppressed: dict[str, int] = {}
+        self._count = 0
+
+    def admit(self, source: str) -> bool:
+        now = self._clock()
+        minute = now - now % 60
+        if minute != self._minute:
+            self._write()
+            self._minute, self._recorded = minute, 0
+        if self._recorded < self.per_minute:
+            self._recorded += 1
+            return True
+        self._count += 1
+        address = source.rsplit(":", 1)[0] if source.count(":") == 1 else source
+        if address in self._suppressed or len(self._suppressed) < self.MAX_SOURCES:
+            self._suppressed[address] = self._suppressed.get(address, 0) + 1
+        return False
+
+    def flush(self, everything: bool = False) -> None:
+        if everything or self._clock() >= self._minute + 60:
+            self._write()
+
+    def _write(self) -> None:
+        if not self._count:
+            return
+        self.log.record(
+            "login-failure", address=next(iter(self._suppressed), ""),
+            interface=self.interface, outcome="failure", event_id=self.event_id,
+            summary=True, count=self._count, sources=self._suppressed,
+            minute=audit_log.iso_time(self._minute),
+        )  # fmt: skip
+        self._count = 0
+        self._suppressed = {}
