@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -162,6 +163,26 @@ def test_the_export_is_the_administrators_over_https_only(mfpd: Mfpd) -> None:
     exports = [e for e in audit(mfpd, secret) if e["event"] == "audit-log-export"]
     outcomes = sorted((e["details"]["format"], e["outcome"]) for e in exports)
     assert outcomes == [("csv", "failure"), ("csv", "success"), ("json", "failure")], outcomes
+
+
+def test_the_logs_page_shows_the_audit_log_over_https(mfpd: Mfpd) -> None:
+    match = re.search(r"web administrator: (\S+), password: (\S+) \(shown once",
+                      mfpd.log.read_text())  # fmt: skip
+    assert match
+    for scheme, service in (("https", "https"), ("http", "http")):
+        browser = requests.Session()
+        base = f"{scheme}://127.0.0.1:{mfpd.port(service)}"
+        login = browser.get(f"{base}/login", verify=False, timeout=10).text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', login)
+        assert csrf
+        form = {"csrf": csrf.group(1), "username": match.group(1), "password": match.group(2)}
+        assert browser.post(f"{base}/login", data=form, verify=False, timeout=10).ok
+        page = browser.get(f"{base}/logs", verify=False, timeout=10).text
+        if scheme == "https":
+            assert 'id="audit-table"' in page and "login-success" in page and ">startup<" in page
+        else:
+            assert 'id="audit-table"' not in page
+            assert f'href="https://127.0.0.1:{mfpd.port("https")}/logs#audit"' in page
 
 
 def _state_reasons(mfpd: Mfpd) -> list[str]:

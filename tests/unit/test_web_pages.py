@@ -16,7 +16,7 @@ import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from mfpd.config import Config
+from mfpd.config import Config, SecurityConfig
 from mfpd.device.image_overwrite import ImageOverwriter
 from mfpd.device.machine import build_device
 from mfpd.device.spool import Spool
@@ -443,3 +443,32 @@ async def test_pages_go_to_https_only_while_it_listens(tmp_path: Path) -> None:
         )
         assert response.status == 301
         assert response.headers["Location"] == "https://mfp.example:18443/jobs?x=1"
+
+
+async def test_the_audit_log_is_shown_over_https_only_and_the_overwrite_button_works(
+    tmp_path: Path,
+) -> None:
+    config = Config(security=SecurityConfig(overwrite_free_bytes=0))
+    async with TestClient(TestServer(_app(tmp_path, config))) as client:
+        await _login(client)
+        logs = await (await client.get("/logs")).text()
+        assert "The audit log is shown over HTTPS only." in logs
+        assert 'id="audit-table"' not in logs
+        page = await client.get("/properties/security")
+        html = await page.text()
+        assert 'id="overwrite-now"' in html and "Immediate overwrite is <strong>off" in html
+        response = await client.post(
+            "/properties/security",
+            data={"csrf": _csrf(html), "form": "overwrite"},
+            allow_redirects=False,
+        )
+        assert response.status == 303, await response.text()
+        html = await (await client.get("/properties/security")).text()
+        assert "Image overwrite done and verified" in html
+        assert "Last on-demand overwrite: on-demand" in html
+        feed = client.server.app[SERVICE].ctx.audit
+        events = [(e.event, e.event_id, e.user) for e in feed.log.entries()]
+        assert events[:3] == [
+            ("image-overwrite", 4, "admin"), ("image-overwrite", 3, "admin"),
+            ("login-success", 30, "admin"),
+        ]  # fmt: skip
