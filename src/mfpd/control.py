@@ -23,9 +23,12 @@ from mfpd.device.image_overwrite import ImageOverwriter, OverwriteRefused
 from mfpd.device.machine import Device, DeviceError
 from mfpd.device.operator import apply_fault
 from mfpd.device.spool import Spool
+from mfpd.security.audit_events import Actor, AuditFeed
 from mfpd.services.web.state import WebState
 
 MAX_REQUEST = 64 * 1024
+# Who the audit log names for what is done at the console (the host's owner of the socket).
+CONSOLE = Actor(user="console", interface="console")
 
 
 log = logging.getLogger("mfpd.control")
@@ -39,12 +42,14 @@ class ControlServer:
         spool: Spool,
         web: WebState | None = None,
         overwriter: ImageOverwriter | None = None,
+        audit: AuditFeed | None = None,
     ) -> None:
         self.path = state_dir / SOCKET_NAME
         self.device = device
         self.spool = spool
         self.web = web
         self.overwriter = overwriter
+        self.audit = audit
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -114,6 +119,10 @@ class ControlServer:
         if op == "token" and self.web is not None:
             name = str(request.get("name") or "script")[:64]
             token, secret = self.web.tokens.create(name)
+            if self.audit is not None:
+                self.audit.credential_change(
+                    CONSOLE, "api_tokens", action="created", token=token.id, name=name
+                )
             self.web.log.record("config", f"API token {token.id} ({name}) created at the console")
             return {"message": secret, "id": token.id}
         if op == "password" and self.web is not None:
@@ -121,6 +130,8 @@ class ControlServer:
             if len(password) < 8:
                 raise ControlError("the administrator password needs at least 8 characters")
             self.web.admin.set_password(password)
+            if self.audit is not None:
+                self.audit.credential_change(CONSOLE, "web.admin_password")
             ended = self.web.sessions.end_all(self.web.admin.user)
             self.web.log.record("config", "administrator password changed at the console")
             return {"message": f"password changed; {ended} session(s) ended"}
@@ -130,7 +141,7 @@ class ControlServer:
         """`mfpd overwrite`: the on-demand image overwrite, answered when it is done."""
         if self.overwriter is None:
             raise ControlError("image overwrite is not available")
-        report = await self.overwriter.on_demand(user="console", interface="console")
+        report = await self.overwriter.on_demand(user=CONSOLE.user, interface=CONSOLE.interface)
         verdict = "verified" if report.verified else "NOT verified: " + "; ".join(report.errors)
         return {
             "message": f"overwrote {report.files} files ({report.bytes} bytes) and "

@@ -172,7 +172,7 @@ class Daemon:
         flusher = asyncio.create_task(self._flush_summaries(audit), name="audit-summaries")
         manager = ServiceManager(ctx)
         ctx.web = self._web_state(ctx, manager)
-        control = ControlServer(self.state_dir, device, spool, ctx.web, overwriter)
+        control = ControlServer(self.state_dir, device, spool, ctx.web, overwriter, audit)
         try:
             await manager.start_all()
             # Only the start is judged: a service switched on later from the web UI whose port

@@ -136,6 +136,14 @@ class AuditFeed:
             old=mask(key, old), new=mask(key, new),
         )  # fmt: skip
 
+    def credential_change(self, actor: Actor, key: str, **details: Any) -> None:
+        """The administrator's password or an API token: recorded, never shown."""
+        self.log.record(
+            "config-change", user=actor.user, address=actor.address,
+            interface=actor.interface, event_id=audit_log.NETWORK_SECURITY_SETTING, key=key,
+            new=MASK, **details,
+        )  # fmt: skip
+
     def settings_changed(self, actor: Actor, before: dict[str, Any], after: dict[str, Any]) -> int:
         """One entry per changed key of the settings document; returns how many."""
         changes = diff(before, after)

@@ -474,6 +474,7 @@ async def post_token(request: web.Request) -> web.StreamResponse:
     if not isinstance(name, str) or not 1 <= len(name) <= 64:
         return error(400, "name is a string of 1 to 64 characters")
     token, secret = access.web_state(request).tokens.create(name)
+    _audit_token(request, "created", token.id, name)
     _record(request, "config", f"API token {token.id} ({name}) created")
     return web.json_response({**token.public(), "token": secret}, status=201)
 
@@ -485,6 +486,7 @@ async def delete_token(request: web.Request) -> web.StreamResponse:
     token_id = request.match_info["token_id"]
     if not access.web_state(request).tokens.delete(token_id):
         return error(404, f"no token {token_id}")
+    _audit_token(request, "revoked", token_id)
     _record(request, "config", f"API token {token_id} revoked")
     return web.Response(status=204)
 
@@ -529,6 +531,14 @@ async def replace_certificate(request: web.Request, cert: str, key: str) -> dict
     )  # fmt: skip
     await state.restart(["https", "ipp"], request.app[SERVICE].name)
     return info
+
+
+def _audit_token(request: web.Request, action: str, token_id: str, name: str = "") -> None:
+    feed = access.audit_feed(request)
+    if feed is not None:
+        feed.credential_change(
+            access.audit_actor(request), "api_tokens", action=action, token=token_id, name=name
+        )
 
 
 def _audit_certificate(request: web.Request, outcome: str, **details: object) -> None:

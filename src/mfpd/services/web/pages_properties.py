@@ -251,6 +251,9 @@ async def _password(
     if error:
         return section_page(request, section, errors={"password": error}, status=422)
     await asyncio.to_thread(state.admin.set_password, new)
+    feed = access.audit_feed(request)
+    if feed is not None:
+        feed.credential_change(access.audit_actor(request), "web.admin_password")
     # Every other session of the administrator ends; this one continues under a new id.
     state.sessions.end_all(user)
     access.remember(request, state.sessions.login(None, user))
@@ -308,6 +311,7 @@ def _tokens(request: web.Request, section: Section, form: dict[str, str]) -> web
             return section_page(
                 request, section, errors={"tokens": f"There is no token {token_id}."}, status=404
             )
+        _audit_token(request, "revoked", token_id)
         state.log.record("config", f"API token {token_id} revoked by {actor(request)}")
         flash(request, f"Token {token_id} is revoked.")
         raise see_other(request, section.path)
@@ -318,10 +322,19 @@ def _tokens(request: web.Request, section: Section, form: dict[str, str]) -> web
             status=422,
         )  # fmt: skip
     token, secret = state.tokens.create(name)
+    _audit_token(request, "created", token.id, name)
     state.log.record("config", f"API token {token.id} ({name}) created by {actor(request)}")
     flash(request, f"Token {token.id} “{name}” is created. Copy it now: it is not shown again.",
           secret=secret)  # fmt: skip
     raise see_other(request, section.path)
+
+
+def _audit_token(request: web.Request, action: str, token_id: str, name: str = "") -> None:
+    feed = access.audit_feed(request)
+    if feed is not None:
+        feed.credential_change(
+            access.audit_actor(request), "api_tokens", action=action, token=token_id, name=name
+        )
 
 
 async def _operator(
