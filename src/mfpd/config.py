@@ -615,6 +615,11 @@ class SecurityConfig(_Strict):
     overwrite_free_bytes: NonNegative = 64 * 1024**2
     # Entries of the audit log ring (STATE_DIR/audit.sqlite3); the WorkCentre keeps 15,000.
     audit_log_entries: Annotated[int, Field(ge=10, le=1_000_000)] = 15000
+    # Every page and API call over plain HTTP is sent to HTTPS (301 for GET and HEAD, 308 for
+    # the rest, RFC 7538, so a script's PATCH keeps its method), and IPP over plain HTTP gets
+    # 426 Upgrade Required (RFC 2817 4.2): CUPS and ipptool then reconnect with TLS on the
+    # same port, which takes either.
+    https_only: bool = False
 
 
 class Config(_Strict):
@@ -628,6 +633,13 @@ class Config(_Strict):
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     ipp: IppConfig = Field(default_factory=IppConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+
+    @model_validator(mode="after")
+    def _https_for_https_only(self) -> Config:
+        if self.security.https_only and not self.services.https.enabled:
+            raise ValueError("security.https_only needs services.https on")
+        return self
+
     ip_filter: IpFilterConfig = Field(default_factory=IpFilterConfig)
     ipsec: IpsecConfig = Field(default_factory=IpsecConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
