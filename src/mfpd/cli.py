@@ -280,6 +280,15 @@ def _print_status(status: dict[str, Any]) -> None:
         f"counters: {c['impressions']} impressions ({c['color_impressions']} colour, "
         f"{c['mono_impressions']} black), {c['sheets']} sheets, {c['jobs_completed']} jobs"
     )
+    cert = status.get("certificate") or {}
+    if cert:
+        flag = {"expired": "  EXPIRED", "expiring": "  WARNING: renew it"}.get(
+            cert["condition"], ""
+        )
+        print(
+            f"certificate: {cert['subject']}, valid until {cert['not_after']} "
+            f"({cert['days_left']} days){flag}"
+        )
 
 
 def _status(args: argparse.Namespace) -> int:

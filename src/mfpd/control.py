@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,19 @@ log = logging.getLogger("mfpd.control")
 
 class ControlServer:
     def __init__(
-        self, state_dir: Path, device: Device, spool: Spool, web: WebState | None = None
+        self,
+        state_dir: Path,
+        device: Device,
+        spool: Spool,
+        web: WebState | None = None,
+        certificate: Callable[[], dict[str, object]] | None = None,
     ) -> None:
         self.path = state_dir / SOCKET_NAME
         self.device = device
         self.spool = spool
         self.web = web
+        # The device certificate's expiry, which status shows beside the device's state.
+        self.certificate = certificate or dict
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -77,7 +85,7 @@ class ControlServer:
         if op == "ping":
             return {}
         if op == "status":
-            return {"status": self.device.status()}
+            return {"status": {**self.device.status(), "certificate": self.certificate()}}
         if op == "refill":
             return {"message": "refilled " + ", ".join(self.device.refill(str(request["target"])))}
         if op == "fault":

@@ -24,6 +24,7 @@ from mfpd.device.store import DEVICE_KEY, JobStore
 from mfpd.ports import PORTS_FILE, format_table
 from mfpd.security.audit import EventLog
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
+from mfpd.security.tls import TLS_DIR, certificate_expiry, log_certificate_expiry
 from mfpd.service_manager import ServiceManager
 from mfpd.services.base import PortEntry, ServiceContext
 from mfpd.services.ipp.subscriptions import SubscriptionStore
@@ -151,7 +152,11 @@ class Daemon:
         )
         manager = ServiceManager(ctx)
         ctx.web = self._web_state(ctx, manager)
-        control = ControlServer(self.state_dir, device, spool, ctx.web)
+
+        def certificate() -> dict[str, object]:
+            return certificate_expiry(self.state_dir / TLS_DIR, ctx.config.tls.expiry_warning_days)
+
+        control = ControlServer(self.state_dir, device, spool, ctx.web, certificate)
         try:
             await manager.start_all()
             # Only the start is judged: a service switched on later from the web UI whose port
@@ -169,6 +174,7 @@ class Daemon:
             print(format_table(manager.table()), file=self.out, flush=True)
             manager.write_table()
             log.info("%s ready", device.identity.make_and_model)
+            log_certificate_expiry(certificate())
             await self._stop.wait()
             log.info("stopping")
         finally:

@@ -19,7 +19,7 @@ from mfpd.security.auth import write_private_json
 
 SETTINGS_FILE = "settings.json"
 # The sections of the configuration the web server may change at runtime.
-EDITABLE_SECTIONS = ("services", "web")
+EDITABLE_SECTIONS = ("services", "web", "tls")
 # Secrets shown masked; a PATCH that sends the mask back keeps the stored value.
 SECRET_MASK = "********"
 _SECRET_KEYS = ("auth_key", "priv_key")
