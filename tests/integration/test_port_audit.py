@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from tests.conftest import (
     MFPD,
     Mfpd,
     NamespacedMfpd,
+    multicast_namespace,
     need,
     network_namespace,
     run_cli,
@@ -138,6 +140,50 @@ def test_snmp_is_identified_only_with_the_right_community(mfpd: Mfpd) -> None:
     status, report = audit("--community", "not-the-community", daemon=mfpd)
     row = next(p for p in report["ports"] if p["port"] == port and p["protocol"] == "udp")
     assert status == 0 and row["state"] == "open|filtered" and not row["speaks"], row
+
+
+# The UDP responders and what their probe's answer is read as.
+UDP_SPEAKS = {"snmp": "snmp", "slp": "slp", "ssdp": "ssdp", "mdns": "mdns", "wsd": "wsd",
+              "netbios_ns": "nbns"}  # fmt: skip
+
+
+def test_every_udp_responder_listening_is_identified_by_its_answer(tmp_path: Any) -> None:
+    """On the standard ports of a namespace whose loopback carries multicast (what the
+    discovery responders need): each UDP row the daemon lists as listening answers its
+    probe (SNMP GET, SLP SrvRqst, unicast M-SEARCH, NBNS node status, mDNS legacy unicast
+    query, WS-Discovery Probe), and netbios_dgm, which has no request to answer, is
+    open|filtered. Responders of a later release are simply not listening yet."""
+    with multicast_namespace("mfpaudu") as namespace:
+        daemon = NamespacedMfpd(tmp_path / "state", FAST_CONFIG, namespace).start()
+        try:
+            listening = {
+                r["service"]: r["port"]
+                for r in daemon.rows
+                if r["protocol"] == "udp" and r["state"] == "listening"
+            }
+            assert "snmp" in listening, daemon.rows
+            # An mDNS responder answers once its names are probed (RFC 6762 8.1, ~2 s).
+            deadline = time.monotonic() + 15
+            while True:
+                ours = daemon.run([*MFPD, "audit", "--state-dir", str(daemon.state_dir),
+                                   "--json"], 60)  # fmt: skip
+                assert ours.returncode == 0, ours.stdout + ours.stderr
+                rows = {(p["protocol"], p["port"]): p for p in json.loads(ours.stdout)["ports"]}
+                silent = [
+                    name for name, port in listening.items()
+                    if name in UDP_SPEAKS and rows["udp", port]["state"] != "open"
+                ]  # fmt: skip
+                if not silent or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+        finally:
+            daemon.stop()
+    for name, port in listening.items():
+        row = rows["udp", port]
+        if name in UDP_SPEAKS:
+            assert row["state"] == "open" and row["speaks"] == [UDP_SPEAKS[name]], row
+        else:
+            assert row["state"] == "open|filtered" and not row["speaks"], row
 
 
 # nmap's service names, loosely: "ssl/NAME" is NAME inside TLS.
