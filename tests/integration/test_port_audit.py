@@ -32,7 +32,8 @@ pytestmark = pytest.mark.integration
 # What each service of the port table answers as (scanner names, from the answers).
 SPEAKS = {
     "raw": "pjl", "lpd": "lpd", "http": "http", "https": "https", "ipp": "ipp",
-    "status": "http", "snmp": "snmp",
+    "status": "http", "snmp": "snmp", "slp": "slp", "ssdp": "ssdp", "mdns": "mdns",
+    "wsd": "wsd", "netbios_ns": "nbns",
 }  # fmt: skip
 CONFIGS = {
     "default": FAST_CONFIG,
@@ -62,10 +63,12 @@ def promised(daemon: Mfpd) -> set[tuple[str, int, str]]:
 
 
 def found_open(report: dict[str, Any]) -> set[tuple[str, int, str]]:
+    """The rows the scan found open; for UDP, silent ones too (open|filtered: a responder
+    with nothing to answer, netbios_dgm, or mDNS still probing its names, is not closed)."""
     return {
         (p["protocol"], p["port"], (p["promised"] or {}).get("service", "?"))
         for p in report["ports"]
-        if p["state"] == "open"
+        if p["state"] == "open" or (p["protocol"], p["state"]) == ("udp", "open|filtered")
     }
 
 
@@ -88,7 +91,7 @@ def test_audit_prints_exactly_the_promised_table(
             assert SPEAKS[row["promised"]["service"]] in row["speaks"], row
     # Planned for a later release (the discovery responders): not promised, and closed here.
     unavailable = [p for p in report["ports"] if p["promised"]["state"] == "unavailable"]
-    assert unavailable and all(not p["promised_open"] for p in unavailable)
+    assert all(not p["promised_open"] for p in unavailable)
     status, live = audit(daemon=daemon)
     assert status == 0, live
     assert found_open(live) == plan
@@ -96,8 +99,8 @@ def test_audit_prints_exactly_the_promised_table(
     text = run_cli("audit", "--state-dir", str(daemon.state_dir), timeout=60)
     assert text.returncode == 0 and "The live table matches the configuration." in text.stdout
     for _, port, service in plan:
-        assert re.search(rf"^\S+\s+(tcp|udp)\s+{port}\s+open\s+{service} listening", text.stdout,
-                         re.M), text.stdout  # fmt: skip
+        line = rf"^\S+\s+(tcp|udp)\s+{port}\s+open(\|filtered)?\s+{service} listening"
+        assert re.search(line, text.stdout, re.M), text.stdout
 
 
 def test_a_service_switched_behind_the_files_back_is_the_difference(
