@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -42,6 +43,8 @@ log = logging.getLogger("mfpd")
 SNAPSHOT_DELAY = 0.2
 # How long SIGTERM waits for in-flight transfers before it checkpoints them.
 STOP_GRACE = 5.0
+# How often the device certificate's expiry is looked at again while the daemon runs.
+CERTIFICATE_CHECK = 24 * 3600.0
 
 
 class AlreadyRunning(Exception):
@@ -157,6 +160,7 @@ class Daemon:
             return certificate_expiry(self.state_dir / TLS_DIR, ctx.config.tls.expiry_warning_days)
 
         control = ControlServer(self.state_dir, device, spool, ctx.web, certificate)
+        tasks = [engine_task, saver]
         try:
             await manager.start_all()
             # Only the start is judged: a service switched on later from the web UI whose port
@@ -174,7 +178,7 @@ class Daemon:
             print(format_table(manager.table()), file=self.out, flush=True)
             manager.write_table()
             log.info("%s ready", device.identity.make_and_model)
-            log_certificate_expiry(certificate())
+            tasks.append(asyncio.create_task(self._watch_certificate(certificate), name="cert"))
             await self._stop.wait()
             log.info("stopping")
         finally:
@@ -183,9 +187,9 @@ class Daemon:
             await control.stop()
             await manager.stop_all(STOP_GRACE)
             engine.stop()
-            for task in (engine_task, saver):
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(engine_task, saver, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             if engine.current is not None:
                 store.checkpoint(engine.current, device.snapshot())
             store.put(DEVICE_KEY, device.snapshot())
@@ -249,6 +253,13 @@ class Daemon:
             ports=manager.table,
             restart=restart,
         )
+
+    async def _watch_certificate(self, certificate: Callable[[], dict[str, object]]) -> None:
+        """The expiry warning in the log at start, then once a day: a device that runs for
+        months crosses the warning threshold while it runs."""
+        while True:
+            log_certificate_expiry(certificate())
+            await asyncio.sleep(CERTIFICATE_CHECK)
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()
