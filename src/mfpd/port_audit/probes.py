@@ -22,7 +22,7 @@ def pjl_id(answer: bytes) -> str | None:
     if not found:
         return None
     lines = [line.strip() for line in rest.replace(b"\x0c", b"").splitlines() if line.strip()]
-    return _text(lines[0]).strip('"') if lines else ""
+    return printable(lines[0]).strip('"') if lines else ""
 
 
 # --- LPD (RFC 1179) --------------------------------------------------------------------
@@ -33,7 +33,7 @@ def lpd_queue_state(queue: str) -> bytes:
 
 def lpd_answer(answer: bytes) -> str | None:
     """The first line of a queue state answer: printable text, where LPD has no framing."""
-    text = _text(answer).strip()
+    text = printable(answer).strip()
     if not text or (not text.isprintable() and "\n" not in text):
         return None
     return text.splitlines()[0][:120]
@@ -81,7 +81,7 @@ class HttpAnswer:
     @property
     def title(self) -> str:
         found = re.search(rb"<title[^>]*>(.*?)</title>", self.body, re.I | re.S)
-        return " ".join(_text(found[1]).split())[:120] if found else ""
+        return " ".join(printable(found[1]).split())[:120] if found else ""
 
 
 def http_answer(answer: bytes) -> HttpAnswer | None:
@@ -94,7 +94,7 @@ def http_answer(answer: bytes) -> HttpAnswer | None:
     for line in lines[1:]:
         name, sep, value = line.partition(b":")
         if sep:
-            headers[_text(name).strip().lower()] = _text(value).strip()
+            headers[printable(name).strip().lower()] = printable(value).strip()
     if "chunked" in headers.get("transfer-encoding", "").lower():
         body = _dechunk(body)
     return HttpAnswer(int(status[1]), headers, body)
@@ -154,7 +154,7 @@ def ipp_attributes(body: bytes) -> dict[str, str] | None:
         (name_len,) = struct.unpack_from(">H", body, at)
         at += 2
         if name_len:
-            name = _text(body[at : at + name_len])
+            name = printable(body[at : at + name_len])
         at += name_len
         if at + 2 > len(body):
             return None
@@ -163,7 +163,7 @@ def ipp_attributes(body: bytes) -> dict[str, str] | None:
         value = body[at : at + value_len]
         at += value_len
         if name_len and 0x41 <= tag <= 0x49 and name not in values:  # text and name types
-            values[name] = _text(value)
+            values[name] = printable(value)
     return None
 
 
@@ -244,7 +244,7 @@ def snmp_value(answer: bytes) -> str | None:
         tag, value, _ = _read_tlv(varbind, at)
     except ValueError:
         return None
-    return _text(value) if tag == 0x04 else None
+    return printable(value) if tag == 0x04 else None
 
 
 # --- SLP (RFC 2608 8.1 SrvRqst, 8.2 SrvRply) ---------------------------------------------
@@ -285,7 +285,7 @@ def slp_urls(answer: bytes) -> list[str] | None:
         if at + 5 > len(answer):
             return None
         (url_len,) = struct.unpack_from(">H", answer, at + 3)
-        urls.append(_text(answer[at + 5 : at + 5 + url_len]))
+        urls.append(printable(answer[at + 5 : at + 5 + url_len]))
         at += 5 + url_len
         if at >= len(answer):
             break
@@ -351,7 +351,7 @@ def nbns_names(answer: bytes) -> list[str] | None:
             break
         flags = struct.unpack_from(">H", entry, 16)[0]
         group = " (group)" if flags & 0x8000 else ""
-        names.append(f"{_text(entry[:15]).strip()}<{entry[15]:02X}>{group}")
+        names.append(f"{printable(entry[:15]).strip()}<{entry[15]:02X}>{group}")
         at += 18
     return names
 
@@ -389,7 +389,7 @@ def _dns_name(data: bytes, at: int) -> str:
             continue
         if length == 0:
             return ".".join(labels)
-        labels.append(_text(data[at + 1 : at + 1 + length]))
+        labels.append(printable(data[at + 1 : at + 1 + length]))
         at += 1 + length
     raise ValueError("too many labels")
 
@@ -436,9 +436,9 @@ def wsd_types(answer: bytes) -> str | None:
     if b"ProbeMatches" not in answer:
         return None
     found = re.search(rb"<(?:\w+:)?Types[^>]*>([^<]*)</", answer)
-    return " ".join(_text(found[1]).split()) if found else "ProbeMatches"
+    return " ".join(printable(found[1]).split()) if found else "ProbeMatches"
 
 
-def _text(raw: bytes) -> str:
+def printable(raw: bytes) -> str:
     """Bytes from the network as one printable line: control characters dropped."""
     return "".join(c for c in raw.decode("utf-8", "replace") if c.isprintable() or c == "\n")

@@ -167,15 +167,16 @@ async def _tcp(host: str, port: int) -> Finding:
         finding.details.append("open, no answer to a PJL query")
     elif not first and await _tls_web(host, port) is not None:
         # Closed at the PJL query without a word: OpenSSL's answer to a record that is not
-        # TLS at all (no alert for a bad record header); a real ClientHello tells.
-        await _http_family(finding, host, port, tls_only=True)
+        # TLS at all (no alert for a bad record header), or an HTTP server that drops a
+        # request line it cannot read; a real ClientHello, then HTTP itself, tell.
+        await _http_family(finding, host, port, tls_only=False)
     else:
         await _lpd(finding, host, port)
     return finding
 
 
 def _banner(finding: Finding, banner: bytes) -> None:
-    text = probes._text(banner).strip().splitlines()[0][:120] if banner.strip() else ""
+    text = probes.printable(banner).strip().splitlines()[0][:120] if banner.strip() else ""
     upper = text.upper()
     if text.startswith("SSH-"):
         finding.speaks.append("ssh")
@@ -202,28 +203,30 @@ async def _lpd(finding: Finding, host: str, port: int) -> None:
 
 
 async def _http_family(finding: Finding, host: str, port: int, *, tls_only: bool) -> None:
-    """A port that answered like HTTP or TLS: the certificate, the page and IPP, in plain
-    text (unless it is TLS only) and inside TLS."""
-    plain = None if tls_only else _web(host, port, None)
-    secure = _tls_web(host, port)
-    results = await asyncio.gather(*(c for c in (plain, secure) if c is not None))
-    plain_result = None if tls_only else results[0]
-    tls_result = results[-1]
-    if plain_result is not None:
-        speaks, details = plain_result
-        finding.speaks += speaks
+    """A port that answered like HTTP or TLS, or closed without a word: the certificate,
+    the page and IPP, in plain text (unless it is known to be TLS only) and inside TLS."""
+    plain_speaks: list[str] = []
+    plain_details: list[str] = []
+    if tls_only:
+        tls_result = await _tls_web(host, port)
+    else:
+        (plain_speaks, plain_details), tls_result = await asyncio.gather(
+            _web(host, port, None), _tls_web(host, port)
+        )
+    finding.speaks += plain_speaks
+    finding.details += plain_details
+    if tls_result is None:
+        return
+    speaks, details = tls_result
+    if not plain_speaks:
+        finding.speaks += speaks or ["tls"]
         finding.details += details
-    if tls_result is not None:
-        speaks, details = tls_result
-        if tls_only:
-            finding.speaks += speaks or ["tls"]
-            finding.details += details
-        else:
-            # TLS on the same port (told apart by the first byte): the certificate, and
-            # what answers inside it only where that differs from the plain answers.
-            finding.speaks.append("tls")
-            finding.details.append(details[0] + " on the same port")
-            finding.details += [d for d in details[1:] if d not in finding.details]
+        return
+    # TLS on the same port (told apart by the first byte): the certificate, and what
+    # answers inside it only where that differs from the plain answers.
+    finding.speaks.append("tls")
+    finding.details.append(details[0] + " on the same port")
+    finding.details += [d for d in details[1:] if d not in finding.details]
 
 
 async def _tls_web(host: str, port: int) -> tuple[list[str], list[str]] | None:
