@@ -29,6 +29,8 @@ ANSWER_TIMEOUT = 3.0
 UDP_TIMEOUT = 1.0
 UDP_TRIES = 2
 MAX_ANSWER = 256 * 1024
+# The most one TCP port's identification may take, whatever its server does.
+PORT_BUDGET = 12.0
 
 
 @dataclass
@@ -129,6 +131,23 @@ async def _tcp(host: str, port: int) -> Finding:
         )
         return finding
     finding.state = "open"
+    try:
+        async with asyncio.timeout(PORT_BUDGET):
+            await _identify(finding, host, port, reader, writer)
+    except TimeoutError:
+        finding.details.append(f"identification cut off after {PORT_BUDGET:.0f} s")
+    return finding
+
+
+async def _identify(
+    finding: Finding,
+    host: str,
+    port: int,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+) -> None:
+    """What an open port is, from its banner or its answer to the PJL query, then from the
+    probes of the protocol that answer showed."""
     first, still_open = b"", True
     try:
         with contextlib.suppress(TimeoutError):
@@ -146,7 +165,7 @@ async def _tcp(host: str, port: int) -> Finding:
                         break
         else:
             _banner(finding, first)
-            return finding
+            return
     except TimeoutError:
         pass
     except OSError:
@@ -172,7 +191,6 @@ async def _tcp(host: str, port: int) -> Finding:
         await _http_family(finding, host, port, tls_only=False)
     else:
         await _lpd(finding, host, port)
-    return finding
 
 
 def _banner(finding: Finding, banner: bytes) -> None:

@@ -26,9 +26,10 @@ from mfpd.config import TlsConfig
 TLS_DIR = "tls"  # under the state dir
 CERT_NAME = "device-cert.pem"
 KEY_NAME = "device-key.pem"
-log = logging.getLogger("mfpd.tls")
 CA_BUNDLE_NAME = "ca-bundle.pem"  # the CAs an administrator uploaded for outbound peers
 VALID_DAYS = 3650
+
+log = logging.getLogger("mfpd.tls")
 
 
 def ensure_certificate(directory: Path, hostname: str, organization: str) -> tuple[Path, Path]:
