@@ -1,5 +1,5 @@
-"""The command line: `mfpd serve|jobs|status|ports|print|refill|fault|cancel|release|token|
-password|overwrite|audit-log`."""
+"""The command line: `mfpd serve|jobs|status|ports|audit|print|refill|fault|cancel|release|
+token|password|overwrite|audit-log`."""
 
 from __future__ import annotations
 
@@ -76,6 +76,23 @@ def build_parser() -> argparse.ArgumentParser:
     ports.add_argument("--bind", default="127.0.0.1")
     ports.add_argument("--port-offset", type=int, default=0)
     ports.add_argument("--json", action="store_true")
+
+    audit = sub.add_parser(
+        "audit",
+        help="scan a device's ports, identify what answers, compare with the configuration",
+    )
+    audit.add_argument(
+        "host", nargs="?", help="the device (default: the running daemon of the state dir)"
+    )
+    audit.add_argument(
+        "--config", type=Path, help="the configuration that promises the table (TOML file)"
+    )
+    audit.add_argument(
+        "--port-offset", type=int, default=None, help="added to every standard port (default 0)"
+    )
+    audit.add_argument("--community", default="public", help="SNMP community (default public)")
+    audit.add_argument("--json", action="store_true", help="machine-readable output")
+    _state_dir_arg(audit)
 
     refill = sub.add_parser("refill", help="fill a tray or replace a supply")
     refill.add_argument(
@@ -338,6 +355,15 @@ def _print_status(status: dict[str, Any]) -> None:
                     f"{report['files']} files, {report['bytes']} bytes, "
                     f"{report['free_space_bytes']} bytes of free space, {verdict}"
                 )
+    cert = status.get("certificate") or {}
+    if cert:
+        flag = {"expired": "  EXPIRED", "expiring": "  WARNING: renew it"}.get(
+            cert["condition"], ""
+        )
+        print(
+            f"certificate: {cert['subject']}, valid until {cert['not_after']} "
+            f"({cert['days_left']} days){flag}"
+        )
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -393,6 +419,20 @@ def _ports(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    # The scanner and what it compares with load only for this command.
+    from mfpd.port_audit.command import run_audit
+
+    return run_audit(
+        host=args.host,
+        config=args.config,
+        offset=args.port_offset,
+        community=args.community,
+        state_dir=args.state_dir or default_state_dir(),
+        as_json=args.json,
+    )
+
+
 def _action(args: argparse.Namespace) -> int:
     state_dir = args.state_dir or default_state_dir()
     if args.command == "refill":
@@ -417,6 +457,7 @@ COMMANDS = {
     "jobs": _jobs,
     "status": _status,
     "ports": _ports,
+    "audit": _audit,
     "refill": _action,
     "fault": _action,
     "cancel": _action,

@@ -8,6 +8,7 @@ Unknown keys and bad values are errors that name the key (`ConfigError`), never 
 from __future__ import annotations
 
 import ipaddress
+import ssl
 import tomllib
 import uuid
 from pathlib import Path
@@ -388,6 +389,37 @@ class WebConfig(_Strict):
     log_entries: Positive = 2000
 
 
+# TLS 1.2 suites: forward secrecy (ECDHE) and an AEAD cipher only; no CBC with SHA-1, no RSA
+# key exchange, no 3DES, RC4, NULL or EXPORT (BSI TR-02102-2, Mozilla's "intermediate").
+# TLS 1.3 suites are all AEAD and OpenSSL fixes them.
+DEFAULT_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!PSK:!SRP:!DSS"
+
+
+class TlsConfig(_Strict):
+    """The TLS policy of every listener (https, TLS on ipp) and of the device's outbound
+    clients (security/tls.py: server_context and client_context)."""
+
+    minimum_version: Literal["1.2", "1.3"] = "1.2"
+    # An OpenSSL cipher string for TLS 1.2 (ciphers(1)); it must leave at least one suite.
+    ciphers: Annotated[str, Field(min_length=1, max_length=2000)] = DEFAULT_CIPHERS
+    # Strict-Transport-Security max-age on HTTPS answers (RFC 6797 6.1.1); 0: no header.
+    hsts_max_age: Annotated[int, Field(ge=0, le=2**31 - 1)] = 31536000
+    # PEM file of the CAs outbound peers (SMTP, FTP, LDAP, https document URIs) are verified
+    # with, besides one uploaded through the web UI or PUT /api/v1/ca-bundle.
+    ca_bundle: str = ""
+    # Days before the device certificate expires from which status and the web UI warn.
+    expiry_warning_days: Annotated[int, Field(ge=0, le=3650)] = 30
+
+    @field_validator("ciphers")
+    @classmethod
+    def _ciphers(cls, value: str) -> str:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).set_ciphers(value)
+        except ssl.SSLError:
+            raise ValueError("OpenSSL accepts no cipher of this list") from None
+        return value
+
+
 class SpoolConfig(_Strict):
     # The default admits the 2 GB job the foundation issue requires.
     max_job_bytes: Positive = 4 * GiB
@@ -633,6 +665,7 @@ class Config(_Strict):
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     ipp: IppConfig = Field(default_factory=IppConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    tls: TlsConfig = Field(default_factory=TlsConfig)
 
     @model_validator(mode="after")
     def _https_for_https_only(self) -> Config:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ class ControlServer:
         web: WebState | None = None,
         overwriter: ImageOverwriter | None = None,
         audit: AuditFeed | None = None,
+        certificate: Callable[[], dict[str, object]] | None = None,
     ) -> None:
         self.path = state_dir / SOCKET_NAME
         self.device = device
@@ -50,6 +52,8 @@ class ControlServer:
         self.web = web
         self.overwriter = overwriter
         self.audit = audit
+        # The device certificate's expiry, which status shows beside the device's state.
+        self.certificate = certificate or dict
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -92,7 +96,7 @@ class ControlServer:
         if op == "ping":
             return {}
         if op == "status":
-            status = self.device.status()
+            status = {**self.device.status(), "certificate": self.certificate()}
             if self.overwriter is not None:
                 status["image_overwrite"] = self.overwriter.status()
             return {"status": status}

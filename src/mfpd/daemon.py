@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -30,6 +31,7 @@ from mfpd.security.audit_log import AuditLog
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
 from mfpd.security.gate import Gate, rules_of
 from mfpd.security.nftables import Listener, NftTable, table_name
+from mfpd.security.tls import TLS_DIR, certificate_expiry, log_certificate_expiry
 from mfpd.service_manager import ServiceManager
 from mfpd.services import PROTOCOLS
 from mfpd.services.base import PortEntry, ServiceContext
@@ -51,6 +53,8 @@ SNAPSHOT_DELAY = 0.2
 DROP_FLUSH = 15.0
 # How long SIGTERM waits for in-flight transfers before it checkpoints them.
 STOP_GRACE = 5.0
+# How often the device certificate's expiry is looked at again while the daemon runs.
+CERTIFICATE_CHECK = 24 * 3600.0
 
 
 class AlreadyRunning(Exception):
@@ -202,7 +206,14 @@ class Daemon:
 
         manager.on_table = kernel_filter
         ctx.web = self._web_state(ctx, manager)
-        control = ControlServer(self.state_dir, device, spool, ctx.web, overwriter, audit)
+
+        def certificate() -> dict[str, object]:
+            return certificate_expiry(self.state_dir / TLS_DIR, ctx.config.tls.expiry_warning_days)
+
+        control = ControlServer(
+            self.state_dir, device, spool, ctx.web, overwriter, audit, certificate
+        )
+        tasks = [engine_task, saver, flusher]
         try:
             await manager.start_all()
             # Only the start is judged: a service switched on later from the web UI whose port
@@ -220,6 +231,7 @@ class Daemon:
             print(format_table(manager.table()), file=self.out, flush=True)
             manager.write_table()
             log.info("%s ready", device.identity.make_and_model)
+            tasks.append(asyncio.create_task(self._watch_certificate(certificate), name="cert"))
             await self._stop.wait()
             log.info("stopping")
         finally:
@@ -229,9 +241,9 @@ class Daemon:
             await manager.stop_all(STOP_GRACE)
             nft.remove()
             engine.stop()
-            for task in (engine_task, saver, flusher):
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(engine_task, saver, flusher, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             if engine.current is not None:
                 store.checkpoint(engine.current, device.snapshot())
             store.put(DEVICE_KEY, device.snapshot())
@@ -318,6 +330,13 @@ class Daemon:
             ports=manager.table,
             restart=restart,
         )
+
+    async def _watch_certificate(self, certificate: Callable[[], dict[str, object]]) -> None:
+        """The expiry warning in the log at start, then once a day: a device that runs for
+        months crosses the warning threshold while it runs."""
+        while True:
+            log_certificate_expiry(certificate())
+            await asyncio.sleep(CERTIFICATE_CHECK)
 
     def _install_signals(self) -> None:
         loop = asyncio.get_running_loop()

@@ -22,6 +22,8 @@ log = logging.getLogger("mfpd")
 
 # How long a service being restarted gives its in-flight requests.
 RESTART_GRACE = 2.0
+# The listeners that serve TLS with the [tls] policy: restarted when it changes.
+TLS_LISTENERS = ("https", "ipp")
 # Services whose answers describe the other services (SNMP's channel table lists the
 # print channels): restarted whenever any service's settings change.
 DESCRIBES_SERVICES = ("snmp",)
@@ -94,6 +96,7 @@ class ServiceManager:
                 for name, svc in configured_services(new)
                 if svc != getattr(old.services, name)
                 or new.services.effective(name) != old.services.effective(name)
+                or (name in TLS_LISTENERS and new.tls != old.tls)
             ]
             if changed:
                 for name in DESCRIBES_SERVICES:

@@ -20,7 +20,7 @@ from mfpd.security.auth import write_private_json
 
 SETTINGS_FILE = "settings.json"
 # The sections of the configuration the web server may change at runtime.
-EDITABLE_SECTIONS = ("services", "web", "ip_filter", "ipsec")
+EDITABLE_SECTIONS = ("services", "web", "ip_filter", "ipsec", "tls")
 
 
 def needs_tls(patch: Any) -> list[str]:

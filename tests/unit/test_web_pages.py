@@ -540,3 +540,29 @@ async def test_the_audit_log_is_shown_over_https_only_and_the_overwrite_button_w
             ("image-overwrite", 4, "admin"), ("image-overwrite", 3, "admin"),
             ("login-success", 30, "admin"),
         ]  # fmt: skip
+
+
+async def test_the_tls_policy_and_the_ca_bundle_from_the_security_page(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    await _login(client)
+    assert client.app is not None
+    ctx = client.app[SERVICE].ctx
+    page = await client.get("/properties/security")
+    html = await page.text()
+    assert 'name="minimum_version"' in html and "ECDHE+AESGCM" in html
+    csrf = _csrf(html)
+    fields = {
+        "csrf": csrf, "form": "tls", "minimum_version": "1.3", "hsts_max_age": "600",
+        "expiry_warning_days": "30", "ciphers": ctx.config.tls.ciphers,
+    }  # fmt: skip
+    refused = await client.post("/properties/security", data={**fields, "ciphers": "NOPE"})
+    assert refused.status == 422 and "tls.ciphers" in await refused.text()
+    saved = await client.post("/properties/security", data=fields, allow_redirects=False)
+    assert saved.status == 303, await saved.text()
+    assert (ctx.config.tls.minimum_version, ctx.config.tls.hsts_max_age) == ("1.3", 600)
+    junk = await client.post(
+        "/properties/security", data={"csrf": csrf, "form": "ca_bundle", "bundle": "junk"}
+    )
+    assert junk.status == 422 and "not a list of PEM certificates" in await junk.text()
+    assert not (ctx.state_dir / "tls" / "ca-bundle.pem").exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import logging
 import os
 import re
 import ssl
@@ -20,10 +21,15 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import NameOID
 
+from mfpd.config import TlsConfig
+
 TLS_DIR = "tls"  # under the state dir
 CERT_NAME = "device-cert.pem"
 KEY_NAME = "device-key.pem"
+CA_BUNDLE_NAME = "ca-bundle.pem"  # the CAs an administrator uploaded for outbound peers
 VALID_DAYS = 3650
+
+log = logging.getLogger("mfpd.tls")
 
 
 def ensure_certificate(directory: Path, hostname: str, organization: str) -> tuple[Path, Path]:
@@ -125,12 +131,18 @@ class DeviceContext(ssl.SSLContext):
         return tls
 
 
-def server_context(cert: Path, key: Path) -> DeviceContext:
-    """The one TLS context every listener of the device serves with."""
+TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def server_context(cert: Path, key: Path, policy: TlsConfig | None = None) -> DeviceContext:
+    """The one TLS context every listener of the device serves with, under the [tls] policy:
+    the lowest version offered and the TLS 1.2 cipher list (OpenSSL fixes TLS 1.3's)."""
+    policy = policy or TlsConfig()
     # What ssl.create_default_context(Purpose.CLIENT_AUTH) makes (PROTOCOL_TLS_SERVER's own
     # defaults: no SSLv2/v3, no compression, server cipher preference), as a DeviceContext.
     context = DeviceContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.minimum_version = TLS_VERSIONS[policy.minimum_version]
+    context.set_ciphers(policy.ciphers)
     context.load_cert_chain(cert, key)
     context.set_alpn_protocols(["http/1.1"])
     # No TLS 1.3 session tickets (RFC 8446 4.6.1; OpenSSL sends two after the handshake by
@@ -140,6 +152,113 @@ def server_context(cert: Path, key: Path) -> DeviceContext:
     # resume sessions, so a ticket is of no use to any client.
     context.num_tickets = 0
     return context
+
+
+def client_context(directory: Path, policy: TlsConfig | None = None) -> ssl.SSLContext:
+    """The context the device's outbound clients (SMTP, FTP, LDAP, ...) verify peers with:
+    the CAs of [tls] ca_bundle and of the uploaded bundle when there are any, else the
+    system's store; host names checked (RFC 6125), the same lowest version as the listeners."""
+    policy = policy or TlsConfig()
+    bundles = ca_bundle_paths(directory, policy)
+    if bundles:
+        # A store of its own: an administrator who imports CAs trusts exactly those.
+        # PROTOCOL_TLS_CLIENT requires a certificate and checks the host name.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        for path in bundles:
+            context.load_verify_locations(cafile=path)
+    else:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    context.minimum_version = TLS_VERSIONS[policy.minimum_version]
+    context.set_ciphers(policy.ciphers)
+    return context
+
+
+def ca_bundle_paths(directory: Path, policy: TlsConfig) -> list[Path]:
+    paths = [Path(policy.ca_bundle)] if policy.ca_bundle else []
+    uploaded = directory / CA_BUNDLE_NAME
+    if uploaded.exists():
+        paths.append(uploaded)
+    return paths
+
+
+def install_ca_bundle(directory: Path, pem: str) -> list[dict[str, object]]:
+    """Keep an administrator's CA certificates (PEM, one or more) for outbound peers; an
+    empty bundle removes the uploaded one."""
+    target = directory / CA_BUNDLE_NAME
+    if not pem.strip():
+        target.unlink(missing_ok=True)
+        return []
+    try:
+        certs = x509.load_pem_x509_certificates(pem.encode())
+    except ValueError:
+        raise CertificateError("the bundle is not a list of PEM certificates") from None
+    body = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+    try:
+        ssl.create_default_context(cadata=body.decode())
+    except ssl.SSLError as exc:
+        raise CertificateError(f"TLS refuses the bundle: {exc}") from None
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = target.with_suffix(".tmp")
+    staging.write_bytes(body)
+    os.replace(staging, target)
+    return [_summary(c) for c in certs]
+
+
+def ca_bundle_info(directory: Path, policy: TlsConfig) -> dict[str, object]:
+    """What GET /api/v1/ca-bundle and the Security page show: each file and its CAs."""
+    files = []
+    for path in ca_bundle_paths(directory, policy):
+        try:
+            certs = [_summary(c) for c in x509.load_pem_x509_certificates(path.read_bytes())]
+            files.append({"path": str(path), "certificates": certs})
+        except (OSError, ValueError) as exc:
+            files.append({"path": str(path), "certificates": [], "error": str(exc)})
+    return {"uploaded": (directory / CA_BUNDLE_NAME).exists(), "files": files}
+
+
+def _summary(cert: x509.Certificate) -> dict[str, object]:
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "not_after": cert.not_valid_after_utc.isoformat(),
+        "sha256_fingerprint": cert.fingerprint(hashes.SHA256()).hex(":").upper(),
+    }
+
+
+def certificate_expiry(directory: Path, warning_days: int) -> dict[str, object]:
+    """The device certificate's end of validity as status shows it: days left, and a warning
+    from `warning_days` before (the device's own certificate stops HTTPS and IPPS clients
+    that verify it the day it expires)."""
+    try:
+        cert = x509.load_pem_x509_certificate((directory / CERT_NAME).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    not_after = cert.not_valid_after_utc
+    left = not_after - datetime.datetime.now(datetime.UTC)
+    days = left.days  # whole days, rounded down: 9 days 23 hours is 9
+    if left.total_seconds() <= 0:
+        condition = "expired"
+    elif days < warning_days:
+        condition = "expiring"
+    else:
+        condition = "valid"
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "not_after": not_after.isoformat(),
+        "days_left": days,
+        "condition": condition,
+        "warning": condition != "valid",
+    }
+
+
+def log_certificate_expiry(expiry: dict[str, object]) -> None:
+    """The log line an administrator sees when the device certificate nears its end."""
+    if expiry.get("condition") == "expired":
+        log.error("the device certificate %s expired on %s", expiry["subject"], expiry["not_after"])
+    elif expiry.get("warning"):
+        log.warning(
+            "the device certificate %s expires in %s days (%s): install a new one",
+            expiry["subject"], expiry["days_left"], expiry["not_after"],
+        )  # fmt: skip
 
 
 class CertificateError(ValueError):
@@ -156,7 +275,7 @@ def _alt_names(hostname: str) -> list[x509.GeneralName]:
     ]
 
 
-def certificate_info(directory: Path) -> dict[str, object]:
+def certificate_info(directory: Path, warning_days: int = 30) -> dict[str, object]:
     """What the Security page and GET /api/v1/certificate show of the device certificate."""
     cert = x509.load_pem_x509_certificate((directory / CERT_NAME).read_bytes())
     try:
@@ -173,10 +292,13 @@ def certificate_info(directory: Path) -> dict[str, object]:
         "serial_number": format(cert.serial_number, "x"),
         "sha256_fingerprint": cert.fingerprint(hashes.SHA256()).hex(":").upper(),
         "subject_alt_names": alt,
+        **certificate_expiry(directory, warning_days),
     }
 
 
-def install_certificate(directory: Path, cert_pem: str, key_pem: str) -> dict[str, object]:
+def install_certificate(
+    directory: Path, cert_pem: str, key_pem: str, warning_days: int = 30
+) -> dict[str, object]:
     """Replace the device certificate with an administrator's (a chain: the device's first)
     and its key, after checking that they belong together and that TLS accepts them; the
     old pair stays if anything is wrong."""
@@ -210,7 +332,7 @@ def install_certificate(directory: Path, cert_pem: str, key_pem: str) -> dict[st
     os.replace(key_path, directory / KEY_NAME)
     os.replace(cert_path, directory / CERT_NAME)
     staging.rmdir()
-    return certificate_info(directory)
+    return certificate_info(directory, warning_days)
 
 
 # RFC 5280 Appendix A: ub-common-name and ub-organization-name are 64; a host name is ASCII.

@@ -177,12 +177,17 @@ class IppService:
     async def _identity(self, request: web.Request, response: web.StreamResponse) -> None:
         # The device's own Server header: nothing may reveal the HTTP library underneath.
         response.headers["Server"] = self.server_header
+        # RFC 6797 7.1: HSTS goes out over secure transport only; over plain HTTP a host must
+        # not send it (7.2), a man in the middle could forge or strip it there anyway.
+        max_age = self.ctx.config.tls.hsts_max_age
+        if max_age and request.secure:
+            response.headers["Strict-Transport-Security"] = f"max-age={max_age}"
 
     async def start(self) -> list[PortEntry]:
         identity = self.ctx.device.identity
         tls_dir = self.ctx.state_dir / TLS_DIR
         cert, key = ensure_certificate(tls_dir, identity.hostname, identity.make)
-        self._tls = None if self.plain_only else server_context(cert, key)
+        self._tls = None if self.plain_only else server_context(cert, key, self.ctx.config.tls)
         self._runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         self.ctx.gate.limit(

@@ -23,8 +23,11 @@ from mfpd.security.audit import CATEGORIES, LEVELS
 from mfpd.security.tls import (
     TLS_DIR,
     CertificateError,
+    ca_bundle_info,
     certificate_info,
+    install_ca_bundle,
     install_certificate,
+    log_certificate_expiry,
     make_csr,
 )
 from mfpd.services.base import ServiceContext
@@ -498,7 +501,10 @@ async def get_certificate(request: web.Request) -> web.StreamResponse:
     refused = access.require_admin(request)
     if refused is not None:
         return refused
-    return web.json_response(certificate_info(_ctx(request).state_dir / TLS_DIR))
+    ctx = _ctx(request)
+    return web.json_response(
+        certificate_info(ctx.state_dir / TLS_DIR, ctx.config.tls.expiry_warning_days)
+    )
 
 
 async def put_certificate(request: web.Request) -> web.StreamResponse:
@@ -522,12 +528,15 @@ async def replace_certificate(request: web.Request, cert: str, key: str) -> dict
     """Shared with the Security page: install, restart the TLS listeners, log."""
     ctx = _ctx(request)
     try:
-        info = install_certificate(ctx.state_dir / TLS_DIR, cert, key)
+        info = install_certificate(
+            ctx.state_dir / TLS_DIR, cert, key, ctx.config.tls.expiry_warning_days
+        )
     except CertificateError as exc:
         _audit_certificate(request, "failure", reason=str(exc)[:200])
         raise
     state = access.web_state(request)
     _record(request, "config", f"device certificate replaced: {info['subject']}")
+    log_certificate_expiry(info)
     _audit_certificate(
         request, "success", subject=info.get("subject"), issuer=info.get("issuer"),
         sha256=info.get("sha256_fingerprint"), not_after=info.get("not_after"),
@@ -548,6 +557,40 @@ def _audit_certificate(request: web.Request, outcome: str, **details: object) ->
     feed = access.audit_feed(request)
     if feed is not None:
         feed.record_as(access.audit_actor(request), "certificate-install", outcome, details)
+
+
+async def get_ca_bundle(request: web.Request) -> web.StreamResponse:
+    refused = access.require_admin(request)
+    if refused is not None:
+        return refused
+    ctx = _ctx(request)
+    return web.json_response(ca_bundle_info(ctx.state_dir / TLS_DIR, ctx.config.tls))
+
+
+async def put_ca_bundle(request: web.Request) -> web.StreamResponse:
+    """Import the CAs outbound peers (SMTP, FTP, LDAP, ...) are verified with; an empty
+    bundle removes the imported one."""
+    refused = access.require_admin(request)
+    if refused is not None:
+        return refused
+    data = await _json_body(request)
+    bundle = data.get("bundle")
+    if set(data) - {"bundle"} or not isinstance(bundle, str):
+        return error(400, "send {bundle: PEM certificates}")
+    try:
+        info = replace_ca_bundle(request, bundle)
+    except CertificateError as exc:
+        return error(422, str(exc))
+    return web.json_response(info)
+
+
+def replace_ca_bundle(request: web.Request, bundle: str) -> dict[str, object]:
+    """Shared with the Security page: install, log, answer what is now trusted."""
+    ctx = _ctx(request)
+    certs = install_ca_bundle(ctx.state_dir / TLS_DIR, bundle)
+    subjects = ", ".join(str(c["subject"]) for c in certs) or "none (removed)"
+    _record(request, "config", f"CA bundle for outbound peers imported: {subjects}")
+    return ca_bundle_info(ctx.state_dir / TLS_DIR, ctx.config.tls)
 
 
 async def post_csr(request: web.Request) -> web.StreamResponse:
@@ -602,6 +645,8 @@ def add_api_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/certificate", get_certificate)
     r.add_put(f"{PREFIX}/certificate", put_certificate)
     r.add_post(f"{PREFIX}/certificate/csr", post_csr)
+    r.add_get(f"{PREFIX}/ca-bundle", get_ca_bundle)
+    r.add_put(f"{PREFIX}/ca-bundle", put_ca_bundle)
     r.add_get(f"{PREFIX}/openapi.json", get_openapi)
     # Imported here: its handlers use this module's error() and JSON body reader.
     from mfpd.services.web import api_ip_filter, api_ipsec

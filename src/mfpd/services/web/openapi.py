@@ -184,11 +184,16 @@ _SCHEMAS: dict[str, Any] = {
     "Settings": {
         "type": "object",
         "description": "the editable settings; PATCH takes an RFC 7396 merge patch of it",
-        "required": ["identity", "services", "web"],
+        "required": ["identity", "services", "web", "tls"],
         "properties": {
             "identity": {"type": "object", "additionalProperties": {"type": "string"}},
             "services": {"type": "object"},
             "web": {"type": "object"},
+            "tls": {
+                "type": "object",
+                "description": "minimum_version (1.2, 1.3), ciphers (OpenSSL list for TLS "
+                "1.2), hsts_max_age, ca_bundle (a path), expiry_warning_days",
+            },
         },
     },
     "ActionResult": {
@@ -319,6 +324,40 @@ _SCHEMAS: dict[str, Any] = {
             "serial_number": {"type": "string"},
             "sha256_fingerprint": {"type": "string"},
             "subject_alt_names": {"type": "array", "items": {"type": "string"}},
+            "days_left": {"type": "integer"},
+            "condition": {"type": "string", "enum": ["valid", "expiring", "expired"]},
+            "warning": {
+                "type": "boolean",
+                "description": "expires within [tls] expiry_warning_days, or has expired",
+            },
+        },
+    },
+    "CaBundle": {
+        "type": "object",
+        "required": ["uploaded", "files"],
+        "properties": {
+            "uploaded": {"type": "boolean"},
+            "files": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "path": {"type": "string"},
+                        "error": {"type": "string"},
+                        "certificates": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "subject": {"type": "string"},
+                                    "not_after": {"type": "string", "format": "date-time"},
+                                    "sha256_fingerprint": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
         },
     },
     "Token": {
@@ -847,6 +886,38 @@ def _paths() -> dict[str, Any]:
                     **_errors(400, 401, 403, 413, 415),
                 },
             }
+        },
+        "/api/v1/ca-bundle": {
+            "get": {
+                "summary": "The CAs outbound peers are verified with ([tls] ca_bundle and the "
+                "imported bundle)",
+                "operationId": "getCaBundle",
+                "security": _ADMIN,
+                "responses": {"200": _json(_ref("CaBundle"), "the bundles"), "401": _ERROR},
+            },
+            "put": {
+                "summary": "Import a CA bundle (PEM certificates) for outbound peers; an empty "
+                "one removes the imported bundle",
+                "operationId": "importCaBundle",
+                "security": _ADMIN,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["bundle"],
+                                "properties": {"bundle": {"type": "string"}},
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_ref("CaBundle"), "imported"),
+                    **_errors(400, 401, 403, 413, 415, 422),
+                },
+            },
         },
         "/api/v1/openapi.json": {
             "get": {

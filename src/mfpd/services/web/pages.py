@@ -15,6 +15,7 @@ import time
 from aiohttp import web
 
 from mfpd.security.audit import CATEGORIES, LEVELS
+from mfpd.security.tls import TLS_DIR, certificate_expiry
 from mfpd.services.web import access, pages_jobs, pages_login, pages_properties
 from mfpd.services.web.pages_render import (
     FLASH_KEY,
@@ -72,6 +73,7 @@ async def get_status_page(request: web.Request) -> web.Response:
         nonce=True,
         uptime=duration_text(time.time() - device.started_at),
         supplies_type="Toner",
+        certificate=certificate_expiry(ctx.state_dir / TLS_DIR, ctx.config.tls.expiry_warning_days),
     )
 
 

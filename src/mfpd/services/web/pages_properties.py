@@ -18,11 +18,16 @@ from aiohttp import web
 from mfpd.config import HTTP_DEPENDENTS
 from mfpd.device.identity import EDITABLE
 from mfpd.device.operator import FAULTS
-from mfpd.security.tls import TLS_DIR, CertificateError, certificate_info
+from mfpd.security.tls import TLS_DIR, CertificateError, ca_bundle_info, certificate_info
 from mfpd.services.base import PortEntry
 from mfpd.services.web import access
 from mfpd.services.web.actions import ActionError, device_action
-from mfpd.services.web.api import make_signing_request, overwrite_now, replace_certificate
+from mfpd.services.web.api import (
+    make_signing_request,
+    overwrite_now,
+    replace_ca_bundle,
+    replace_certificate,
+)
 from mfpd.services.web.pages_ip_filter import post_ip_filter
 from mfpd.services.web.pages_ipsec import NOT_ENFORCED, TUNNEL_LIFE, post_ipsec
 from mfpd.services.web.pages_login import MAX_PASSWORD
@@ -164,6 +169,7 @@ def section_page(
         tunnel_life=TUNNEL_LIFE,
         backend_state=ctx_of(request).gate.backend_state if section.key == "ip-filter" else "",
         overwrite=_overwrite_status(request) if section.key == "security" else {},
+        ca_bundle=_ca_bundle(request) if section.key == "security" else {},
     )
 
 
@@ -186,9 +192,15 @@ def _rules(request: web.Request, section: Section) -> list[dict[str, Any]]:
 
 def _certificate(request: web.Request) -> dict[str, object]:
     try:
-        return certificate_info(ctx_of(request).state_dir / TLS_DIR)
+        ctx = ctx_of(request)
+        return certificate_info(ctx.state_dir / TLS_DIR, ctx.config.tls.expiry_warning_days)
     except (OSError, ValueError):
         return {}
+
+
+def _ca_bundle(request: web.Request) -> dict[str, object]:
+    ctx = ctx_of(request)
+    return ca_bundle_info(ctx.state_dir / TLS_DIR, ctx.config.tls)
 
 
 async def get_section(request: web.Request) -> web.StreamResponse:
@@ -228,7 +240,7 @@ async def post_section(request: web.Request) -> web.StreamResponse:
         return await post_ip_filter(request, again, form)
     if section.key == "security" and name == "password":
         return await _password(request, section, form)
-    if section.key == "security" and name in ("csr", "certificate"):
+    if section.key == "security" and name in ("csr", "certificate", "ca_bundle"):
         return await _tls(request, section, name, form)
     if section.key == "security" and name == "overwrite":
         return await _overwrite(request, section)
@@ -319,6 +331,16 @@ async def _tls(
             return section_page(request, section, errors={"certificate": str(exc)}, status=422)
         flash(request, "The signing request is made: give it to your certificate authority.",
               secret=csr)  # fmt: skip
+        raise see_other(request, section.path)
+    if name == "ca_bundle":
+        try:
+            bundle = replace_ca_bundle(request, form.get("bundle", ""))
+        except CertificateError as exc:
+            return section_page(request, section, errors={"ca_bundle": str(exc)}, status=422)
+        flash(
+            request,
+            "The CA bundle is imported." if bundle["uploaded"] else "The CA bundle is removed.",
+        )
         raise see_other(request, section.path)
     try:
         info = await replace_certificate(request, form.get("certificate", ""), form.get("key", ""))

@@ -162,6 +162,18 @@ def _web_patch(form: Form, settings: dict[str, Any]) -> dict[str, Any]:
     return patch
 
 
+def _tls_patch(form: Form, settings: dict[str, Any]) -> dict[str, Any]:
+    current = settings["tls"]
+    fields = {
+        "minimum_version": form.get("minimum_version", "").strip(),
+        "ciphers": form.get("ciphers", "").strip(),
+        "hsts_max_age": _number(form.get("hsts_max_age", "")),
+        "expiry_warning_days": _number(form.get("expiry_warning_days", "")),
+    }
+    changed = {k: v for k, v in fields.items() if v != current[k]}
+    return {"tls": changed} if changed else {}
+
+
 PATCHES: dict[tuple[str, str], PatchBuilder] = {
     ("general", "identity"): _identity_patch,
     ("services", "services"): _services_patch,
@@ -170,4 +182,5 @@ PATCHES: dict[tuple[str, str], PatchBuilder] = {
     ("snmp", "users"): _users_patch,
     ("snmp", "traps"): _traps_patch,
     ("security", "web"): _web_patch,
+    ("security", "tls"): _tls_patch,
 }
