@@ -21,6 +21,7 @@ REGISTRY: dict[str, str] = {
     "http": "mfpd.services.ipp.server:HttpService",
     "status": "mfpd.services.web.status_channel:StatusChannel",
     "snmp": "mfpd.services.snmp.agent:SnmpService",
+    "mdns": "mfpd.services.discovery.mdns:MdnsService",
 }
 
 PROTOCOLS: dict[str, str] = {
