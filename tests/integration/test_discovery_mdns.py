@@ -43,10 +43,12 @@ import pytest
 from tests.conftest import (
     FAST_CONFIG,
     ROOT,
+    Mfpd,
     NamespacedMfpd,
     missing,
     multicast_namespace,
     need,
+    network_namespace,
 )
 
 pytestmark = pytest.mark.integration
@@ -377,11 +379,33 @@ def test_cups_dnssd_backend_lists_it(device: NamespacedMfpd, avahi: Avahi) -> No
     need(backend)
     uuid = ipp_attributes(device, "ipp://127.0.0.1:631/ipp/print")["printer-uuid"]
     out = device.run([backend], WAIT, env=avahi.env)
-    lines = [line for line in out.stdout.splitlines() if f"{NAME}._ipp" in line]
-    assert lines, out.stdout + out.stderr
-    assert lines[0].startswith(f"network dnssd://{NAME}._ipp._tcp.local/"), lines
-    assert f"uuid={uuid.removeprefix('urn:uuid:')}" in lines[0]
-    assert '"Xerox WorkCentre 7755"' in lines[0]
+    # The instance as IPP and IPPS (the backend merges the two when it has seen both before
+    # it reports, keeping IPPS), named by the TXT record's ty, UUID and usb_ keys.
+    lines = [line for line in out.stdout.splitlines() if f"dnssd://{NAME}." in line]
+    expected = {
+        f"network dnssd://{NAME}.{service}.local/?uuid={uuid.removeprefix('urn:uuid:')} "
+        f'"Xerox WorkCentre 7755" "{NAME}" '
+        '"MFG:Xerox;MDL:WorkCentre 7755;CMD:PJL,PCL,PCLXL,POSTSCRIPT,PDF,URF,PWGRaster;" ""'
+        for service in ("_ipp._tcp", "_ipps._tcp")
+    }
+    assert lines and set(lines) <= expected, out.stdout + out.stderr
+
+
+def run_operation(device: NamespacedMfpd, operation: str, *lines: str) -> None:
+    """One IPP operation with ipptool, inside the namespace; it must succeed."""
+    test = device.state_dir.parent / "operation.test"
+    test.write_text(
+        "{\n"
+        + "\n".join([
+            f"OPERATION {operation}", "GROUP operation-attributes-tag",
+            "ATTR charset attributes-charset utf-8",
+            "ATTR language attributes-natural-language en", "ATTR uri printer-uri $uri",
+            "ATTR name requesting-user-name tester", *lines, "STATUS successful-ok",
+        ])
+        + "\n}\n"
+    )  # fmt: skip
+    out = device.run(["ipptool", "-t", "ipp://127.0.0.1:631/ipp/print", str(test)], WAIT)
+    assert "[PASS]" in out.stdout, out.stdout + out.stderr
 
 
 def patch_config(device: NamespacedMfpd, patch: dict[str, Any]) -> None:
@@ -402,29 +426,40 @@ def daemon_on_5353(device: NamespacedMfpd) -> list[str]:
 
 
 def test_a_location_change_reaches_an_open_browser_and_switching_off_says_goodbye(
-    device: NamespacedMfpd,
+    device: NamespacedMfpd, avahi: Avahi
 ) -> None:
     need("ipptool", "curl", "ss")
     browser = Browser(device.namespace, "_ipp._tcp.local.", 60)
     try:
         first = browser.wait_for(lambda e: e["event"] == "added", "the printer")
         assert first["txt"]["note"] == LOCATION
-        test = device.state_dir.parent / "set-location.test"
-        test.write_text(
-            "{\n OPERATION Set-Printer-Attributes\n GROUP operation-attributes-tag\n"
-            " ATTR charset attributes-charset utf-8\n"
-            " ATTR language attributes-natural-language en\n ATTR uri printer-uri $uri\n"
-            " ATTR name requesting-user-name tester\n GROUP printer-attributes-tag\n"
-            ' ATTR text printer-location "Lobby, ground floor"\n STATUS successful-ok\n}\n'
-        )
-        out = device.run(["ipptool", "-t", "ipp://127.0.0.1:631/ipp/print", str(test)], WAIT)
-        assert "[PASS]" in out.stdout, out.stdout + out.stderr
+        run_operation(
+            device, "Set-Printer-Attributes",
+            "GROUP printer-attributes-tag", 'ATTR text printer-location "Lobby, ground floor"',
+        )  # fmt: skip
         updated = browser.wait_for(
             lambda e: e["event"] == "updated" and e["txt"].get("note") == "Lobby, ground floor",
             "the new note",
         )
         ipp = ipp_attributes(device, "ipp://127.0.0.1:631/ipp/print")
         assert updated["txt"]["note"] == ipp["printer-location"]
+        # The state is in the TXT record too (printer-state): paused, it says stopped.
+        run_operation(device, "Pause-Printer")
+        browser.wait_for(
+            lambda e: e["event"] == "updated" and e["txt"].get("printer-state") == "5",
+            "printer-state 5",
+        )
+        assert ipp_attributes(device, "ipp://127.0.0.1:631/ipp/print")["printer-state"] == (
+            "stopped"
+        )
+        # Resumed: the idle TXT record again. A browser that held it a moment ago keeps the
+        # flushed copy for a second (RFC 6762 10.2) and reports no update for it; avahi,
+        # asked afresh, reads the record now announced.
+        run_operation(device, "Resume-Printer")
+        wait_until(
+            lambda: avahi_browse(avahi, "_ipp._tcp")[0]["txt"]["printer-state"] == "3",
+            "printer-state 3",
+        )
 
         assert daemon_on_5353(device)
         patch_config(device, {"services": {"mdns": {"enabled": False}}})
@@ -495,3 +530,28 @@ def test_a_name_already_taken_is_renamed(tmp_path: Path) -> None:
                 stop_device(daemon)
         finally:
             stop_process(holder)
+
+
+def mdns_row(state_dir: Path) -> dict[str, Any]:
+    rows = json.loads((state_dir / "ports.json").read_text())
+    row: dict[str, Any] = next(r for r in rows if r["service"] == "mdns")
+    return row
+
+
+def test_the_row_says_why_mdns_is_not_listening(mfpd: Mfpd, tmp_path: Path) -> None:
+    """Regular test daemons run with a port offset on a loopback without multicast: mdns
+    opens nothing there (5353 cannot move: every querier asks on it) and says so."""
+    row = mdns_row(mfpd.state_dir)
+    assert row["state"] == "unavailable", row
+    assert row["note"] == f"mDNS is on 5353 only; port offset {mfpd.offset}"
+    with network_namespace("mfpd-mdns3", WAIT) as namespace:  # lo without multicast
+        daemon = start_device(tmp_path / "namespaced", namespace)
+        try:
+            row = mdns_row(daemon.state_dir)
+            assert (row["state"], row["port"]) == ("unavailable", 5353), row
+            assert row["note"].startswith("not listening: lo carries no multicast"), row
+            assert not daemon_on_5353(daemon)
+            ipp = ipp_attributes(daemon, "ipp://127.0.0.1:631/ipp/print")
+            assert ipp["printer-dns-sd-name"] == "no-value"
+        finally:
+            stop_device(daemon)

@@ -44,6 +44,8 @@ WATCHED = (
 )
 # Several events arrive together (a job's start changes state and levels): one update.
 SETTLE = 0.3
+# Seconds between two announcements of changed records (with some margin over 1 s).
+FLUSH_WINDOW = 1.2
 # How long an owner of the instance name has to answer the multicast lookup (milliseconds);
 # RFC 6762 6: a responder answers a shared-record query within 20-120 ms.
 LOOKUP_MS = 1000
@@ -136,6 +138,11 @@ class MdnsService:
                 await asyncio.sleep(SETTLE)
                 self._changed.clear()
                 await self._update()
+                # RFC 6762 10.2: records that arrive within a second of a cache-flush record
+                # of the same name join its set instead of replacing it, so a TXT record
+                # changed twice within a second leaves both in avahi's cache (seen: an
+                # idle-paused-idle within 0.7 s, avahi kept showing "stopped").
+                await asyncio.sleep(FLUSH_WINDOW)
         except asyncio.CancelledError:
             raise
         except Exception:
