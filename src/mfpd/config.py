@@ -230,6 +230,13 @@ class PlannedService(ServiceConfig):
     port: Port
 
 
+class MdnsServiceConfig(ServiceConfig):
+    """mDNS/DNS-SD (services/discovery/mdns.py). RFC 6762 section 3: queriers ask on 5353
+    only, so the port is shown, not moved: with a port offset the row is "unavailable"."""
+
+    port: Port = 5353
+
+
 def _planned(port: int, enabled: bool = True) -> PlannedService:
     return PlannedService(port=port, enabled=enabled)
 
@@ -244,7 +251,7 @@ class ServicesConfig(_Strict):
     slp: PlannedService = Field(default_factory=lambda: _planned(427))
     ssdp: PlannedService = Field(default_factory=lambda: _planned(1900))
     status: StatusChannelConfig = Field(default_factory=StatusChannelConfig)
-    mdns: PlannedService = Field(default_factory=lambda: _planned(5353))
+    mdns: MdnsServiceConfig = Field(default_factory=MdnsServiceConfig)
     wsd: PlannedService = Field(default_factory=lambda: _planned(3702))
     netbios_ns: PlannedService = Field(default_factory=lambda: _planned(137))
     netbios_dgm: PlannedService = Field(default_factory=lambda: _planned(138))

@@ -127,3 +127,10 @@ def test_adverts_follow_the_live_port_table() -> None:
     assert [(a.service, a.port) for a in some] == [("_ipp._tcp", 8631), ("_http._tcp", 8080)]
     assert some[0].txt["adminurl"] == f"http://{HOST}:8631/"
     assert adverts(attrs, ports(lpd=515), host=HOST, lpd_queue=None, tls_version="1.3") == []
+
+
+def test_the_switch_alone_is_a_whole_mdns_section() -> None:
+    """`[services.mdns] enabled = false` is all a configuration needs (the contract); the
+    port is 5353 unless set."""
+    config = parse_config("[services.mdns]\nenabled = false\n")
+    assert (config.services.mdns.enabled, config.services.mdns.port) == (False, 5353)
