@@ -33,6 +33,7 @@ from mfpd.services.ipp.printer_attributes import PrinterAttributes, printer_uris
 # RFC 6762 section 3: every querier asks on 5353; a responder elsewhere is heard by nobody.
 MDNS_PORT = 5353
 GROUP = "224.0.0.251"
+GROUP_V6 = "ff02::fb"
 # The device events that change what the TXT records say or which listeners are up.
 WATCHED = (
     "identity.changed",
@@ -92,17 +93,19 @@ class MdnsService:
         interfaces, names, version = where
         try:
             zc = AsyncZeroconf(interfaces=list(interfaces), ip_version=version)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # RuntimeError: zeroconf found no interface
             # Discovery failing must not keep the device from printing: shown, not fatal.
             self.log.warning("mdns: cannot open %d/udp: %s", MDNS_PORT, exc)
-            return row("unavailable", f"cannot open {MDNS_PORT}: {exc.strerror or exc}")
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            return row("unavailable", f"cannot open {MDNS_PORT}: {why}")
         self._zc = zc
         self._addresses = list(interfaces)
         self._loop = asyncio.get_running_loop()
         self._unsubscribe = ctx.device.events.subscribe(self._on_event)
         # Probing takes about two seconds (RFC 6762 8.1): the daemon does not wait for it.
         self._task = asyncio.create_task(self._run(), name="mdns")
-        return row("listening", f"multicast {GROUP} on {', '.join(names)}")
+        group = GROUP_V6 if version is IPVersion.V6Only else GROUP
+        return row("listening", f"multicast {group} on {', '.join(names)}")
 
     async def stop(self, grace: float) -> None:
         if self._unsubscribe is not None:
