@@ -254,6 +254,9 @@ class SsdpConfig(ResponderConfig):
 
 
 class MdnsConfig(ResponderConfig):
+    """mDNS/DNS-SD (services/discovery/mdns.py). RFC 6762 section 3: queriers ask on 5353
+    only, so the port is shown, not moved: with a port offset the row is "unavailable"."""
+
     port: Port = 5353
 
 

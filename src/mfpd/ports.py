@@ -11,6 +11,9 @@ from mfpd.services import PROTOCOLS, REGISTRY
 from mfpd.services.base import UNPRIVILEGED_SHIFT, PortEntry
 
 PORTS_FILE = "ports.json"
+# Services whose clients ask on one port only, so they are not moved by a port offset:
+# mDNS queriers send to 5353 (RFC 6762 section 3). With an offset their rows are unavailable.
+FIXED_PORTS = {"mdns": (5353, "mDNS")}
 
 
 def configured_services(config: Config) -> list[tuple[str, ServiceConfig]]:
@@ -34,6 +37,10 @@ def closed_row(config: Config, name: str, bind: str, offset: int) -> PortEntry |
         return PortEntry(
             name, PROTOCOLS[name], bind, port, svc.port, "unavailable", "not in this release"
         )
+    if name in FIXED_PORTS and offset:
+        fixed, label = FIXED_PORTS[name]
+        note = f"{label} is on {fixed} only; port offset {offset}"
+        return PortEntry(name, PROTOCOLS[name], bind, port, svc.port, "unavailable", note)
     return None
 
 

@@ -110,6 +110,10 @@ class Device:
         # Counts the changes made through the methods below (all there are): a reader that
         # keeps what it built from the device (IPP's printer attributes) compares it.
         self.revision = 0
+        # The DNS-SD instance name mDNS holds now (IPP printer-dns-sd-name), set by the mDNS
+        # service once its name is its own (after a conflict: "XRX-WC7755 (2)"); empty while
+        # the device is not advertised.
+        self.dns_sd_name = ""
         self._sync_conditions()
 
     # -- state ---------------------------------------------------------------------------
@@ -467,6 +471,11 @@ class Device:
         self.revision += 1
         self.config_changed_at = self._clock()
         self.events.publish("identity.changed", changes=changes, old=before)
+
+    def set_dns_sd_name(self, name: str) -> None:
+        if name != self.dns_sd_name:
+            self.dns_sd_name = name
+            self.revision += 1
 
     def set_console(self, **changes: str) -> None:
         self._changed(lambda: _assign(self.console, changes))

@@ -24,6 +24,7 @@ REGISTRY: dict[str, str] = {
     "slp": "mfpd.services.discovery.slp:SlpService",
     "netbios_ns": "mfpd.services.discovery.netbios:NetbiosNameService",
     "netbios_dgm": "mfpd.services.discovery.netbios:NetbiosDatagramService",
+    "mdns": "mfpd.services.discovery.mdns:MdnsService",
 }
 
 PROTOCOLS: dict[str, str] = {

@@ -85,3 +85,7 @@ def date(name: str, when: float) -> Attribute:
 
 def unknown(name: str) -> Attribute:
     return Attribute.of(name, ValueTag.UNKNOWN)
+
+
+def no_value(name: str) -> Attribute:
+    return Attribute.of(name, ValueTag.NO_VALUE)

@@ -371,7 +371,7 @@ class PrinterAttributes:
         glance = (self.stamp(device, spool), uris)
         if glance == self._glance:
             return self._description, self._live, self._materials
-        key = (device.identity, device.config_changed_at, uris)
+        key = (device.identity, device.config_changed_at, device.dns_sd_name, uris)
         if key != self._key:
             forget_encoded(self._description)
             self._description = tuple(_description(device, uris, self.settings))
@@ -543,6 +543,11 @@ def _description(device: Device, uris: PrinterUris, settings: IppConfig) -> list
         b.uri("printer-more-info", uris.web),
         b.uri("printer-supply-info-uri", uris.web + "#supplies"),
         b.name_("printer-name", ident.name),
+        # PWG 5100.13 (JPS3): the DNS-SD instance name the printer holds; no-value while
+        # it is not advertised (mdns off, or not on this network).
+        b.name_("printer-dns-sd-name", device.dns_sd_name)
+        if device.dns_sd_name
+        else b.no_value("printer-dns-sd-name"),
         b.keyword("printer-kind", "document"),
         b.resolution("printer-resolution-default", 600),
         b.resolution("printer-resolution-supported", 600, 1200),
