@@ -223,6 +223,21 @@ class SnmpServiceConfig(ServiceConfig):
         return self
 
 
+class SsdpServiceConfig(ServiceConfig):
+    """SSDP/UPnP on 1900 (UDA 1.1 section 1)."""
+
+    port: Port = 1900
+    # CACHE-CONTROL max-age of the advertisements, in seconds; ssdp:alive goes out again
+    # before half of it has passed. UDA 1.1 1.2.2 recommends 1800 or more.
+    max_age: Annotated[int, Field(ge=2, le=86400)] = 1800
+
+
+class WsdServiceConfig(ServiceConfig):
+    """WS-Discovery on 3702, its metadata over the web listener (POST /wsd)."""
+
+    port: Port = 3702
+
+
 class PlannedService(ServiceConfig):
     """A service of the port table that a later release implements."""
 
@@ -242,10 +257,10 @@ class ServicesConfig(_Strict):
     ipp: IppListenerConfig = Field(default_factory=IppListenerConfig)
     snmp: SnmpServiceConfig = Field(default_factory=SnmpServiceConfig)
     slp: PlannedService = Field(default_factory=lambda: _planned(427))
-    ssdp: PlannedService = Field(default_factory=lambda: _planned(1900))
+    ssdp: SsdpServiceConfig = Field(default_factory=SsdpServiceConfig)
     status: StatusChannelConfig = Field(default_factory=StatusChannelConfig)
     mdns: PlannedService = Field(default_factory=lambda: _planned(5353))
-    wsd: PlannedService = Field(default_factory=lambda: _planned(3702))
+    wsd: WsdServiceConfig = Field(default_factory=WsdServiceConfig)
     netbios_ns: PlannedService = Field(default_factory=lambda: _planned(137))
     netbios_dgm: PlannedService = Field(default_factory=lambda: _planned(138))
 

@@ -21,6 +21,8 @@ REGISTRY: dict[str, str] = {
     "http": "mfpd.services.ipp.server:HttpService",
     "status": "mfpd.services.web.status_channel:StatusChannel",
     "snmp": "mfpd.services.snmp.agent:SnmpService",
+    "ssdp": "mfpd.services.discovery.ssdp:SsdpResponder",
+    "wsd": "mfpd.services.discovery.wsd:WsdResponder",
 }
 
 PROTOCOLS: dict[str, str] = {
