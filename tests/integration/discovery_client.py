@@ -8,7 +8,8 @@ one JSON document.
   flood HOST PORT COUNT PAYLOAD_HEX [--source ADDRESS] [--quiet SECONDS] [--vary]
         COUNT datagrams from one source (--vary: "#N#" in the payload becomes a counter),
         then every answer until QUIET seconds pass without one
-  spray HOST PORT [--source ADDRESS]   the datagrams of a JSON list of hex strings on stdin
+  spray HOST PORT [--source ADDRESS] [--quiet SECONDS] [--expect]
+        the datagrams of a JSON list of hex strings on stdin (--expect: an answer is due)
   http METHOD URL [--body-hex HEX] [--type CONTENT_TYPE] [--token TOKEN]
 """
 
@@ -48,7 +49,7 @@ def listen(group: str, port: int, seconds: float, until: str, times: int) -> dic
 
 
 def flood(
-    host: str, port: int, payloads: list[bytes], source: str, quiet: float
+    host: str, port: int, payloads: list[bytes], source: str, quiet: float, first_wait: float
 ) -> dict[str, object]:
     """Answers are read while sending (a full receive buffer would drop them, and the count
     of bytes out would come out low); the flood is paced so that the daemon's receive buffer
@@ -63,29 +64,30 @@ def flood(
     sent = received = replies = 0
     first = ""
 
-    def drain() -> None:
+    def take(data: bytes) -> None:
         nonlocal received, replies, first
-        while True:
-            try:
-                data = sock.recv(65535)
-            except (BlockingIOError, TimeoutError):
-                return
-            received += len(data)
-            replies += 1
-            first = first or data.decode("utf-8", "replace")
+        received += len(data)
+        replies += 1
+        first = first or data.decode("utf-8", "replace")
 
     sock.setblocking(False)
     for number, payload in enumerate(payloads):
         sent += sock.sendto(payload, (host, port))
         if number % 20 == 19:
-            drain()
+            while True:
+                try:
+                    take(sock.recv(65535))
+                except BlockingIOError:
+                    break
             time.sleep(0.002)
-    sock.settimeout(quiet)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        before = replies
-        drain()
-        if replies == before:
+        # An answer that is expected may be slow to come on a loaded machine; once one came,
+        # `quiet` seconds without another end the wait.
+        sock.settimeout(first_wait if replies == 0 else quiet)
+        try:
+            take(sock.recv(65535))
+        except TimeoutError:
             break
     return {"bytes_in": sent, "bytes_out": received, "replies": replies, "first": first}
 
@@ -127,7 +129,8 @@ def main() -> None:
     p.add_argument("host")
     p.add_argument("port", type=int)
     p.add_argument("--source", default="127.0.0.1")
-    p.add_argument("--quiet", type=float, default=1.5)
+    p.add_argument("--quiet", type=float, default=1.0)
+    p.add_argument("--expect", action="store_true", help="an answer is due: wait up to 10 s")
     p = commands.add_parser("http")
     p.add_argument("method")
     p.add_argument("url")
@@ -143,10 +146,11 @@ def main() -> None:
         payloads = [
             payload.replace(b"#N#", str(n).encode()) if args.vary else payload for n in range(count)
         ]
-        result = flood(args.host, args.port, payloads, args.source, args.quiet)
+        result = flood(args.host, args.port, payloads, args.source, args.quiet, args.quiet)
     elif args.command == "spray":
         payloads = [bytes.fromhex(h) for h in json.load(sys.stdin)][:20000]
-        result = flood(args.host, args.port, payloads, args.source, args.quiet)
+        first_wait = 10.0 if args.expect else args.quiet
+        result = flood(args.host, args.port, payloads, args.source, args.quiet, first_wait)
     else:
         body = bytes.fromhex(args.body_hex) if args.body_hex else None
         result = http(args.method, args.url, body, args.type, args.token)
