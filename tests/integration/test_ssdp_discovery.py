@@ -334,6 +334,28 @@ def test_answer_headers_and_description_agree(device: NamespacedMfpd) -> None:
     assert ask(device, search("urn:schemas-upnp-org:device:MediaServer:1"), expect=False) == []
 
 
+def test_wildcard_bind_answers_once_with_a_reachable_location(
+    tmp_path: Path,
+) -> None:
+    """`mfpd serve --bind 0.0.0.0` (the issue's contract): a multicast M-SEARCH gets one
+    answer, not two (a unicast socket on the wildcard address also receives the group's
+    datagrams unless IP_MULTICAST_ALL is off), and LOCATION names the address the client
+    reached, not 0.0.0.0."""
+    with multicast_namespace("mfpd-ssdp-any", WAIT) as netns:
+        daemon = NamespacedMfpd(tmp_path / "state", CONFIG, netns, bind="0.0.0.0")
+        try:
+            daemon.start(timeout=WAIT)
+            assert "multicast 239.255.255.250 on lo" in port_row(daemon, "ssdp")["note"]
+            answer = client(daemon, "spray", ssdp.GROUP, "1900", "--expect", "--quiet", "1.5",
+                            stdin=json.dumps([search("upnp:rootdevice", 1).hex()]))  # fmt: skip
+            assert answer["replies"] == 1, answer
+            location = headers(answer["first"])["LOCATION"]
+            assert location == f"http://127.0.0.1:{daemon.ports['http']}/upnp/description.xml"
+            assert client(daemon, "http", "GET", location)["status"] == 200
+        finally:
+            stop_device(daemon)
+
+
 # -- abuse -------------------------------------------------------------------------------
 
 
