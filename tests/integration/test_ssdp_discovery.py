@@ -116,15 +116,26 @@ class Listener:
         return [d["text"] for d in json.loads(out)["datagrams"]]
 
 
-def switch(device: NamespacedMfpd, service: str, enabled: bool) -> None:
+def api_token(device: NamespacedMfpd) -> str:
+    token: str | None = getattr(device, "discovery_token", None)
+    if token is None:
+        token = device.cli("token", "discovery-tests").stdout.strip()
+        device.discovery_token = token  # type: ignore[attr-defined]
+    return token
+
+
+def patch_config(device: NamespacedMfpd, patch: dict[str, Any]) -> None:
     """PATCH /api/v1/config with an API token, as a script would."""
-    token = device.cli("token", "discovery-tests").stdout.strip()
-    patch = json.dumps({"services": {service: {"enabled": enabled}}}).encode()
     answer = client(
         device, "http", "PATCH", f"http://127.0.0.1:{device.ports['http']}/api/v1/config",
-        "--body-hex", patch.hex(), "--type", "application/merge-patch+json", "--token", token,
+        "--body-hex", json.dumps(patch).encode().hex(), "--type",
+        "application/merge-patch+json", "--token", api_token(device),
     )  # fmt: skip
     assert answer["status"] == 200, answer
+
+
+def switch(device: NamespacedMfpd, service: str, enabled: bool) -> None:
+    patch_config(device, {"services": {service: {"enabled": enabled}}})
 
 
 def udp_ports(device: NamespacedMfpd) -> str:
@@ -409,7 +420,23 @@ def test_malformed_datagrams_get_silence(device: NamespacedMfpd, datagrams: list
     assert text.startswith("HTTP/1.1 200 OK"), text
 
 
-# -- announcements, and switching off (last: it changes the daemon) --------------------------
+# -- announcements, and switching off (last: they change the daemon) -------------------------
+
+
+def test_a_new_name_is_announced_with_a_new_configid(device: NamespacedMfpd) -> None:
+    (text,) = ask(device, search("upnp:rootdevice"))
+    before = headers(text)["CONFIGID.UPNP.ORG"]
+    api_token(device)  # made before the listener starts: it takes a second
+    listener = Listener(device, ssdp.GROUP, 1900, "NT: upnp:rootdevice\r\nNTS: ssdp:alive", 2)
+    patch_config(device, {"identity": {"info": "Front desk MFP"}})
+    alive = [headers(t) for t in listener.datagrams() if "NTS: ssdp:alive" in t]
+    # A periodic alive may come before the change's: the last one has the new CONFIGID.
+    assert alive and alive[-1]["CONFIGID.UPNP.ORG"] != before, (before, alive)
+    page = client(device, "http", "GET", alive[-1]["LOCATION"])
+    root = ET.fromstring(page["body"])
+    assert root.get("configId") == alive[-1]["CONFIGID.UPNP.ORG"]
+    assert root.findtext("d:device/d:friendlyName", namespaces=UPNP_NS) == "Front desk MFP"
+    patch_config(device, {"identity": {"info": ""}})
 
 
 def test_switched_off_byebye_and_closed_then_on_alive(device: NamespacedMfpd) -> None:

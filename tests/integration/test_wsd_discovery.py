@@ -33,8 +33,10 @@ from tests.conftest import FAST_CONFIG, NamespacedMfpd, multicast_namespace, nee
 from tests.integration.test_ssdp_discovery import (
     WAIT,
     Listener,
+    api_token,
     client,
     identity,
+    patch_config,
     port_row,
     stop_device,
     switch,
@@ -333,7 +335,34 @@ def test_malformed_datagrams_get_silence(device: NamespacedMfpd, datagrams: list
     assert send(device, [probe(V2005)], source="127.0.0.5")["replies"] == 1
 
 
-# -- switching off (last: it changes the daemon) ----------------------------------------------
+# -- announcements, and switching off (last: they change the daemon) -------------------------
+
+
+def test_new_metadata_is_announced_by_hello(device: NamespacedMfpd) -> None:
+    """WS-Discovery 4.1: a Hello with a higher MetadataVersion when the metadata changes
+    (here the FriendlyName, IPP printer-info); a Get then returns the new name."""
+    d = f"{{{V2005.ns.discovery}}}"
+    match = matches(send(device, [probe(V2005)])["first"], V2005, "ProbeMatch")
+    before = int(match.findtext(f"{d}MetadataVersion") or 0)
+    api_token(device)  # made before the listener starts: it takes a second
+    listener = Listener(device, wsd.GROUP, 3702, "/Hello</", times=1)
+    patch_config(device, {"identity": {"info": "Front desk MFP"}})
+    (hello, *_) = [t for t in listener.datagrams() if "/Hello</" in t]
+    versions = {
+        int(e.text or 0) for e in ET.fromstring(hello).iter() if e.tag.endswith("MetadataVersion")
+    }
+    assert versions == {before + 1}, hello
+    match = matches(send(device, [probe(V2005)])["first"], V2005, "ProbeMatch")
+    assert int(match.findtext(f"{d}MetadataVersion") or 0) == before + 1
+    xaddrs = match.findtext(f"{d}XAddrs") or ""
+    response = client(
+        device, "http", "POST", xaddrs, "--body-hex",
+        get_request(V2005, f"urn:uuid:{identity(device)['uuid']}").hex(),
+        "--type", "application/soap+xml",
+    )  # fmt: skip
+    name = ET.fromstring(response["body"]).findtext(f".//{{{DEVPROF}}}FriendlyName")
+    assert name == "Front desk MFP"
+    patch_config(device, {"identity": {"info": ""}})
 
 
 def test_switched_off_bye_and_closed_then_on_hello(device: NamespacedMfpd) -> None:

@@ -13,10 +13,12 @@ import asyncio
 import contextlib
 import email.utils
 import random
+from collections.abc import Callable
 from typing import cast
 
 from mfpd.codecs import ssdp
 from mfpd.config import SsdpServiceConfig
+from mfpd.device.events import Event
 from mfpd.services.base import ServiceContext
 from mfpd.services.discovery import advertised
 from mfpd.services.discovery.boot_counter import next_start_number
@@ -45,6 +47,8 @@ class SsdpResponder(DatagramResponder):
         self.boot_id = 0
         self._waiting: set[asyncio.TimerHandle] = set()
         self._announcer: asyncio.Task[None] | None = None
+        self._config_id = 0  # the CONFIGID last announced
+        self._unsubscribe: Callable[[], None] | None = None
         self.unanswerable = LogLimit("searches left unanswered", log=ctx.log, prefix=self.name)
 
     def device(self, host: str) -> ssdp.Device | None:
@@ -136,12 +140,29 @@ class SsdpResponder(DatagramResponder):
             await asyncio.sleep(self.settings.max_age / 2 * random.uniform(0.8, 1.0))
             self._notify(alive=True)
 
+    def _on_event(self, event: Event) -> None:
+        if event.kind == "identity.changed" and self.listening:
+            asyncio.get_running_loop().call_soon(self._description_changed)
+
+    def _description_changed(self) -> None:
+        """A new name in the description means a new CONFIGID: announced at once, so that
+        control points read the description again (UDA 1.1 1.2.2)."""
+        config_id = advertised.upnp_description(self.ctx, self.address).config_id
+        if config_id != self._config_id and self.listening:
+            self._config_id = config_id
+            self._notify(alive=True)
+
     async def announce_start(self) -> None:
         self.boot_id = next_start_number(self.ctx.state_dir, BOOT_ID_FILE)
+        self._config_id = advertised.upnp_description(self.ctx, self.address).config_id
+        self._unsubscribe = self.ctx.device.events.subscribe(self._on_event)
         if self.joined:
             self._announcer = asyncio.create_task(self._announce(), name="ssdp-alive")
 
     async def announce_stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._announcer is not None:
             self._announcer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -16,8 +16,10 @@ import contextlib
 import random
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 
 from mfpd.codecs import wsd
+from mfpd.device.events import Event
 from mfpd.services.base import ServiceContext
 from mfpd.services.discovery import advertised
 from mfpd.services.discovery.boot_counter import metadata_version, next_start_number
@@ -49,6 +51,7 @@ class WsdResponder(DatagramResponder):
         self._waiting: set[asyncio.TimerHandle] = set()
         self._hello: asyncio.Task[None] | None = None
         self._metadata = ("", 0)  # fingerprint and MetadataVersion, kept in the state dir
+        self._unsubscribe: Callable[[], None] | None = None
         self.unanswerable = LogLimit("probes left unanswered", log=ctx.log, prefix=self.name)
 
     def sequence(self) -> wsd.Sequence:
@@ -148,13 +151,29 @@ class WsdResponder(DatagramResponder):
                 await asyncio.sleep(random.uniform(UDP_MIN_DELAY, UDP_MAX_DELAY))
             self._send(messages)
 
+    def _on_event(self, event: Event) -> None:
+        if event.kind == "identity.changed" and self.listening:
+            asyncio.get_running_loop().call_soon(self._metadata_changed)
+
+    def _metadata_changed(self) -> None:
+        """WS-Discovery (both versions) section 4.1: a Hello, with the new MetadataVersion,
+        when the metadata changes: clients fetch it again."""
+        fingerprint = advertised.metadata_fingerprint(self.ctx.device.identity)
+        if fingerprint != self._metadata[0] and self.listening:
+            self._send(self._announcements(hello=True))
+
     async def announce_start(self) -> None:
         self.instance_id = next_start_number(self.ctx.state_dir, INSTANCE_FILE)
         self.message_number = 0
+        self.endpoint(self.address)  # MetadataVersion as of this start
+        self._unsubscribe = self.ctx.device.events.subscribe(self._on_event)
         if self.joined:
             self._hello = asyncio.create_task(self._hellos(), name="wsd-hello")
 
     async def announce_stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._hello is not None:
             self._hello.cancel()
             with contextlib.suppress(asyncio.CancelledError):
