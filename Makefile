@@ -10,8 +10,10 @@ STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 # Debian packages the tests drive: CUPS backends, ipptool, net-snmp (and snmptrapd), rlpr, nmap, socat, gs,
 # pdfinfo (poppler) to cross-check page counts, setpriv (util-linux) to drop privileges,
-# chromium for the web UI's browser tests (driven by Python playwright).
-DEB_PACKAGES := cups cups-client cups-ipp-utils snmp snmptrapd socat rlpr nmap ghostscript poppler-utils procps iproute2 util-linux chromium avahi-daemon avahi-utils samba-common-bin nbtscan dbus
+# chromium for the web UI's browser tests (driven by Python playwright); the discovery
+# responders' clients (avahi, nmblookup from samba-common-bin, nbtscan, dbus for avahi);
+# nftables, ping and curl for the IP filter's tests.
+DEB_PACKAGES := cups cups-client cups-ipp-utils snmp snmptrapd socat rlpr nmap ghostscript poppler-utils procps iproute2 util-linux chromium avahi-daemon avahi-utils samba-common-bin nbtscan dbus nftables iputils-ping curl
 # LPRng conflicts with cups-bsd, so its lpr is unpacked beside the project instead (CLIENTS.md).
 LPRNG_DIR := .tools/lprng
 # net-snmp's snmpd, the reference of bench/snmp_bench.py, is unpacked the same way: installing

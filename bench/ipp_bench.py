@@ -57,7 +57,7 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
-from common import BENCH_CONFIG, ROOT, Daemon, free_port, percentile
+from common import BENCH_CONFIG, ROOT, Daemon, filter_rules, free_port, percentile
 
 sys.path.insert(0, str(ROOT))  # tests.ipp_samples renders the documents ipptool prints
 sys.path.insert(0, str(ROOT / "src"))
@@ -653,6 +653,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--skip-ipptool", action="store_true")
     parser.add_argument(
+        "--filter-rules", type=int, default=0, metavar="N",
+        help="load N IP filter rules that the client passes through (the gate's cost)",
+    )  # fmt: skip
+    parser.add_argument(
         "--ipptool-runs", type=int, default=1, help="runs that also time ipp-everywhere.test"
     )
     parser.add_argument(
@@ -689,7 +693,10 @@ def main() -> None:
     try:
         responder = Responder()
         eve = Ippeveprinter()
-        daemon = Daemon(BENCH_CONFIG + f'[daemon]\nevent_loop = "{args.event_loop}"\n')
+        daemon = Daemon(
+            BENCH_CONFIG + f'[daemon]\nevent_loop = "{args.event_loop}"\n'
+            + filter_rules(args.filter_rules)
+        )  # fmt: skip
         servers = {
             "client ceiling": (responder.proc.pid, responder.port),
             "ippeveprinter": (eve.proc.pid, eve.port),

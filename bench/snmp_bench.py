@@ -44,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import BENCH_CONFIG, ROOT, Daemon, percentile, rss_kib
+from common import BENCH_CONFIG, ROOT, Daemon, filter_rules, percentile, rss_kib
 
 SNMPD_CANDIDATES = (ROOT / ".tools" / "snmpd" / "usr" / "sbin" / "snmpd", Path("/usr/sbin/snmpd"))
 SNMPTRAPD = "/usr/sbin/snmptrapd"
@@ -398,6 +398,10 @@ def main() -> None:
     parser.add_argument("--gets", type=int, default=20000, help="at most, per GET measurement")
     parser.add_argument("--traps", type=int, default=300, help="alerts raised by mfpd")
     parser.add_argument("--only", choices=("mfpd", "snmpd"))
+    parser.add_argument(
+        "--filter-rules", type=int, default=0, metavar="N",
+        help="load N IP filter rules that the client passes through (the gate's cost)",
+    )  # fmt: skip
     args = parser.parse_args()
     for tool in ("snmpbulkwalk", "snmpwalk", "snmptrap"):
         if shutil.which(tool) is None:
@@ -416,7 +420,9 @@ def main() -> None:
             agents["snmpd"] = (snmpd.port, snmpd.proc.pid)
             print(f"snmpd: {snmpd.binary} on udp:127.0.0.1:{snmpd.port}")
         if args.only != "snmpd":
-            daemon = Daemon(MFPD_CONFIG.replace("TRAP_PORT", str(trapd.port)))
+            daemon = Daemon(
+                MFPD_CONFIG.replace("TRAP_PORT", str(trapd.port)) + filter_rules(args.filter_rules)
+            )
             if "snmp" not in daemon.ports:
                 raise SystemExit(f"mfpd: no SNMP listener ({daemon.ports})")
             agents["mfpd"] = (daemon.ports["snmp"], daemon.proc.pid)

@@ -7,6 +7,7 @@ Unknown keys and bad values are errors that name the key (`ConfigError`), never 
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 import uuid
 from pathlib import Path
@@ -223,8 +224,32 @@ class SnmpServiceConfig(ServiceConfig):
         return self
 
 
-class SsdpServiceConfig(ServiceConfig):
-    """SSDP/UPnP on 1900 (UDA 1.1 section 1)."""
+class ResponderConfig(ServiceConfig):
+    """A discovery responder (UDP): its port and what it may send back. A reply no larger
+    than its request always goes; the bytes beyond come from a bucket per source and one for
+    the whole responder (services/discovery/reply_budget.py), against spoofed-source floods."""
+
+    enabled: bool = True
+    port: Port
+    reply_burst: NonNegative = 8192  # bytes a source may get beyond its requests' own size
+    reply_rate: NonNegative = 1024  # bytes per second that allowance refills
+    reply_total_burst: NonNegative = 65536  # the same for all sources together
+    reply_total_rate: NonNegative = 16384
+
+
+# Each responder's standard port as its default, so that a `[services.NAME]` table need not
+# repeat it.
+class SlpConfig(ResponderConfig):
+    """The SLP service agent (RFC 2608)."""
+
+    port: Port = 427
+    # Largest reply, in bytes: RFC 2608's default net.slp.MTU, not the interface's (65536 on
+    # loopback); a longer reply is cut and flagged OVERFLOW (RFC 2608 7).
+    mtu: Annotated[int, Field(ge=256, le=65507)] = 1400
+
+
+class SsdpConfig(ResponderConfig):
+    """SSDP/UPnP (UDA 1.1 section 1)."""
 
     port: Port = 1900
     # CACHE-CONTROL max-age of the advertisements, in seconds; ssdp:alive goes out again
@@ -232,21 +257,37 @@ class SsdpServiceConfig(ServiceConfig):
     max_age: Annotated[int, Field(ge=2, le=86400)] = 1800
 
 
-class WsdServiceConfig(ServiceConfig):
-    """WS-Discovery on 3702, its metadata over the web listener (POST /wsd)."""
+class MdnsConfig(ResponderConfig):
+    port: Port = 5353
 
+
+class WsdConfig(ResponderConfig):
     port: Port = 3702
 
 
-class PlannedService(ServiceConfig):
-    """A service of the port table that a later release implements."""
-
-    enabled: bool = True
-    port: Port
+NetbiosName = Annotated[str, Field(max_length=15, pattern=r"^[^\x00-\x20\\/:*?\"<>|.]*$")]
 
 
-def _planned(port: int, enabled: bool = True) -> PlannedService:
-    return PlannedService(port=port, enabled=enabled)
+class NetbiosNsConfig(ResponderConfig):
+    """The NetBIOS name service (RFC 1001/1002)."""
+
+    port: Port = 137
+    name: NetbiosName = ""  # empty: the identity's host name, upper case, cut at 15
+    workgroup: Annotated[NetbiosName, Field(min_length=1)] = "WORKGROUP"
+
+
+class NetbiosDgmConfig(ResponderConfig):
+    """The NetBIOS datagram service: the port is held; a host announcement (MS-BRWS) is
+    broadcast only when `announce` is on, since an MFP that is an SMB client (scan to SMB)
+    and not a file server has nothing to put in the browse list."""
+
+    port: Port = 138
+    announce: bool = False
+    announce_interval: Annotated[int, Field(ge=60, le=3600)] = 720  # MS-BRWS: 12 minutes
+
+
+# The responders' rows were planned before they had settings of their own.
+PlannedService = ResponderConfig
 
 
 class ServicesConfig(_Strict):
@@ -256,13 +297,13 @@ class ServicesConfig(_Strict):
     https: HttpsListenerConfig = Field(default_factory=HttpsListenerConfig)
     ipp: IppListenerConfig = Field(default_factory=IppListenerConfig)
     snmp: SnmpServiceConfig = Field(default_factory=SnmpServiceConfig)
-    slp: PlannedService = Field(default_factory=lambda: _planned(427))
-    ssdp: SsdpServiceConfig = Field(default_factory=SsdpServiceConfig)
+    slp: SlpConfig = Field(default_factory=SlpConfig)
+    ssdp: SsdpConfig = Field(default_factory=SsdpConfig)
     status: StatusChannelConfig = Field(default_factory=StatusChannelConfig)
-    mdns: PlannedService = Field(default_factory=lambda: _planned(5353))
-    wsd: WsdServiceConfig = Field(default_factory=WsdServiceConfig)
-    netbios_ns: PlannedService = Field(default_factory=lambda: _planned(137))
-    netbios_dgm: PlannedService = Field(default_factory=lambda: _planned(138))
+    mdns: MdnsConfig = Field(default_factory=MdnsConfig)
+    wsd: WsdConfig = Field(default_factory=WsdConfig)
+    netbios_ns: NetbiosNsConfig = Field(default_factory=NetbiosNsConfig)
+    netbios_dgm: NetbiosDgmConfig = Field(default_factory=NetbiosDgmConfig)
 
     def effective(self, name: str) -> bool:
         """Whether a service runs: its own switch, and the device's rule that IPP and the
@@ -408,6 +449,164 @@ class DaemonConfig(_Strict):
     keep_going: bool = False
 
 
+# ICMP types by the names nftables knows for both ICMP and ICMPv6.
+ICMP_TYPES = ("echo-request", "echo-reply", "destination-unreachable", "time-exceeded",
+              "parameter-problem")  # fmt: skip
+
+
+class IpFilterRuleConfig(_Strict):
+    """One rule of the device's IP filter (first match wins; no match accepts)."""
+
+    protocol: Literal["all", "tcp", "udp", "icmp"] = "all"
+    source: str = "any"  # CIDR, IPv4 or IPv6 (0.0.0.0/0 is every IPv4 address); "any": both
+    source_ports: str = ""  # "", "515" or "1024-65535"
+    destination: str = ""  # "": every service; a port table service name, or a standard port
+    action: Literal["accept", "reject", "drop"] = "accept"
+    # With protocol icmp: the ICMP type the rule is about ("" every type), by its nftables
+    # name (echo-request, ...) or number; the disclosure paper's rules have one.
+    icmp_type: str = ""
+
+    @field_validator("icmp_type")
+    @classmethod
+    def _icmp_type(cls, value: str) -> str:
+        value = value.strip()
+        if value and not (value.isdigit() and int(value) <= 255) and value not in ICMP_TYPES:
+            raise ValueError(f"icmp_type: a number 0-255 or one of {', '.join(ICMP_TYPES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _icmp_only(self) -> IpFilterRuleConfig:
+        if self.icmp_type and self.protocol != "icmp":
+            raise ValueError("icmp_type is for rules with protocol icmp")
+        return self
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if value in ("any", "*", ""):
+            return "any"
+        return str(ipaddress.ip_network(value, strict=False))
+
+    @field_validator("source_ports")
+    @classmethod
+    def _ports(cls, value: str) -> str:
+        if not value:
+            return ""
+        low, _, high = value.partition("-")
+        first, last = int(low), int(high or low)
+        if not 0 <= first <= last <= 65535:
+            raise ValueError("source_ports must be a port or a range low-high within 0-65535")
+        return f"{first}-{last}" if last != first else str(first)
+
+    @field_validator("destination")
+    @classmethod
+    def _destination(cls, value: str) -> str:
+        value = value.strip()
+        if value.isdigit() and not 0 < int(value) <= 65535:
+            raise ValueError("a destination port must be 1-65535")
+        return value
+
+
+class IpFilterConfig(_Strict):
+    # gate: the daemon's own check before a byte is parsed (every listener, TCP and UDP).
+    # nftables (root): the same rules also installed as a kernel table of the daemon's own,
+    # removed at stop, which covers ICMP and the ports the daemon does not own.
+    backend: Literal["gate", "nftables"] = "gate"
+    rules: list[IpFilterRuleConfig] = Field(default_factory=list, max_length=1000)
+
+    @field_validator("rules")
+    @classmethod
+    def _known_services(cls, rules: list[IpFilterRuleConfig]) -> list[IpFilterRuleConfig]:
+        names = set(ServicesConfig.model_fields)
+        for number, rule in enumerate(rules, 1):
+            if (
+                rule.destination
+                and not rule.destination.isdigit()
+                and rule.destination not in names
+            ):
+                raise ValueError(
+                    f"rule {number}: destination {rule.destination!r} is neither a port nor "
+                    f"a service of the port table ({', '.join(sorted(names))})"
+                )
+        return rules
+
+
+def _peers(value: str) -> str:
+    """One peer address, a CIDR network, or a range "low-high" of one family."""
+    value = value.strip()
+    low, dash, high = value.partition("-")
+    if dash:
+        first, last = ipaddress.ip_address(low.strip()), ipaddress.ip_address(high.strip())
+        if first.version != last.version or int(first) > int(last):
+            raise ValueError("a range is low-high, both of one family, low first")
+        return f"{first}-{last}"
+    return str(ipaddress.ip_network(value, strict=False))
+
+
+class IpsecPolicyConfig(_Strict):
+    """One IPsec policy as the device's IPsec page has it (IKEv1): who, how they prove who
+    they are, what traffic it covers and the security associations' lifetimes."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 ._-]+$")]
+    peers: str  # an address, a CIDR network, or a range low-high
+    authentication: Literal["pre-shared-key", "certificate"] = "pre-shared-key"
+    pre_shared_key: Annotated[str, Field(max_length=255)] = ""
+    # With certificate authentication: the SHA-256 fingerprint of the peers' CA or
+    # certificate (hex, colons allowed), checked against what is installed when enforced.
+    peer_certificate: str = ""
+    # Services of the port table the policy covers; ["all"]: all IP traffic.
+    protocols: list[str] = Field(default_factory=lambda: ["all"], min_length=1)
+    mode: Literal["transport", "tunnel"] = "transport"
+    ike_lifetime_minutes: Annotated[int, Field(ge=5, le=28800)] = 480  # phase 1 (IKE SA)
+    ipsec_lifetime_minutes: Annotated[int, Field(ge=5, le=2880)] = 60  # phase 2 (IPsec SA)
+    dh_group: Literal[2, 14] = 14  # MODP 1024 or 2048 bits (RFC 2409, RFC 3526)
+    pfs: bool = False  # perfect forward secrecy for phase 2
+
+    @field_validator("peers")
+    @classmethod
+    def _peers_valid(cls, value: str) -> str:
+        return _peers(value)
+
+    @field_validator("peer_certificate")
+    @classmethod
+    def _fingerprint(cls, value: str) -> str:
+        digits = value.replace(":", "").lower()
+        if digits and (len(digits) != 64 or any(c not in "0123456789abcdef" for c in digits)):
+            raise ValueError("peer_certificate is a SHA-256 fingerprint (64 hex digits)")
+        return digits
+
+    @model_validator(mode="after")
+    def _credentials(self) -> IpsecPolicyConfig:
+        if self.authentication == "pre-shared-key" and len(self.pre_shared_key) < 8:
+            raise ValueError(f"policy {self.name!r}: a pre-shared key of 8 characters or more")
+        if self.authentication == "certificate" and not self.peer_certificate:
+            raise ValueError(f"policy {self.name!r}: certificate authentication names the "
+                             "peer_certificate fingerprint")  # fmt: skip
+        names = set(ServicesConfig.model_fields)
+        unknown = [p for p in self.protocols if p != "all" and p not in names]
+        if unknown:
+            raise ValueError(f"policy {self.name!r}: unknown protocols {', '.join(unknown)}")
+        return self
+
+
+class IpsecConfig(_Strict):
+    """The paper's IPsec settings, recorded and validated. Not enforced: these machines have
+    no kernel ESP for the daemon to configure (the UI, the API and the README say so)."""
+
+    enabled: bool = False
+    # Whether peers no policy covers may still talk to the device in the clear.
+    allow_non_ipsec: bool = True
+    policies: list[IpsecPolicyConfig] = Field(default_factory=list, max_length=100)
+
+    @field_validator("policies")
+    @classmethod
+    def _unique(cls, policies: list[IpsecPolicyConfig]) -> list[IpsecPolicyConfig]:
+        names = [p.name for p in policies]
+        if len(names) != len(set(names)):
+            raise ValueError("policy names must be unique")
+        return policies
+
+
 class Config(_Strict):
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
@@ -419,6 +618,8 @@ class Config(_Strict):
     spool: SpoolConfig = Field(default_factory=SpoolConfig)
     ipp: IppConfig = Field(default_factory=IppConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    ip_filter: IpFilterConfig = Field(default_factory=IpFilterConfig)
+    ipsec: IpsecConfig = Field(default_factory=IpsecConfig)
 
 
 def _format_error(err: ValidationError) -> str:

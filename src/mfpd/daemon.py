@@ -21,10 +21,13 @@ from mfpd.device.identity import installation_uuid
 from mfpd.device.machine import Device, build_device
 from mfpd.device.spool import Spool
 from mfpd.device.store import DEVICE_KEY, JobStore
-from mfpd.ports import PORTS_FILE, format_table
+from mfpd.ports import PORTS_FILE, configured_services, format_table
 from mfpd.security.audit import EventLog
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
+from mfpd.security.gate import Gate, rules_of
+from mfpd.security.nftables import Listener, NftTable, table_name
 from mfpd.service_manager import ServiceManager
+from mfpd.services import PROTOCOLS
 from mfpd.services.base import PortEntry, ServiceContext
 from mfpd.services.ipp.subscriptions import SubscriptionStore
 from mfpd.services.web.state import WebState
@@ -148,8 +151,32 @@ class Daemon:
             port_offset=self.port_offset,
             log=logging.getLogger("mfpd.services"),
             subscriptions=SubscriptionStore(device, self.config.ipp.notifications),
+            gate=Gate(
+                rules_of(self.config.ip_filter),
+                {
+                    name: (PROTOCOLS[name], svc.port)
+                    for name, svc in configured_services(self.config)
+                },
+                logging.getLogger("mfpd.gate"),
+            ),
         )
         manager = ServiceManager(ctx)
+        nft = NftTable(table_name(self.state_dir))
+
+        def kernel_filter(rows: list[PortEntry]) -> None:
+            if ctx.config.ip_filter.backend == "nftables":
+                listeners = [
+                    Listener(r.service, r.protocol, r.standard_port, r.port)
+                    for r in rows
+                    if r.listening
+                ]
+                nft.apply(ctx.gate.rules, listeners, self.port_offset)
+                ctx.gate.backend_state = f"the in-process gate and nftables: {nft.state}"
+            else:
+                nft.remove()
+                ctx.gate.backend_state = "the in-process gate"
+
+        manager.on_table = kernel_filter
         ctx.web = self._web_state(ctx, manager)
         control = ControlServer(self.state_dir, device, spool, ctx.web)
         try:
@@ -176,6 +203,8 @@ class Daemon:
             ctx.subscriptions.close()
             await control.stop()
             await manager.stop_all(STOP_GRACE)
+            nft.remove()
+            ctx.gate.flush()
             engine.stop()
             for task in (engine_task, saver):
                 task.cancel()
@@ -217,6 +246,8 @@ class Daemon:
             save_overrides(self.state_dir, overrides)
             self._overrides = overrides
             ctx.config = new
+            ctx.gate.replace(rules_of(new.ip_filter))
+            manager.write_table()  # the nftables backend follows the new rules
             if identity:
                 ctx.device.update_identity(**identity)
             restarted = await manager.reconfigure(new, carrying=carrying)

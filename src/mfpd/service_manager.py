@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from mfpd.config import Config
 from mfpd.ports import closed_row, configured_services, write_ports_file
@@ -36,6 +37,8 @@ class ServiceManager:
         # The configuration the running services were last brought in line with; ctx.config
         # may already be newer (a second change made while the first was being applied).
         self._applied = ctx.config
+        # Told of every new port table (the nftables backend matches on the live ports).
+        self.on_table: Callable[[list[PortEntry]], None] | None = None
 
     def table(self) -> list[PortEntry]:
         order = [name for name, _ in configured_services(self.ctx.config)]
@@ -70,7 +73,11 @@ class ServiceManager:
             await service.stop(RESTART_GRACE)
 
     def write_table(self) -> None:
-        write_ports_file(self.ctx.state_dir, self.table())
+        rows = self.table()
+        # The filter first: a script that waits for ports.json finds it in force.
+        if self.on_table is not None:
+            self.on_table(rows)
+        write_ports_file(self.ctx.state_dir, rows)
 
     async def reconfigure(self, new: Config, *, carrying: str | None = None) -> list[str]:
         """Bring the services in line with `new` (already ctx.config, set by the caller

@@ -8,6 +8,7 @@ the same NVRAM that IPP Set-Printer-Attributes and SNMP SETs write.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from pathlib import Path
@@ -19,7 +20,23 @@ from mfpd.security.auth import write_private_json
 
 SETTINGS_FILE = "settings.json"
 # The sections of the configuration the web server may change at runtime.
-EDITABLE_SECTIONS = ("services", "web")
+EDITABLE_SECTIONS = ("services", "web", "ip_filter", "ipsec")
+
+
+def needs_tls(patch: Any) -> list[str]:
+    """The parts of a change a client may make over HTTPS only: IPsec settings and SNMPv3
+    users (the disclosure paper: HTTPS must be on before SNMPv3, IPsec or the audit-log
+    download); the web server refuses them over plain HTTP."""
+    if not isinstance(patch, dict):
+        return []
+    found = ["ipsec"] if "ipsec" in patch else []
+    services = patch.get("services")
+    snmp = services.get("snmp") if isinstance(services, dict) else None
+    if isinstance(snmp, dict) and "users" in snmp:
+        found.append("services.snmp.users")
+    return found
+
+
 # Secrets shown masked; a PATCH that sends the mask back keeps the stored value.
 SECRET_MASK = "********"
 _SECRET_KEYS = ("auth_key", "priv_key")
@@ -86,6 +103,9 @@ def public_settings(config: Config, identity: dict[str, Any]) -> dict[str, Any]:
         for key in _SECRET_KEYS:
             if user.get(key):
                 user[key] = SECRET_MASK
+    for policy in data["ipsec"]["policies"]:
+        if policy.get("pre_shared_key"):
+            policy["pre_shared_key"] = SECRET_MASK
     return {"identity": {k: identity[k] for k in EDITABLE}, **data}
 
 
@@ -112,7 +132,9 @@ def validate_change(
     for key, value in identity.items():
         if not isinstance(value, str):
             raise SettingsError(f"identity.{key} must be a string")
-    sections = {k: v for k, v in patch.items() if k in EDITABLE_SECTIONS}
+    # A copy: stored secrets go in place of their masks, and the caller may show its patch
+    # again (with the masks) when it is refused.
+    sections = copy.deepcopy({k: v for k, v in patch.items() if k in EDITABLE_SECTIONS})
     sections = _keep_masked_secrets(config, sections)
     new_overrides = merge_patch(overrides, sections)
     # Validate against what the section looks like now (file + earlier changes + this one).
@@ -134,6 +156,16 @@ def validate_change(
 
 
 def _keep_masked_secrets(config: Config, sections: dict[str, Any]) -> dict[str, Any]:
+    ipsec = sections.get("ipsec")
+    policies = ipsec.get("policies") if isinstance(ipsec, dict) else None
+    if isinstance(policies, list):
+        keys = {p.name: p.pre_shared_key for p in config.ipsec.policies}
+        for policy in policies:
+            if isinstance(policy, dict) and policy.get("pre_shared_key") == SECRET_MASK:
+                name = str(policy.get("name"))
+                if name not in keys:
+                    raise SettingsError(f"ipsec policy {name!r}: pre_shared_key is required")
+                policy["pre_shared_key"] = keys[name]
     users = sections.get("services", {}).get("snmp", {}).get("users")
     if not isinstance(users, list):
         return sections

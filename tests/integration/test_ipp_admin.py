@@ -259,3 +259,72 @@ def test_cancel_current_job(
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 0 and "[FAIL]" not in result.stdout, result.stdout
     assert [job["state"] for job in mfpd.wait_jobs_done(2)] == ["canceled", "canceled"]
+
+
+# What CUPS 2.4's HTTP library sends before each request (tests/integration/test_ipp.py).
+CUPS_HEAD = (
+    "POST /ipp/print HTTP/1.1\r\nContent-Length: {length}\r\nContent-Type: application/ipp\r\n"
+    "Date: Mon, 07 Dec 2026 16:04:19 GMT\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: CUPS/2.4.2 "
+    "(Linux 6.1.0; x86_64) IPP/2.0\r\nAccept-Encoding: deflate, gzip, identity\r\n"
+    "Expect: 100-continue\r\n\r\n"
+)
+
+
+def test_a_connection_asking_the_same_again_sees_each_change(mfpd: Mfpd, tmp_path: Path) -> None:
+    """A keep-alive connection sending the same Get-Printer-Attributes again and again, as a
+    CUPS client polls, is given its last answer again (the request-id put in) while nothing
+    has changed; each change made over other connections meanwhile (Set-Printer-Attributes,
+    a fault, Pause-Printer, a queued job) shows in its very next answer."""
+    from mfpd.codecs.ipp.decode import decode_message
+    from mfpd.codecs.ipp.encode import encode_message, make_request
+    from mfpd.codecs.ipp.tags import DelimiterTag, Operation
+    from mfpd.services.ipp import build as b
+
+    port = mfpd.port("ipp")
+    octets = encode_message(
+        make_request(
+            Operation.GET_PRINTER_ATTRIBUTES,
+            1,
+            [b.uri("printer-uri", f"ipp://127.0.0.1:{port}/ipp/print"),
+             b.keyword("requested-attributes", "all")],
+        )
+    )  # fmt: skip
+    head = CUPS_HEAD.format(length=len(octets), port=port).encode()
+    ids = iter(range(2, 1000))
+
+    def ask(sock: socket.socket) -> dict[str, tuple[object, ...]]:
+        request_id = next(ids)
+        sock.sendall(head + octets[:4] + request_id.to_bytes(4, "big") + octets[8:])
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        answer_head, _, body = data.partition(b"\r\n\r\n")
+        length = int(answer_head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        while len(body) < length:
+            body += sock.recv(65536)
+        assert len(body) == length
+        message, _ = decode_message(body)
+        assert (message.code, message.request_id) == (0, request_id)
+        group = message.first(DelimiterTag.PRINTER)
+        assert group is not None
+        return {a.name: a.values for a in group}
+
+    location = 'ATTR text printer-location "Room 7, by the stairs"'
+    changes: list[tuple[Callable[[], object], Callable[[dict[str, tuple[object, ...]]], bool]]] = [
+        (lambda: ipptool(mfpd, tmp_path, op("set", "Set-Printer-Attributes",
+                                            "GROUP printer-attributes-tag", location)),
+         lambda p: p["printer-location"] == ("Room 7, by the stairs",)),
+        (lambda: mfpd.cli("fault", "jam"),
+         lambda p: "media-jam-error" in p["printer-state-reasons"]),
+        (lambda: ipptool(mfpd, tmp_path, op("pause", "Pause-Printer")),
+         lambda p: "paused-report" in p["printer-state-reasons"]),
+        (lambda: ipptool(mfpd, tmp_path, op("job", "Create-Job", "ATTR name job-name waits")),
+         lambda p: p["queued-job-count"] == (1,)),
+    ]  # fmt: skip
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for change, shows in changes:
+            ask(sock)
+            assert not shows(ask(sock))
+            change()
+            assert shows(ask(sock))
+    assert "Traceback" not in mfpd.log.read_text()

@@ -127,8 +127,11 @@ def test_v1_and_v2c_walk_the_system_group(daemon: Mfpd) -> None:
 def test_v3_authpriv_reads(daemon: Mfpd, auth: list[str]) -> None:
     got = values(ok(snmp(daemon, "snmpget", auth, SYS_DESCR, ENGINE_ID, ENGINE_BOOTS)))
     assert "WorkCentre 7755" in got[SYS_DESCR]
-    # snmpEngineID: RFC 3411 format, enterprise 253 (Xerox), format 5, the device UUID.
-    assert re.sub(r"\s", "", got[ENGINE_ID]).startswith("Hex-STRING:800000FD056D0B5FA8")
+    # snmpEngineID: RFC 3411 format, enterprise 253 (Xerox), format 5, the device UUID (made
+    # at first start and kept in the state dir).
+    device_uuid = (daemon.state_dir / "device-uuid").read_text().strip().replace("-", "")
+    expected = f"Hex-STRING:800000FD05{device_uuid.upper()}"
+    assert re.sub(r"\s", "", got[ENGINE_ID]) == expected
     assert got[ENGINE_BOOTS] == "INTEGER: 1"
     walked = values(ok(snmp(daemon, "snmpwalk", auth, SYSTEM)))
     assert SYS_LOCATION in walked

@@ -235,8 +235,15 @@ def destination(port: int, version: str, *, inform: bool = False, **extra: objec
     return "\n".join(lines) + "\n"
 
 
+# A configured UUID: the engine ID (made from it) must be known before the daemon starts,
+# to localize the trap receiver's keys; a state dir's own UUID is made at first start.
+IDENTITY = '[identity]\nuuid = "6d0b5fa8-8a3c-4c1e-9d55-775500000001"\n'
+
+
 def config(*destinations: str, snmp: str = "") -> str:
-    return f"{FAST_CONFIG}\n[services.snmp]\n{snmp}\n{users_toml()}\n" + "".join(destinations)
+    return f"{FAST_CONFIG}\n{IDENTITY}\n[services.snmp]\n{snmp}\n{users_toml()}\n" + "".join(
+        destinations
+    )
 
 
 def our_engine_id(config_text: str) -> bytes:

@@ -493,3 +493,54 @@ def test_the_centreware_login_form(daemon: Mfpd, admin: tuple[str, str]) -> None
     status, location, body = _post(daemon, "/userpost/xerox.set", {**form, "webPassword": admin[1]})
     assert (status, location) == (302, "/properties/authentication/luidLogin.php")
     assert "invalid=t" not in body
+
+
+def _seen_from(source: str, port: int) -> str:
+    """What a TCP peer at `source` sees of `port`: "closed" without a byte, or "open"."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as s:
+        s.settimeout(1.0)
+        try:
+            return "closed" if s.recv(1) == b"" else "open"
+        except TimeoutError:
+            return "open"
+
+
+def test_ip_filter_rules_added_reordered_and_guarded(
+    session: Session, daemon: Mfpd, admin: tuple[str, str]
+) -> None:
+    raw = daemon.port("raw")
+    session.login(*admin)
+    page = session.page
+    page.goto("/properties/ip-filter")
+
+    def add(source: str, destination: str, action: str) -> None:
+        row = page.locator("tr.new-rule")
+        row.locator("select[name^=protocol]").select_option("tcp")
+        row.locator("input[name^='source.']").fill(source)
+        row.locator("input[name^=destination]").fill(destination)
+        row.locator("select[name^=action]").select_option(action)
+        page.click("button:has-text('Save rules')")
+        expect(page.locator(".notice.ok")).to_contain_text("Saved")
+
+    add("127.0.0.3/32", "raw", "drop")
+    add("127.0.0.3/32", "raw", "accept")
+    assert _seen_from("127.0.0.3", raw) == "closed"  # rule 1, drop, wins
+    page.reload()
+    expect(page.locator("tr[data-rule='0'] td").nth(6)).to_contain_text("1")  # one hit
+    page.click("button[aria-label='Move rule 2 up']")
+    expect(page.locator(".notice.ok")).to_contain_text("Saved")
+    expect(page.locator("tr[data-rule='0'] select[name^=action]")).to_have_value("accept")
+    assert _seen_from("127.0.0.3", raw) == "open"  # now the accept comes first
+    shot(page, "properties-ip-filter")
+    # This browser (127.0.0.1) cannot shut itself out of HTTPS by mistake.
+    row = page.locator("tr.new-rule")
+    row.locator("input[name^='source.']").fill("127.0.0.0/8")
+    row.locator("input[name^=destination]").fill("https")
+    row.locator("select[name^=action]").select_option("drop")
+    page.click("button:has-text('Save rules')")
+    expect(page.locator("#error-ip-filter")).to_contain_text("lock your address 127.0.0.1")
+    page.goto("/properties/ip-filter")
+    for _ in range(2):
+        page.click("button[aria-label='Delete rule 1']")
+        expect(page.locator(".notice.ok")).to_contain_text("Saved")
+    expect(page.locator("tr[data-rule]")).to_have_count(1)  # the New row alone

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient, TestServer
@@ -22,6 +24,8 @@ from mfpd.device.spool import Spool
 from mfpd.device.store import JobStore
 from mfpd.security.audit import EventLog
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
+from mfpd.security.gate import Gate
+from mfpd.security.tls import ensure_certificate
 from mfpd.services.base import PortEntry
 from mfpd.services.web.pages_render import badge, media_text, reason_text, safe_next
 from mfpd.services.web.routes import add_web, web_middlewares
@@ -32,7 +36,7 @@ PASSWORD = "correct horse battery"
 PAGES = ("/", "/jobs", "/print", "/login")
 ADMIN_PAGES = (
     "/properties", "/properties/services", "/properties/snmp", "/properties/security",
-    "/properties/tokens", "/properties/operator", "/logs",
+    "/properties/tokens", "/properties/operator", "/properties/ip-filter", "/logs",
 )  # fmt: skip
 
 
@@ -42,7 +46,9 @@ def _app(
     config = config or Config()
     device = build_device(config)
     spool = Spool(JobStore(tmp_path), tmp_path / "spool", device.events, config.spool)
-    ctx = SimpleNamespace(config=config, device=device, spool=spool, state_dir=tmp_path)
+    ctx = SimpleNamespace(
+        config=config, device=device, spool=spool, state_dir=tmp_path, gate=Gate()
+    )
     admin = Administrator(tmp_path, lambda: ctx.config.web)
     admin.set_password(PASSWORD)
 
@@ -82,6 +88,19 @@ def _app(
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     async with TestClient(TestServer(_app(tmp_path))) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def tls_client(tmp_path: Path) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    """The same pages over TLS, as the HTTPS listener serves them (with the device's own
+    self-signed certificate, which the client does not check)."""
+    cert, key = ensure_certificate(tmp_path / "tls", "localhost", "mfpd tests")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server = TestServer(_app(tmp_path))
+    await server.start_server(ssl=context)  # TestClient then finds it started
+    async with TestClient(server, connector=aiohttp.TCPConnector(ssl=False)) as test_client:
         yield test_client
 
 
@@ -312,9 +331,25 @@ async def test_a_password_change_keeps_this_session_and_ends_the_others(
     assert await asyncio.to_thread(state.admin.verify, "admin", "a new secret")
 
 
-async def test_snmp_keys_stay_masked_even_in_a_refusal(
+async def test_snmp_users_are_changed_over_https_only(
     client: TestClient[web.Request, web.Application],
 ) -> None:
+    await _login(client)
+    csrf = _csrf(await (await client.get("/properties/snmp")).text())
+    refused = await client.post(
+        "/properties/snmp",
+        data={"csrf": csrf, "form": "users", "user0.name": "monitor", "user0.access": "read",
+              "user0.auth_protocol": "sha256", "user0.auth_key": "stored-auth-key",
+              "user0.priv_protocol": "aes", "user0.priv_key": "stored-priv-key"},
+    )  # fmt: skip
+    assert refused.status == 403
+    assert "services.snmp.users can be changed over HTTPS only" in await refused.text()
+
+
+async def test_snmp_keys_stay_masked_even_in_a_refusal(
+    tls_client: TestClient[web.Request, web.Application],
+) -> None:
+    client = tls_client
     await _login(client)
     csrf = _csrf(await (await client.get("/properties/snmp")).text())
     user = {"user0.name": "monitor", "user0.auth_protocol": "sha256", "user0.access": "read",
@@ -435,3 +470,34 @@ async def test_pages_go_to_https_only_while_it_listens(tmp_path: Path) -> None:
         )
         assert response.status == 301
         assert response.headers["Location"] == "https://mfp.example:18443/jobs?x=1"
+
+
+async def test_ipsec_policies_recorded_over_https_only_and_said_not_enforced(
+    client: TestClient[web.Request, web.Application],
+    tls_client: TestClient[web.Request, web.Application],
+) -> None:
+    policy = {"form": "add", "name": "office", "peers": "192.168.1.0/24",
+              "authentication": "pre-shared-key", "pre_shared_key": "a shared secret",
+              "protocols": "ipp, lpd", "mode": "transport", "ike_lifetime_minutes": "480",
+              "ipsec_lifetime_minutes": "60", "dh_group": "14"}  # fmt: skip
+    await _login(client)
+    csrf = _csrf(await (await client.get("/properties/ipsec")).text())
+    refused = await client.post("/properties/ipsec", data={"csrf": csrf, **policy})
+    assert refused.status == 403 and "over HTTPS only" in await refused.text()
+
+    await _login(tls_client)
+    page = await (await tls_client.get("/properties/ipsec")).text()
+    assert "Recorded, not enforced" in page and "No policies." in page
+    added = await tls_client.post("/properties/ipsec", data={"csrf": _csrf(page), **policy})
+    assert added.status == 200
+    page = await added.text()
+    assert 'data-policy="office"' in page and "ipp, lpd" in page and "192.168.1.0/24" in page
+    assert "a shared secret" not in page
+    bad = await tls_client.post(
+        "/properties/ipsec", data={"csrf": _csrf(page), **policy, "name": "b", "peers": "x"}
+    )
+    assert bad.status == 422 and "peers" in await bad.text()
+    gone = await tls_client.post(
+        "/properties/ipsec", data={"csrf": _csrf(page), "form": "delete", "name": "office"}
+    )
+    assert "No policies." in await gone.text()

@@ -23,6 +23,9 @@ REGISTRY: dict[str, str] = {
     "snmp": "mfpd.services.snmp.agent:SnmpService",
     "ssdp": "mfpd.services.discovery.ssdp:SsdpResponder",
     "wsd": "mfpd.services.discovery.wsd:WsdResponder",
+    "slp": "mfpd.services.discovery.slp:SlpService",
+    "netbios_ns": "mfpd.services.discovery.netbios:NetbiosNameService",
+    "netbios_dgm": "mfpd.services.discovery.netbios:NetbiosDatagramService",
 }
 
 PROTOCOLS: dict[str, str] = {

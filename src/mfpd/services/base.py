@@ -7,7 +7,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -15,6 +15,7 @@ from mfpd.config import Config, ServiceConfig
 from mfpd.device.jobs import Job
 from mfpd.device.machine import Device
 from mfpd.device.spool import Spool
+from mfpd.security.gate import Action, Gate, reset
 from mfpd.services.ipp.subscriptions import SubscriptionStore
 
 if TYPE_CHECKING:
@@ -59,6 +60,19 @@ class ServiceContext:
     # The web server's shared state (sessions, tokens, event log, settings); None where no
     # web server runs (unit tests of other services).
     web: WebState | None = None
+    # The IP filter every listener asks before it parses a byte (security/gate.py).
+    gate: Gate = field(default_factory=Gate)
+
+
+def turn_away(ctx: ServiceContext, service: str, sock: Any, address: str, port: int) -> bool:
+    """Ask the gate about a TCP peer just accepted; True when it is turned away (the socket
+    then set to close with a reset for reject, as is; the caller closes it)."""
+    action = ctx.gate.admit(service, address, port)
+    if action is Action.ACCEPT:
+        return False
+    if action is Action.REJECT and sock is not None:
+        reset(sock)
+    return True
 
 
 class Service(Protocol):
@@ -268,6 +282,13 @@ class JobConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = stream(transport)
         self.peer = peer_name(transport)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and turn_away(
+            self.service.ctx, self.service.name, transport.get_extra_info("socket"),
+            str(peer[0]), int(peer[1]),
+        ):  # fmt: skip
+            transport.abort()
+            return
         if not self.service.limit.admit(transport):
             self.log.warning(
                 "%s: %s refused: %d connections open",

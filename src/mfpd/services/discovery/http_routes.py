@@ -18,9 +18,9 @@ import uuid
 from aiohttp import web
 
 from mfpd.codecs import ssdp, wsd
+from mfpd.log_limit import LogLimit
 from mfpd.services.base import ServiceContext
 from mfpd.services.discovery import advertised
-from mfpd.services.log_limit import LogLimit
 from mfpd.services.web.state import SERVICE
 
 # A WS-Transfer Get is a few hundred bytes; more is refused unread.

@@ -18,11 +18,12 @@ import socket
 import struct
 from typing import Any
 
-from mfpd.config import ServiceConfig
+from mfpd.config import ResponderConfig, ServiceConfig
+from mfpd.log_limit import LogLimit
+from mfpd.security.gate import Action
 from mfpd.services.base import PortEntry, ServiceContext, bind_udp
 from mfpd.services.discovery.interfaces import Interface, multicast_interfaces
 from mfpd.services.discovery.reply_budget import ReplyBudget
-from mfpd.services.log_limit import LogLimit
 
 Peer = tuple[str, int]
 # linux/in.h; the socket module names it only from Python 3.12 on (and not on every build).
@@ -36,6 +37,10 @@ class _Receiver(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         peer = (str(addr[0]), int(addr[1]))
+        responder = self.responder
+        # The IP filter before a byte is parsed: on UDP, reject and drop are both silence.
+        if responder.ctx.gate.admit(responder.name, peer[0], peer[1]) is not Action.ACCEPT:
+            return
         self.responder.budget.received(len(data))
         try:
             self.responder.datagram(data, peer, self.multicast)
@@ -59,7 +64,17 @@ class DatagramResponder:
         self.ctx = ctx
         self.config: ServiceConfig = config or getattr(ctx.config.services, self.name)
         self.log = ctx.log
-        self.budget = ReplyBudget()
+        budget = self.config
+        self.budget = (
+            ReplyBudget(
+                budget.reply_burst,
+                budget.reply_rate,
+                budget.reply_total_burst,
+                budget.reply_total_rate,
+            )
+            if isinstance(budget, ResponderConfig)
+            else ReplyBudget()
+        )
         self.bad_input = LogLimit("malformed datagrams", log=ctx.log, prefix=self.name)
         self.port = 0
         self.joined: list[Interface] = []

@@ -17,14 +17,14 @@ from collections.abc import Callable
 from typing import cast
 
 from mfpd.codecs import ssdp
-from mfpd.config import SsdpServiceConfig
+from mfpd.config import SsdpConfig
 from mfpd.device.events import Event
+from mfpd.log_limit import LogLimit
 from mfpd.services.base import ServiceContext
 from mfpd.services.discovery import advertised
 from mfpd.services.discovery.boot_counter import next_start_number
 from mfpd.services.discovery.interfaces import Interface
 from mfpd.services.discovery.responder import DatagramResponder, Peer
-from mfpd.services.log_limit import LogLimit
 
 BOOT_ID_FILE = "ssdp-boot-id"
 # UDA 1.1 1.2.2: wait 0-100 ms before the first set, send each set more than once, a few
@@ -43,7 +43,7 @@ class SsdpResponder(DatagramResponder):
 
     def __init__(self, ctx: ServiceContext) -> None:
         super().__init__(ctx)
-        self.settings = cast(SsdpServiceConfig, self.config)
+        self.settings = cast(SsdpConfig, self.config)
         self.boot_id = 0
         self._waiting: set[asyncio.TimerHandle] = set()
         self._announcer: asyncio.Task[None] | None = None

@@ -20,12 +20,12 @@ from collections.abc import Callable
 
 from mfpd.codecs import wsd
 from mfpd.device.events import Event
+from mfpd.log_limit import LogLimit
 from mfpd.services.base import ServiceContext
 from mfpd.services.discovery import advertised
 from mfpd.services.discovery.boot_counter import metadata_version, next_start_number
 from mfpd.services.discovery.interfaces import Interface
 from mfpd.services.discovery.responder import DatagramResponder, Peer
-from mfpd.services.log_limit import LogLimit
 
 INSTANCE_FILE = "wsd-instance-id"
 METADATA_FILE = "wsd-metadata-version.json"

@@ -35,6 +35,7 @@ from mfpd.services.ipp.printer_attributes import (
     WHICH_JOBS,
     PrinterAttributes,
     PrinterUris,
+    Stamp,
     printer_uris,
 )
 from mfpd.services.ipp.printer_operations import PrinterOperations
@@ -703,6 +704,20 @@ class IppOperations:
             # the same for every document-format): the next time, _printer_answer gives
             # the message _message gives here, without the checks it has passed.
             self._printer_requests.put(request.message.groups, (request.message.version, wanted))
+
+    def printer_stamp(self) -> Stamp:
+        """What the answer to a request `answered_alone` depends on besides its octets and
+        the printer URIs: the same stamp, the same answer."""
+        return self._printer_attributes.stamp(self.device, self.spool)
+
+    def answered_alone(self, request: Message) -> bool:
+        """Whether `request` is a Get-Printer-Attributes request `handle` answers by its
+        printer group alone (`_printer_answer`): its answer is then a function of its
+        octets but the request-id, the URIs and `printer_stamp()`."""
+        if request.code != Operation.GET_PRINTER_ATTRIBUTES or request.request_id <= 0:
+            return False
+        known = self._printer_requests.get(request.groups)
+        return known is not None and known[0] == request.version
 
     def _printer_answer(self, request: Message, wanted: frozenset[str]) -> Message:
         group = self._printer_attributes.group(self.device, self.spool, self.uris, wanted)

@@ -301,6 +301,11 @@ def _since(started: float, when: float) -> int:
     return max(1, int(when - started) + 1)
 
 
+# What the printer attributes are made from, beside the URIs and the configuration:
+# (device.revision, the clock's second, the queue's length); see PrinterAttributes.stamp.
+Stamp = tuple[int, int, int]
+
+
 class PrinterAttributes:
     """Get-Printer-Attributes' answer: the description, built and encoded once per
     configuration (it is most of the answer), and the live state, read at each request.
@@ -351,12 +356,19 @@ class PrinterAttributes:
             self._groups[wanted] = group
         return group
 
+    @staticmethod
+    def stamp(device: Device, spool: Spool) -> Stamp:
+        """What the attributes are made from besides the URIs and the configuration: while
+        it is unchanged, so is every attribute (the device counts each of its changes in
+        `revision`; the clock's second and the queue's length are the rest)."""
+        return device.revision, int(time.time()), spool.active_count
+
     def _parts(
         self, device: Device, spool: Spool, uris: PrinterUris
     ) -> tuple[tuple[Attribute, ...], ...]:
         # Nothing the device shows has changed since the last answer, nor the clock's second,
         # nor the queue: the parts are those of the last answer. Else each part is checked.
-        glance = (device.revision, int(time.time()), spool.active_count, uris)
+        glance = (self.stamp(device, spool), uris)
         if glance == self._glance:
             return self._description, self._live, self._materials
         key = (device.identity, device.config_changed_at, uris)

@@ -9,7 +9,11 @@ or Content-Encoding: what a polling client or a small Print-Job sends) is answer
 path, without aiohttp (codecs/http_simple.py recognises it), because aiohttp's own cost per
 request is larger than the IPP operation's. The answers are the same (IppService.answer_whole
 shares _post's decoding, errors and encoding). A connection that sends anything else goes to
-aiohttp for good: the two parsers never take turns on one connection.
+aiohttp for good: the two parsers never take turns on one connection. And a request whose
+octets are those of the connection's last one but the request-id, while nothing the answer
+shows has changed (the printer stamp: the device's revision, the clock's second, the queue's
+length), is given that answer again with its request-id, nothing parsed, decoded or encoded
+(`_HttpConnection._answer_again`): what a polling client sends most.
 
 aiohttp has no connection limit and no timeout on a request head or body, so the listener
 keeps them itself (`IppListenerConfig`): connections beyond `max_connections` are closed at
@@ -32,7 +36,7 @@ import time
 import traceback
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import web
 from aiohttp.streams import StreamReader
@@ -53,7 +57,7 @@ from mfpd.security.tls import (
     ensure_certificate,
     server_context,
 )
-from mfpd.services.base import PortEntry, ServiceContext, bind_tcp, stream
+from mfpd.services.base import PortEntry, ServiceContext, bind_tcp, stream, turn_away
 from mfpd.services.http_handler import DeviceHandler, HttpLog, short_error
 from mfpd.services.ipp import build as b
 from mfpd.services.ipp import eager
@@ -63,6 +67,7 @@ from mfpd.services.ipp.printer_attributes import (
     ICON_PATH,
     MULTIPLE_OPERATION_TIME_OUT,
     PrinterUris,
+    Stamp,
     printer_uris,
 )
 from mfpd.services.tls_accept import accept_tls
@@ -86,6 +91,8 @@ _IMMEDIATE = frozenset(
         Operation.GET_JOB_ATTRIBUTES,
     )
 )
+# The requests whose answers may be given again (IppOperations.answered_alone).
+_AGAIN = Operation.GET_PRINTER_ATTRIBUTES.to_bytes(2, "big")
 READ_SIZE = 256 * 1024
 REAP_INTERVAL = 10.0
 # After an answer given before the whole body was read (a refused request), aiohttp reads
@@ -193,6 +200,9 @@ class IppService:
                 await asyncio.sleep(0.1)
                 continue
             peer = _address(address)
+            if turn_away(self.ctx, self.name, conn, str(address[0]), int(address[1])):
+                conn.close()
+                continue
             if len(self.open) + len(self._connecting) >= self.config.max_connections:
                 log.warning(
                     "%s: %s refused: %d connections open",
@@ -364,14 +374,18 @@ class IppService:
         version = (head[0], head[1]) if len(head) >= 2 and head[0] in (1, 2) else (2, 0)
         return Message(version, exc.status, max(0, request_id), _bad_groups(str(exc))), too_large
 
-    async def answer_whole(self, data: bytes, uris: PrinterUris, peer: str) -> tuple[bytes, bool]:
+    async def answer_whole(
+        self, data: bytes, uris: PrinterUris, peer: str
+    ) -> tuple[bytes, bool, Stamp | None]:
         """The fast path's request, its body whole in `data`: the same answer as _post
-        gives, encoded, and whether to close the connection after it."""
+        gives, encoded; whether to close the connection after it; and, when the answer is
+        a function of `data` but the request-id, `uris` and `operations.printer_stamp()`
+        alone, the stamp it was made under (else None)."""
         try:
             message, offset = self.requests.decode(data)
         except IppDecodeError as exc:
             answer, too_large = self._bad_request(exc, data[:8], peer)
-            return self._encode(answer, peer), too_large
+            return self._encode(answer, peer), too_large, None
         rest = data[offset:]
 
         async def body() -> AsyncIterator[bytes]:
@@ -379,12 +393,23 @@ class IppService:
                 yield rest
 
         small = len(data) <= self.requests.max_octets
+        stamp: Stamp | None = None
+        if small and message.code == Operation.GET_PRINTER_ATTRIBUTES:
+            stamp = self.operations.printer_stamp()
         try:
             answer = await self.operations.handle(message, body(), uris, peer, small)
         except Exception as exc:  # a bug: answered in IPP, logged in one line, serving goes on
             self.internal_error(peer, exc)
             answer = _internal_error_answer(message)
-        return self._encode(answer, peer), False
+            stamp = None
+        octets = self._encode(answer, peer)
+        if stamp is not None and (
+            octets[2:4] != b"\x00\x00"  # successful-ok (RFC 8010 3.1.1), as encoded
+            or not self.operations.answered_alone(message)
+            or self.operations.printer_stamp() != stamp  # changed while answering
+        ):
+            stamp = None
+        return octets, False, stamp
 
     def internal_error(self, peer: str, exc: BaseException) -> None:
         frames = traceback.extract_tb(exc.__traceback__)
@@ -418,6 +443,19 @@ class IppService:
 
     def _ipp(self, message: Message, peer: str) -> web.Response:
         return web.Response(body=self._encode(message, peer), content_type=IPP_TYPE)
+
+
+class _Again(NamedTuple):
+    """The last answer of a connection's fast path, to give again to the same request: the
+    request's octets before and after its request-id (RFC 8010 3.1.1: octets 4 to 7 of
+    the body, head included before them), the answer's (the HTTP head included) likewise,
+    and the printer stamp the answer was made under."""
+
+    before: bytes
+    after: bytes
+    answer_before: bytes
+    answer_after: bytes
+    stamp: Stamp
 
 
 class _HttpConnection(DeviceHandler):
@@ -454,6 +492,7 @@ class _HttpConnection(DeviceHandler):
         self._fast_task: asyncio.Future[bool] | None = None
         self._fast_blocked = False  # answers wait in the transport: no next one yet
         self._fast_paused = False  # reading paused by the fast path
+        self._again: _Again | None = None
         self._writing_paused = False
         # What the fast path's answers are made with: who asks, over what, by which name.
         self._address = "?"
@@ -514,14 +553,23 @@ class _HttpConnection(DeviceHandler):
         good (a request the fast path does not take, or one still arriving)."""
         service = self.service
         while (buffer := self._fast) and self._fast_task is None and not self._fast_blocked:
+            if self._again is not None:
+                went = self._answer_again(buffer, self._again)
+                if went is not None:
+                    if not went:
+                        return
+                    continue
             request = parse_simple(buffer, IPP_PATHS, service.config.max_attribute_bytes)
             if not isinstance(request, SimpleRequest) or request.content_type != IPP_TYPE:
                 self._fast_reading(True)  # aiohttp does its own flow control from here
                 self._fast = None
                 self._slow_received(bytes(buffer))
                 return
+            # What the request is known again by, should its answer be given again.
+            head = request.size - len(request.body)
+            before = bytes(buffer[: head + 4]) if request.body[2:4] == _AGAIN else b""
             del buffer[: request.size]
-            answering = self._fast_answer(request)
+            answering = self._fast_answer(request, before)
             if request.body[2:4] not in _IMMEDIATE:
                 waiting: asyncio.Future[bool] | None = asyncio.ensure_future(answering)
                 go_on: bool | None = False
@@ -553,19 +601,53 @@ class _HttpConnection(DeviceHandler):
         if self._transport is not None:
             self._transport.abort()
 
-    async def _fast_answer(self, request: SimpleRequest) -> bool:
-        """Answer one request; whether the next may follow at once."""
+    def _answer_again(self, buffer: bytearray, again: _Again) -> bool | None:
+        """The request answered last, the same octets but the request-id, while nothing its
+        answer shows has changed (the same printer stamp): the same answer with the new
+        request-id, without parsing, decoding or encoding anything; whether the next request
+        may follow at once. None when that is not the request, or the stamp has changed."""
+        at = len(again.before)
+        end = at + 4 + len(again.after)
+        if (
+            len(buffer) < end
+            or not buffer.startswith(again.before)
+            or buffer[at + 4 : end] != again.after
+        ):
+            return None
+        request_id = buffer[at : at + 4]
+        if request_id[0] >= 0x80 or not any(request_id):
+            return None  # RFC 8011 4.1.2: 1 to 2**31 - 1; the full path answers the rest
+        transport = self._transport
+        if (
+            transport is None
+            or transport.is_closing()
+            or self.service.operations.printer_stamp() != again.stamp
+        ):
+            self._again = None
+            return None
+        del buffer[:end]
+        self._last_activity = time.monotonic()
+        transport.write(b"".join((again.answer_before, request_id, again.answer_after)))
+        return self._written()
+
+    async def _fast_answer(self, request: SimpleRequest, before: bytes) -> bool:
+        """Answer one request; whether the next may follow at once. `before`: the request's
+        octets before its request-id, to know it again (b"" when its answer is never given
+        again)."""
         transport = self._transport
         if transport is None:
             return False
         self._in_request = True
+        self._again = None
         if request.host != self._host:  # the same client asks by the same name
             self._host = request.host
             self._uris = self.service._uris_of(
                 request.host, transport.get_extra_info("sockname"), self._secure
             )
         try:
-            answer, close = await self.service.answer_whole(request.body, self._uris, self._address)
+            answer, close, stamp = await self.service.answer_whole(
+                request.body, self._uris, self._address
+            )
         except Exception as exc:  # a bug outside the operation: this connection ends
             self._fast_failed(exc)
             return False
@@ -575,10 +657,18 @@ class _HttpConnection(DeviceHandler):
         if transport.is_closing():
             return False
         close = close or request.close
-        transport.write(self.service.ok_heads.head(len(answer), close) + answer)
+        head = self.service.ok_heads.head(len(answer), close)
+        transport.write(head + answer)
         if close:
             transport.close()
             return False
+        if stamp is not None and before and self.service.operations.printer_stamp() == stamp:
+            # Still the stamp's second, so `head`'s Date is of that second too.
+            self._again = _Again(before, request.body[8:], head + answer[:4], answer[8:], stamp)
+        return self._written()
+
+    def _written(self) -> bool:
+        """After an answer is written: whether the next request may follow at once."""
         if self._writing_paused:
             self._fast_blocked = True  # resume_writing goes on
             self._fast_reading(False)
@@ -605,6 +695,7 @@ class _HttpConnection(DeviceHandler):
                 "%s: %s: connection closed inside a request head", self.service.name, self.peer
             )
         self.service.open.discard(self)
+        self._again = None
         if self._poll is not None:
             self._poll.cancel()
             self._poll = None

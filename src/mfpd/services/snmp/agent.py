@@ -51,8 +51,9 @@ from pysnmp.entity.engine import SnmpEngine  # type: ignore[import-untyped]
 from pysnmp.entity.rfc3413.context import SnmpContext  # type: ignore[import-untyped]
 
 from mfpd.config import SnmpServiceConfig, SnmpUserConfig
+from mfpd.log_limit import LogLimit
+from mfpd.security.gate import Gate
 from mfpd.services.base import PortEntry, ServiceContext, bind_udp
-from mfpd.services.log_limit import LogLimit
 from mfpd.services.snmp import mibs
 from mfpd.services.snmp.agent_mib import (
     MAX_MESSAGE_SIZE,
@@ -250,11 +251,13 @@ class SnmpAgent:
 
     # -- running -------------------------------------------------------------------------
 
-    async def listen(self, sock: socket.socket) -> None:
-        """Serve requests arriving on a bound datagram socket (IPv4 or IPv6)."""
+    async def listen(self, sock: socket.socket, gate: Gate | None = None) -> None:
+        """Serve requests arriving on a bound datagram socket (IPv4 or IPv6), each first
+        admitted by `gate` (the IP filter)."""
         ipv6 = sock.family == socket.AF_INET6
         transport = (Udp6 if ipv6 else Udp)()
         transport.fast = self.fast
+        transport.gate = gate
         await asyncio.get_running_loop().create_datagram_endpoint(lambda: transport, sock=sock)
         domain = udp6.DOMAIN_NAME if ipv6 else udp.DOMAIN_NAME
         snmp_config.add_transport(self.engine, domain, transport)
@@ -344,7 +347,7 @@ class SnmpService:
             agent = await asyncio.to_thread(
                 SnmpAgent, config, identity, live, enterprise, self._auth_failure
             )
-            await agent.listen(sock)
+            await agent.listen(sock, self.ctx.gate)
         except BaseException:
             sock.close()
             live.close()

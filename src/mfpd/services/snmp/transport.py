@@ -12,7 +12,8 @@ from typing import Any
 
 from pysnmp.carrier.asyncio.dgram import udp, udp6  # type: ignore[import-untyped]
 
-from mfpd.services.log_limit import LogLimit
+from mfpd.log_limit import LogLimit
+from mfpd.security.gate import Action, Gate
 from mfpd.services.snmp.fast_path import FastPath
 from mfpd.services.snmp.peers import format_peer
 
@@ -66,13 +67,18 @@ def _receive(transport: Any, address: Any, datagram: bytes) -> None:
 
 class Udp(udp.UdpAsyncioTransport):  # type: ignore[misc]
     fast: FastPath | None = None
+    gate: Gate | None = None
 
     def datagram_received(self, datagram: bytes, address: Any) -> None:
-        _receive(self, address, datagram)
+        # The IP filter before a byte is parsed: on UDP, reject and drop are both silence.
+        if self.gate is None or self.gate.admit("snmp", address[0], address[1]) is Action.ACCEPT:
+            _receive(self, address, datagram)
 
 
 class Udp6(udp6.Udp6AsyncioTransport):  # type: ignore[misc]
     fast: FastPath | None = None
+    gate: Gate | None = None
 
     def datagram_received(self, datagram: bytes, address: Any) -> None:
-        _receive(self, address, datagram)
+        if self.gate is None or self.gate.admit("snmp", address[0], address[1]) is Action.ACCEPT:
+            _receive(self, address, datagram)

@@ -34,7 +34,7 @@ from mfpd.services.web.openapi import openapi_document
 from mfpd.services.web.state import SERVICE
 from mfpd.services.web.submit import UploadError, submit, truthy
 from mfpd.services.web.views import job_view, jobs_view, status_view
-from mfpd.settings import SettingsError
+from mfpd.settings import SettingsError, needs_tls
 
 log = logging.getLogger("mfpd.web")
 
@@ -351,6 +351,9 @@ async def patch_config(request: web.Request) -> web.StreamResponse:
     if refused is not None:
         return refused
     patch = await _json_body(request)
+    tls_only = needs_tls(patch)
+    if tls_only and not request.secure:
+        return error(403, f"{', '.join(tls_only)}: settings changed over HTTPS only")
     state = access.web_state(request)
     service = request.app[SERVICE]
     try:
@@ -542,3 +545,8 @@ def add_api_routes(app: web.Application) -> None:
     r.add_put(f"{PREFIX}/certificate", put_certificate)
     r.add_post(f"{PREFIX}/certificate/csr", post_csr)
     r.add_get(f"{PREFIX}/openapi.json", get_openapi)
+    # Imported here: its handlers use this module's error() and JSON body reader.
+    from mfpd.services.web import api_ip_filter, api_ipsec
+
+    api_ip_filter.add_routes(app)
+    api_ipsec.add_routes(app)

@@ -220,6 +220,31 @@ _SCHEMAS: dict[str, Any] = {
             "note": {"type": "string"},
         },
     },
+    "IpFilterRule": {
+        "type": "object",
+        "properties": {
+            "protocol": {"type": "string", "enum": ["all", "tcp", "udp", "icmp"]},
+            "source": {"type": "string", "description": "CIDR (IPv4 or IPv6), or any"},
+            "source_ports": {"type": "string", "description": "a port or low-high, or empty"},
+            "destination": {
+                "type": "string",
+                "description": "a service of the port table or a standard port; empty: all",
+            },
+            "action": {"type": "string", "enum": ["accept", "reject", "drop"]},
+            "icmp_type": {"type": "string", "description": "protocol icmp: a type or number"},
+            "number": {"type": "integer", "readOnly": True},
+            "hits": {"type": "integer", "readOnly": True},
+        },
+    },
+    "IpFilter": {
+        "type": "object",
+        "required": ["backend", "rules"],
+        "properties": {
+            "backend": {"type": "string", "enum": ["gate", "nftables"]},
+            "backend_state": {"type": "string"},
+            "rules": {"type": "array", "items": {"$ref": "#/components/schemas/IpFilterRule"}},
+        },
+    },
     "Certificate": {
         "type": "object",
         "required": ["subject", "issuer", "self_signed", "not_before", "not_after"],
@@ -598,6 +623,72 @@ def _paths() -> dict[str, Any]:
                     **_errors(400, 401, 403, 413, 415, 422),
                 },
             },
+        },
+        "/api/v1/ip-filter": {
+            "get": {
+                "summary": "The IP filter: rules in order (first match wins, no match "
+                "accepts), each with how many connections or datagrams it turned away",
+                "operationId": "getIpFilter",
+                "security": _ADMIN,
+                "responses": {"200": _json(_ref("IpFilter"), "the rules"), "401": _ERROR},
+            },
+            "put": {
+                "summary": "Replace the rules. Refused (422) when they would turn the "
+                "requesting address away from HTTPS, unless force is true",
+                "operationId": "putIpFilter",
+                "security": _ADMIN,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "required": ["rules"],
+                                "properties": {
+                                    "rules": {
+                                        "type": "array",
+                                        "items": _ref("IpFilterRule"),
+                                    },
+                                    "backend": {"type": "string", "enum": ["gate", "nftables"]},
+                                    "force": {"type": "boolean"},
+                                },
+                                "additionalProperties": False,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(_ref("IpFilter"), "applied"),
+                    **_errors(400, 401, 403, 413, 415, 422),
+                },
+            },
+        },
+        "/api/v1/ipsec": {
+            "get": {
+                "summary": "The IPsec policies (pre-shared keys masked). Recorded, not "
+                "enforced: the host gives the device no kernel ESP. Changed with PATCH "
+                "/api/v1/config over HTTPS only",
+                "operationId": "getIpsec",
+                "security": _ADMIN,
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["enforced", "note", "enabled", "policies"],
+                            "properties": {
+                                "enforced": {"type": "boolean"},
+                                "note": {"type": "string"},
+                                "tunnel_life": {"type": "string"},
+                                "enabled": {"type": "boolean"},
+                                "allow_non_ipsec": {"type": "boolean"},
+                                "policies": {"type": "array", "items": {"type": "object"}},
+                            },
+                        },
+                        "the policies",
+                    ),
+                    "401": _ERROR,
+                },
+            }
         },
         "/api/v1/certificate/csr": {
             "post": {

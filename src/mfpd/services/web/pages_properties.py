@@ -23,6 +23,8 @@ from mfpd.services.base import PortEntry
 from mfpd.services.web import access
 from mfpd.services.web.actions import ActionError, device_action
 from mfpd.services.web.api import make_signing_request, replace_certificate
+from mfpd.services.web.pages_ip_filter import post_ip_filter
+from mfpd.services.web.pages_ipsec import NOT_ENFORCED, TUNNEL_LIFE, post_ipsec
 from mfpd.services.web.pages_login import MAX_PASSWORD
 from mfpd.services.web.pages_render import (
     actor,
@@ -35,7 +37,7 @@ from mfpd.services.web.pages_render import (
 )
 from mfpd.services.web.pages_settings import PATCHES, FormError
 from mfpd.services.web.state import SERVICE
-from mfpd.settings import SECRET_MASK, SettingsError, merge_patch
+from mfpd.settings import SECRET_MASK, SettingsError, merge_patch, needs_tls
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ SECTIONS = (
     Section("services", "/properties/services", "Services", "properties_services.html"),
     Section("snmp", "/properties/snmp", "SNMP", "properties_snmp.html"),
     Section("security", "/properties/security", "Security", "properties_security.html"),
+    Section("ip-filter", "/properties/ip-filter", "IP filtering", "properties_ip_filter.html"),
+    Section("ipsec", "/properties/ipsec", "IPsec", "properties_ipsec.html"),
     Section("tokens", "/properties/tokens", "API tokens", "properties_tokens.html"),
     Section("operator", "/properties/operator", "Operator", "properties_operator.html"),
 )
@@ -94,6 +98,10 @@ PRIV_PROTOCOLS = ("aes", "aes192", "aes256", "none", "des")
 TRAP_VERSIONS = ("v2c", "v1", "v3")
 ALERT_TRAPS = ("critical", "all", "none")
 MIN_PASSWORD = 8
+IP_FILTER_CHOICES = {
+    "protocol": ("all", "tcp", "udp", "icmp"),
+    "action": ("accept", "reject", "drop"),
+}
 REFILL_GROUPS = (("all", "Everything"), ("trays", "All paper trays"), ("toner", "All toner"))
 
 
@@ -115,6 +123,7 @@ def section_page(
     errors: dict[str, str] | None = None,
     patch: dict[str, Any] | None = None,
     status: int = 200,
+    rules: list[dict[str, Any]] | None = None,
 ) -> web.Response:
     settings = _settings(request)
     if patch:
@@ -149,7 +158,22 @@ def section_page(
         paused=device.paused,
         min_password=MIN_PASSWORD,
         certificate=_certificate(request) if section.key == "security" else {},
+        rules=rules if rules is not None else _rules(request, section),
+        rule_fields=IP_FILTER_CHOICES,
+        ipsec_note=NOT_ENFORCED,
+        tunnel_life=TUNNEL_LIFE,
+        backend_state=ctx_of(request).gate.backend_state if section.key == "ip-filter" else "",
     )
+
+
+def _rules(request: web.Request, section: Section) -> list[dict[str, Any]]:
+    if section.key != "ip-filter":
+        return []
+    ctx = ctx_of(request)
+    return [
+        {**rule.model_dump(), "hits": ctx.gate.hits.get(n, 0)}
+        for n, rule in enumerate(ctx.config.ip_filter.rules, 1)
+    ]
 
 
 def _certificate(request: web.Request) -> dict[str, object]:
@@ -182,6 +206,18 @@ async def post_section(request: web.Request) -> web.StreamResponse:
         return await _operator(request, section, form)
     if section.key == "tokens":
         return _tokens(request, section, form)
+    if section.key == "ipsec":
+
+        def shown(errors: dict[str, str], status: int) -> web.Response:
+            return section_page(request, section, errors=errors, status=status)
+
+        return await post_ipsec(request, shown, form, _settings(request))
+    if section.key == "ip-filter":
+
+        def again(errors: dict[str, str], rules: list[dict[str, str]], status: int) -> web.Response:
+            return section_page(request, section, errors=errors, rules=rules, status=status)
+
+        return await post_ip_filter(request, again, form)
     if section.key == "security" and name == "password":
         return await _password(request, section, form)
     if section.key == "security" and name in ("csr", "certificate"):
@@ -197,6 +233,10 @@ async def post_section(request: web.Request) -> web.StreamResponse:
     if not patch:
         flash(request, "Nothing to change.", "info")
         raise see_other(request, section.path)
+    tls_only = needs_tls(patch)
+    if tls_only and not request.secure:
+        why = f"{', '.join(tls_only)} can be changed over HTTPS only"
+        return section_page(request, section, errors={name: why}, patch=patch, status=403)
     state = access.web_state(request)
     try:
         # A copy: the validation puts stored SNMP keys in place of their masks, and the

@@ -19,7 +19,7 @@ import logging
 from aiohttp import web
 
 from mfpd.ports import service_bind
-from mfpd.services.base import PortEntry, ServiceContext, bind_tcp, stream
+from mfpd.services.base import PortEntry, ServiceContext, bind_tcp, stream, turn_away
 from mfpd.services.http_handler import DeviceHandler, HttpLog
 from mfpd.services.web.views import status_view
 
@@ -106,6 +106,12 @@ class _LocalOnly(DeviceHandler):
         peer = transport.get_extra_info("peername")
         address = str(peer[0]) if isinstance(peer, tuple) else ""
         limit = self.channel.config.max_connections
+        if isinstance(peer, tuple) and turn_away(
+            self.channel.ctx, self.channel.name, transport.get_extra_info("socket"), address,
+            int(peer[1]),
+        ):  # fmt: skip
+            transport.abort()
+            return
         if not _local(address):
             log.warning("status: %s refused: not a local caller", address or "?")
             transport.abort()
