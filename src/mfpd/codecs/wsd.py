@@ -17,14 +17,13 @@ SOAP faults.
 from __future__ import annotations
 
 import enum
-import io
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 from xml.sax.saxutils import escape
 
-import defusedxml.ElementTree as DefusedET  # type: ignore[import-untyped]
-from defusedxml import DefusedXmlException
+from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
+from defusedxml.ElementTree import DefusedXMLParser  # type: ignore[import-untyped]
 
 GROUP: Final = "239.255.255.250"
 PORT: Final = 3702
@@ -122,35 +121,46 @@ def _resolve_qnames(text: str, scope: dict[str, str]) -> frozenset[QName]:
     return frozenset(names)
 
 
+class _ScopedTreeBuilder(ET.TreeBuilder):
+    """A TreeBuilder that keeps each Types element's in-scope namespace declarations: Types
+    is a list of QNames whose prefixes only the declarations around it resolve. (expat hands
+    them over with start_ns before the element that makes them.)"""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scopes: list[dict[str, str]] = [{"xml": "http://www.w3.org/XML/1998/namespace"}]
+        self.declared: dict[str, str] = {}
+        self.qname_scope: dict[ET.Element, dict[str, str]] = {}
+
+    def start_ns(self, prefix: str, uri: str) -> None:
+        self.declared[prefix] = uri
+
+    def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
+        scope = {**self.scopes[-1], **self.declared} if self.declared else self.scopes[-1]
+        self.declared = {}
+        self.scopes.append(scope)
+        element = super().start(tag, attrs)
+        if tag.endswith("}Types"):
+            self.qname_scope[element] = scope
+        return element
+
+    def end(self, tag: str) -> ET.Element:
+        self.scopes.pop()
+        return super().end(tag)
+
+
 def parse(data: bytes) -> Message:
     """One SOAP 1.2 envelope of WS-Discovery or WS-Transfer. Raises WsdError."""
     if len(data) > MAX_MESSAGE:
         raise WsdError("message too large")
-    # iterparse, to keep each element's in-scope namespace declarations: Types is a list of
-    # QNames whose prefixes only the declarations around it resolve.
-    scopes: list[dict[str, str]] = [{"xml": "http://www.w3.org/XML/1998/namespace"}]
-    declared: dict[str, str] = {}
-    qname_scope: dict[ET.Element, dict[str, str]] = {}
-    root: ET.Element | None = None
+    builder = _ScopedTreeBuilder()
     try:
-        events: Any = DefusedET.iterparse(
-            io.BytesIO(data), events=("start-ns", "start", "end"), forbid_dtd=True
-        )
-        for event, item in events:
-            if event == "start-ns":
-                declared[item[0]] = item[1]
-            elif event == "start":
-                scope = {**scopes[-1], **declared} if declared else scopes[-1]
-                declared = {}
-                scopes.append(scope)
-                if root is None:
-                    root = item
-                if item.tag.endswith("}Types"):
-                    qname_scope[item] = scope
-            else:
-                scopes.pop()
+        parser = DefusedXMLParser(target=builder, forbid_dtd=True)
+        parser.feed(data)
+        root: ET.Element | None = parser.close()
     except (ET.ParseError, DefusedXmlException, ValueError) as exc:
         raise WsdError(f"not well-formed XML: {exc}") from exc
+    qname_scope = builder.qname_scope
     if root is None or root.tag != f"{{{SOAP}}}Envelope":
         raise WsdError("not a SOAP 1.2 envelope")
     header = root.find(f"{{{SOAP}}}Header")
