@@ -17,6 +17,7 @@ does every client.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import signal
@@ -33,7 +34,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mfpd.codecs import ssdp
-from tests.conftest import FAST_CONFIG, ROOT, NamespacedMfpd, multicast_namespace, need
+from tests.conftest import (
+    FAST_CONFIG,
+    ROOT,
+    NamespacedMfpd,
+    missing,
+    multicast_namespace,
+    need,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -285,6 +293,8 @@ ASYNC_UPNP_CLIENT = textwrap.dedent(
 
 
 def test_async_upnp_client_search_and_description(device: NamespacedMfpd) -> None:
+    if importlib.util.find_spec("async_upnp_client") is None:
+        missing("not installed: async-upnp-client (the [test] extra)")
     uuid = identity(device)["uuid"]
     udn = f"uuid:{uuid}"
     targets = ["ssdp:all", "upnp:rootdevice", udn, ssdp.DEVICE_TYPE, ssdp.SERVICE_TYPE]
