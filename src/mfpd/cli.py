@@ -1,5 +1,5 @@
 """The command line: `mfpd serve|jobs|status|ports|print|refill|fault|cancel|release|token|
-password`."""
+password|overwrite|audit-log`."""
 
 from __future__ import annotations
 
@@ -129,7 +129,50 @@ def build_parser() -> argparse.ArgumentParser:
     password = sub.add_parser("password", help="set the web administrator's password")
     password.add_argument("--password", help="the new password (default: read from stdin)")
     _state_dir_arg(password)
+
+    overwrite = sub.add_parser(
+        "overwrite",
+        help="on-demand image overwrite: finished jobs' spool files and free space (refused "
+        "while a job prints)",
+    )
+    _state_dir_arg(overwrite)
+
+    audit_log = sub.add_parser(
+        "audit-log", help="the security audit log, newest first (daemon running or not)"
+    )
+    audit_log.add_argument("--json", action="store_true", help="machine-readable output")
+    audit_log.add_argument(
+        "--since",
+        type=_since,
+        help="only entries from this time: ISO 8601 (2026-12-07T10:00, UTC unless it says), "
+        "seconds since the epoch, or an age such as 30m, 2h, 7d",
+    )
+    audit_log.add_argument("--limit", type=int, default=None, help="at most this many entries")
+    _state_dir_arg(audit_log)
     return parser
+
+
+_AGES = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _since(text: str) -> float:
+    """A point in time for --since: ISO 8601, epoch seconds, or an age (30m, 2h, 7d)."""
+    import time
+
+    text = text.strip()
+    try:
+        if text[-1:] in _AGES and text[:-1].replace(".", "", 1).isdigit():
+            return time.time() - float(text[:-1]) * _AGES[text[-1]]
+        if text.replace(".", "", 1).isdigit():
+            return float(text)
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is no time: ISO 8601, epoch seconds or an age like 2h"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
 
 
 def _copies(text: str) -> int:
@@ -280,6 +323,21 @@ def _print_status(status: dict[str, Any]) -> None:
         f"counters: {c['impressions']} impressions ({c['color_impressions']} colour, "
         f"{c['mono_impressions']} black), {c['sheets']} sheets, {c['jobs_completed']} jobs"
     )
+    overwrite = status.get("image_overwrite")
+    if overwrite:
+        print(f"image overwrite: {overwrite['mode']}" + (
+            f", {overwrite['running']} overwrite running" if overwrite["running"] else ""
+        ))  # fmt: skip
+        for label, key in (("last", "last"), ("last on demand", "last_on_demand")):
+            report = overwrite.get(key)
+            if report:
+                verdict = "verified" if report["verified"] else "NOT VERIFIED"
+                what = f"job {report['job']}" if report["job"] is not None else report["mode"]
+                print(
+                    f"  {label}: {what} {_time(report['started'])} to {_time(report['ended'])}, "
+                    f"{report['files']} files, {report['bytes']} bytes, "
+                    f"{report['free_space_bytes']} bytes of free space, {verdict}"
+                )
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -289,6 +347,38 @@ def _status(args: argparse.Namespace) -> int:
     else:
         _print_status(status)
     return 0
+
+
+def _audit_log(args: argparse.Namespace) -> int:
+    from mfpd.security.audit_log import CAPACITY, iso_time, read_entries
+
+    limit = args.limit if args.limit and args.limit > 0 else CAPACITY * 100
+    entries = read_entries(args.state_dir or default_state_dir(), since=args.since, limit=limit)
+    if args.json:
+        print(json.dumps({"entries": [e.to_dict() for e in entries]}, indent=2))
+        return 0
+    if not entries:
+        print("no audit log entries")
+        return 0
+    print(
+        f"{'ID':>6} {'TIME (UTC)':<20} {'EVENT':>5} {'NAME':<19} {'USER':<12} "
+        f"{'ADDRESS':<16} {'IFACE':<8} {'OUTCOME':<9} DETAILS"
+    )
+    for e in entries:
+        details = json.dumps(e.details, separators=(",", ":"))
+        print(
+            f"{e.id:>6} {iso_time(e.time):<20} {e.event_id:>5} {e.event:<19} "
+            f"{(e.user or '-')[:12]:<12} {(e.address or '-')[:16]:<16} "
+            f"{(e.interface or '-')[:8]:<8} {e.outcome:<9} {details}"
+        )
+    return 0
+
+
+def _overwrite(args: argparse.Namespace) -> int:
+    # Three passes over the free space take a while: no ten-second answer here.
+    answer = call(args.state_dir or default_state_dir(), {"op": "overwrite"}, timeout=3600.0)
+    print(answer["message"])
+    return 0 if answer.get("report", {}).get("verified", False) else 1
 
 
 def _ports(args: argparse.Namespace) -> int:
@@ -334,6 +424,8 @@ COMMANDS = {
     "print": _print,
     "token": _action,
     "password": _action,
+    "overwrite": _overwrite,
+    "audit-log": _audit_log,
 }
 
 

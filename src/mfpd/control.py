@@ -19,12 +19,16 @@ from mfpd.control_client import ControlError as ControlError
 from mfpd.control_client import NotRunning as NotRunning
 from mfpd.control_client import call as call
 from mfpd.device import secure_print
+from mfpd.device.image_overwrite import ImageOverwriter, OverwriteRefused
 from mfpd.device.machine import Device, DeviceError
 from mfpd.device.operator import apply_fault
 from mfpd.device.spool import Spool
+from mfpd.security.audit_events import Actor, AuditFeed
 from mfpd.services.web.state import WebState
 
 MAX_REQUEST = 64 * 1024
+# Who the audit log names for what is done at the console (the host's owner of the socket).
+CONSOLE = Actor(user="console", interface="console")
 
 
 log = logging.getLogger("mfpd.control")
@@ -32,12 +36,20 @@ log = logging.getLogger("mfpd.control")
 
 class ControlServer:
     def __init__(
-        self, state_dir: Path, device: Device, spool: Spool, web: WebState | None = None
+        self,
+        state_dir: Path,
+        device: Device,
+        spool: Spool,
+        web: WebState | None = None,
+        overwriter: ImageOverwriter | None = None,
+        audit: AuditFeed | None = None,
     ) -> None:
         self.path = state_dir / SOCKET_NAME
         self.device = device
         self.spool = spool
         self.web = web
+        self.overwriter = overwriter
+        self.audit = audit
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -60,8 +72,11 @@ class ControlServer:
                     request = json.loads(line)
                     if not isinstance(request, dict):
                         raise ControlError("a request is a JSON object")
-                    answer = {"ok": True, **self.handle(request)}
-                except (ControlError, DeviceError, ValueError) as exc:
+                    if request.get("op") == "overwrite":
+                        answer = {"ok": True, **(await self._overwrite())}
+                    else:
+                        answer = {"ok": True, **self.handle(request)}
+                except (ControlError, DeviceError, ValueError, OverwriteRefused) as exc:
                     answer = {"ok": False, "error": str(exc)}
                 writer.write(json.dumps(answer).encode() + b"\n")
                 await writer.drain()
@@ -77,7 +92,10 @@ class ControlServer:
         if op == "ping":
             return {}
         if op == "status":
-            return {"status": self.device.status()}
+            status = self.device.status()
+            if self.overwriter is not None:
+                status["image_overwrite"] = self.overwriter.status()
+            return {"status": status}
         if op == "refill":
             return {"message": "refilled " + ", ".join(self.device.refill(str(request["target"])))}
         if op == "fault":
@@ -101,6 +119,10 @@ class ControlServer:
         if op == "token" and self.web is not None:
             name = str(request.get("name") or "script")[:64]
             token, secret = self.web.tokens.create(name)
+            if self.audit is not None:
+                self.audit.credential_change(
+                    CONSOLE, "api_tokens", action="created", token=token.id, name=name
+                )
             self.web.log.record("config", f"API token {token.id} ({name}) created at the console")
             return {"message": secret, "id": token.id}
         if op == "password" and self.web is not None:
@@ -108,10 +130,24 @@ class ControlServer:
             if len(password) < 8:
                 raise ControlError("the administrator password needs at least 8 characters")
             self.web.admin.set_password(password)
+            if self.audit is not None:
+                self.audit.credential_change(CONSOLE, "web.admin_password")
             ended = self.web.sessions.end_all(self.web.admin.user)
             self.web.log.record("config", "administrator password changed at the console")
             return {"message": f"password changed; {ended} session(s) ended"}
         raise ControlError(f"unknown operation {op!r}")
+
+    async def _overwrite(self) -> dict[str, Any]:
+        """`mfpd overwrite`: the on-demand image overwrite, answered when it is done."""
+        if self.overwriter is None:
+            raise ControlError("image overwrite is not available")
+        report = await self.overwriter.on_demand(user=CONSOLE.user, interface=CONSOLE.interface)
+        verdict = "verified" if report.verified else "NOT verified: " + "; ".join(report.errors)
+        return {
+            "message": f"overwrote {report.files} files ({report.bytes} bytes) and "
+            f"{report.free_space_bytes} bytes of free space, {verdict}",
+            "report": report.to_dict(),
+        }
 
     def _release(self, job_id: int, passcode: object) -> str:
         """The front panel's release: a secure-print job only with its passcode (PWG

@@ -13,16 +13,20 @@ import sys
 from pathlib import Path
 from typing import IO
 
+from mfpd import __version__
 from mfpd.config import Config, ConfigError
 from mfpd.control import ControlServer
 from mfpd.device.engine import Engine
 from mfpd.device.events import Event
 from mfpd.device.identity import installation_uuid
+from mfpd.device.image_overwrite import ImageOverwriter
 from mfpd.device.machine import Device, build_device
 from mfpd.device.spool import Spool
 from mfpd.device.store import DEVICE_KEY, JobStore
 from mfpd.ports import PORTS_FILE, configured_services, format_table
 from mfpd.security.audit import EventLog
+from mfpd.security.audit_events import Actor, AuditFeed
+from mfpd.security.audit_log import AuditLog
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
 from mfpd.security.gate import Gate, rules_of
 from mfpd.security.nftables import Listener, NftTable, table_name
@@ -42,6 +46,9 @@ from mfpd.settings import (
 log = logging.getLogger("mfpd")
 
 SNAPSHOT_DELAY = 0.2
+# How often the audit log's per-minute summaries (IP-filter drops, SNMP authentication
+# failures past their budget) are checked for a minute that is over.
+DROP_FLUSH = 15.0
 # How long SIGTERM waits for in-flight transfers before it checkpoints them.
 STOP_GRACE = 5.0
 
@@ -125,6 +132,13 @@ class Daemon:
         snapshot = store.get(DEVICE_KEY)
         if isinstance(snapshot, dict):
             device.restore(snapshot)
+        audit_log = AuditLog(self.state_dir, self.config.security.audit_log_entries)
+        audit = AuditFeed(audit_log, device)
+        audit.follow(device.events)
+        audit_log.record(
+            "startup", interface="device", version=__version__, bind=self.bind,
+            port_offset=self.port_offset, image_overwrite=self.config.security.image_overwrite,
+        )  # fmt: skip
         spool = Spool(store, self.state_dir / "spool", device.events, self.config.spool)
         for note in spool.recover():
             log.warning("recovery: %s", note)
@@ -158,8 +172,18 @@ class Daemon:
                     for name, svc in configured_services(self.config)
                 },
                 logging.getLogger("mfpd.gate"),
+                on_block=lambda rule, service, protocol, address: audit.drops.drop(
+                    rule.number, address, service, protocol, rule.action.value
+                ),
             ),
+            audit=audit,
         )
+        overwriter = ImageOverwriter(spool, lambda: ctx.config.security, audit_log)
+        overwriter.follow(device.events)
+        ctx.overwriter = overwriter
+        # Files of jobs that ended while the daemon was down, before anything new arrives.
+        await overwriter.sweep()
+        flusher = asyncio.create_task(self._flush_summaries(audit), name="audit-summaries")
         manager = ServiceManager(ctx)
         nft = NftTable(table_name(self.state_dir))
 
@@ -178,7 +202,7 @@ class Daemon:
 
         manager.on_table = kernel_filter
         ctx.web = self._web_state(ctx, manager)
-        control = ControlServer(self.state_dir, device, spool, ctx.web)
+        control = ControlServer(self.state_dir, device, spool, ctx.web, overwriter, audit)
         try:
             await manager.start_all()
             # Only the start is judged: a service switched on later from the web UI whose port
@@ -204,15 +228,19 @@ class Daemon:
             await control.stop()
             await manager.stop_all(STOP_GRACE)
             nft.remove()
-            ctx.gate.flush()
             engine.stop()
-            for task in (engine_task, saver):
+            for task in (engine_task, saver, flusher):
                 task.cancel()
-            await asyncio.gather(engine_task, saver, return_exceptions=True)
+            await asyncio.gather(engine_task, saver, flusher, return_exceptions=True)
             if engine.current is not None:
                 store.checkpoint(engine.current, device.snapshot())
             store.put(DEVICE_KEY, device.snapshot())
             store.close()
+            await overwriter.drain()
+            audit.flush(everything=True)
+            audit_log.record("shutdown", interface="device")
+            audit.close()
+            audit_log.close()
             (self.state_dir / PORTS_FILE).unlink(missing_ok=True)
             if self._lock_file is not None:
                 self._lock_file.close()
@@ -238,18 +266,34 @@ class Daemon:
             return public_settings(ctx.config, dataclasses.asdict(ctx.device.identity))
 
         async def change_settings(
-            patch: dict[str, object], *, carrying: str | None, actor: str
+            patch: dict[str, object],
+            *,
+            carrying: str | None,
+            actor: str,
+            who: Actor | None = None,
         ) -> dict[str, object]:
             # Validated, saved and made current before the first await: a second change
             # arriving meanwhile builds on this one (manager.reconfigure applies both).
             new, overrides, identity = validate_change(ctx.config, self._overrides, patch)
+            before = settings()
             save_overrides(self.state_dir, overrides)
             self._overrides = overrides
             ctx.config = new
             ctx.gate.replace(rules_of(new.ip_filter))
             manager.write_table()  # the nftables backend follows the new rules
+            who = who or Actor(interface="web")
+            audit = ctx.audit
+            assert audit is not None
             if identity:
-                ctx.device.update_identity(**identity)
+                with audit.acting(who):
+                    ctx.device.update_identity(**identity)
+            # Identity edits were recorded as the bus reported them; the sections here.
+            after = settings()
+            audit.settings_changed(
+                who,
+                {k: v for k, v in before.items() if k != "identity"},
+                {k: v for k, v in after.items() if k != "identity"},
+            )
             restarted = await manager.reconfigure(new, carrying=carrying)
             keys = _changed_keys(patch)
             events.record(
@@ -284,6 +328,11 @@ class Daemon:
     def _on_event(self, event: Event) -> None:
         if event.kind in ("printer.state", "device.levels", "alert.added", "alert.removed"):
             self._snapshot_dirty = True
+
+    async def _flush_summaries(self, audit: AuditFeed) -> None:
+        while True:
+            await asyncio.sleep(DROP_FLUSH)
+            audit.flush()
 
     async def _save_snapshots(self, store: JobStore, device: Device) -> None:
         while True:

@@ -128,6 +128,12 @@ def test_reject_resets_drop_closes_and_others_pass(filtered: Mfpd) -> None:
     log = filtered.log.read_text()
     assert "dropped by rule 3 (drop tcp from 127.0.0.3/32 to all services)" in log
     assert "Traceback" not in log
+    # The audit log sums what each rule turned away per minute (the last minute at stop).
+    filtered.stop()
+    entries = json.loads(filtered.cli("audit-log", "--json").stdout)
+    entries = entries["entries"] if isinstance(entries, dict) else entries
+    drops = [e for e in entries if e["event"] == "ip-filter-drop"]
+    assert {e["details"]["rule"] for e in drops} >= {1, 3, 4, 5}, drops
 
 
 def test_the_api_shows_hits_and_guards_the_administrators_own_address(filtered: Mfpd) -> None:

@@ -478,6 +478,13 @@ def test_the_administrator_replaces_the_device_certificate(mfpd: Mfpd, admin: Ap
     # Both TLS listeners (443, and 631 by its first byte) restart with it.
     assert wait_until(lambda: served("https") and served("ipp"))
     assert Api(mfpd).request("PUT", "/certificate", json={"certificate": pem}).status_code == 401
+    # The security audit log has the refused key and the installed certificate (event 38).
+    entries = json.loads(mfpd.cli("audit-log", "--json").stdout)["entries"]
+    installs = [e for e in entries if e["event"] == "certificate-install"]
+    assert [(e["outcome"], e["event_id"], e["interface"]) for e in installs][:2] == [
+        ("success", 38, "http"), ("failure", 38, "http"),
+    ]  # fmt: skip
+    assert installs[0]["details"]["subject"] == "CN=printer.example.com"
 
 
 def test_changes_made_at_the_same_time_both_take_effect(mfpd: Mfpd, admin: Api) -> None:

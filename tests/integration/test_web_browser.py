@@ -8,6 +8,7 @@ Screenshots of every page go to test-artifacts/web/ for people to look at.
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import socket
 import subprocess
@@ -205,6 +206,11 @@ def test_log_in_and_read_the_status(session: Session, daemon: Mfpd, admin: tuple
 
     session.login(*admin)
     expect(page).to_have_title("XRX-WC7755 \N{EN DASH} Status \N{EN DASH} Xerox WorkCentre 7755")
+    # Both attempts are in the security audit log, with who and from where.
+    entries = json.loads(daemon.cli("audit-log", "--json").stdout)["entries"]
+    failed = [e for e in entries if e["event"] == "login-failure" and e["interface"] == "http"]
+    assert failed and (failed[-1]["user"], failed[-1]["address"]) == (admin[0], "127.0.0.1")
+    assert any(e["event"] == "login-success" and e["user"] == admin[0] for e in entries)
     live(page)
     expect(page.locator("#state-badge")).to_have_class(re.compile(r"\bbadge-idle\b"))
     expect(page.locator("#state-badge")).to_contain_text("Idle")

@@ -55,20 +55,19 @@ def test_source_ports_and_ipv6_and_mapped_addresses() -> None:
 
 
 def test_a_cached_decision_still_counts_and_reports_each_block() -> None:
-    reports: list[tuple[int, int, str]] = []
-    now = [0.0]
+    reports: list[tuple[int, str, str, str]] = []
     g = gate(
         {"source": "192.0.2.0/24", "action": "drop"},
-        on_block=lambda rule, count, address: reports.append((rule.number, count, address)),
-        clock=lambda: now[0],
+        on_block=lambda rule, service, protocol, address: reports.append(
+            (rule.number, service, protocol, address)
+        ),
     )
     for second in range(150):
-        now[0] = float(second)
         assert g.admit("ipp", "192.0.2.9", 5000 + second) is Action.DROP
-    assert g.hits[1] == 150
-    assert reports == [(1, 60, "192.0.2.9"), (1, 60, "192.0.2.9")]
-    g.flush()
-    assert reports[-1] == (1, 30, "192.0.2.9")
+    assert g.admit("snmp", "192.0.2.10", 161) is Action.DROP
+    assert g.hits[1] == 151
+    assert reports[0] == (1, "ipp", "tcp", "192.0.2.9") and len(reports) == 151
+    assert reports[-1] == (1, "snmp", "udp", "192.0.2.10")
 
 
 def test_replace_starts_again() -> None:

@@ -18,11 +18,14 @@ import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from mfpd.config import Config
+from mfpd.config import Config, SecurityConfig
+from mfpd.device.image_overwrite import ImageOverwriter
 from mfpd.device.machine import build_device
 from mfpd.device.spool import Spool
 from mfpd.device.store import JobStore
 from mfpd.security.audit import EventLog
+from mfpd.security.audit_events import AuditFeed
+from mfpd.security.audit_log import AuditLog
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
 from mfpd.security.gate import Gate
 from mfpd.security.tls import ensure_certificate
@@ -46,9 +49,13 @@ def _app(
     config = config or Config()
     device = build_device(config)
     spool = Spool(JobStore(tmp_path), tmp_path / "spool", device.events, config.spool)
+    audit = AuditFeed(AuditLog(tmp_path, 100), device)
+    audit.follow(device.events)
     ctx = SimpleNamespace(
-        config=config, device=device, spool=spool, state_dir=tmp_path, gate=Gate()
-    )
+        config=config, device=device, spool=spool, state_dir=tmp_path, audit=audit,
+        overwriter=ImageOverwriter(spool, lambda: ctx.config.security, audit.log),
+        gate=Gate(),
+    )  # fmt: skip
     admin = Administrator(tmp_path, lambda: ctx.config.web)
     admin.set_password(PASSWORD)
 
@@ -56,7 +63,7 @@ def _app(
         return public_settings(ctx.config, vars(ctx.device.identity))
 
     async def change_settings(
-        patch: dict[str, Any], *, carrying: str | None, actor: str
+        patch: dict[str, Any], *, carrying: str | None, actor: str, who: Any = None
     ) -> dict[str, Any]:
         new, _, identity = validate_change(ctx.config, {}, patch)
         ctx.config = new
@@ -98,7 +105,10 @@ async def tls_client(tmp_path: Path) -> AsyncIterator[TestClient[web.Request, we
     cert, key = ensure_certificate(tmp_path / "tls", "localhost", "mfpd tests")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    server = TestServer(_app(tmp_path))
+    # A state dir of its own: a test may run both clients, each device with its own audit log.
+    state = tmp_path / "over-tls"
+    state.mkdir()
+    server = TestServer(_app(state))
     await server.start_server(ssl=context)  # TestClient then finds it started
     async with TestClient(server, connector=aiohttp.TCPConnector(ssl=False)) as test_client:
         yield test_client
@@ -501,3 +511,32 @@ async def test_ipsec_policies_recorded_over_https_only_and_said_not_enforced(
         "/properties/ipsec", data={"csrf": _csrf(page), "form": "delete", "name": "office"}
     )
     assert "No policies." in await gone.text()
+
+
+async def test_the_audit_log_is_shown_over_https_only_and_the_overwrite_button_works(
+    tmp_path: Path,
+) -> None:
+    config = Config(security=SecurityConfig(overwrite_free_bytes=0))
+    async with TestClient(TestServer(_app(tmp_path, config))) as client:
+        await _login(client)
+        logs = await (await client.get("/logs")).text()
+        assert "The audit log is shown over HTTPS only." in logs
+        assert 'id="audit-table"' not in logs
+        page = await client.get("/properties/security")
+        html = await page.text()
+        assert 'id="overwrite-now"' in html and "Immediate overwrite is <strong>off" in html
+        response = await client.post(
+            "/properties/security",
+            data={"csrf": _csrf(html), "form": "overwrite"},
+            allow_redirects=False,
+        )
+        assert response.status == 303, await response.text()
+        html = await (await client.get("/properties/security")).text()
+        assert "Image overwrite done and verified" in html
+        assert "Last on-demand overwrite: on-demand" in html
+        feed = client.server.app[SERVICE].ctx.audit
+        events = [(e.event, e.event_id, e.user) for e in feed.log.entries()]
+        assert events[:3] == [
+            ("image-overwrite", 4, "admin"), ("image-overwrite", 3, "admin"),
+            ("login-success", 30, "admin"),
+        ]  # fmt: skip

@@ -91,6 +91,7 @@ class ConditionKind(enum.StrEnum):
     WASTE_FULL = "waste-full"
     WASTE_ALMOST_FULL = "waste-almost-full"
     BIN_FULL = "bin-full"
+    AUDIT_LOG_ALMOST_FULL = "audit-log-almost-full"
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,14 @@ CONDITIONS: dict[ConditionKind, ConditionInfo] = {
     ConditionKind.BIN_FULL: ConditionInfo(
         AlertCode.OUTPUT_MEDIA_TRAY_FULL, AlertSeverity.CRITICAL, AlertGroup.OUTPUT,
         "output-area-full", "error", HrPrinterError.OUTPUT_FULL, 40019, "EMPTY {name}",
+    ),
+    # The controller's own: 90 % of the audit log ring holds entries nobody has exported,
+    # so the next ones overwrite unread history (security/audit_log.py). RFC 3805 and PWG
+    # 5100.9 have no code or keyword for it: alert code other, and a keyword of our own
+    # (RFC 8011 5.4.12 lets a printer add keywords).
+    ConditionKind.AUDIT_LOG_ALMOST_FULL: ConditionInfo(
+        AlertCode.OTHER, AlertSeverity.WARNING, AlertGroup.GENERAL_PRINTER,
+        "audit-log-almost-full", "warning", None, 10001, "AUDIT LOG NEARLY FULL",
     ),
 }  # fmt: skip
 

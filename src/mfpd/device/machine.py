@@ -92,6 +92,8 @@ class Device:
         self._clock = clock
         self.started_at = clock()
         self._faults: set[ConditionKind] = set()
+        # Conditions the controller raises about itself (the audit log filling up).
+        self._controller: set[ConditionKind] = set()
         self._alerts: dict[tuple[ConditionKind, int], Alert] = {}
         self._next_alert = 1
         self._busy = False
@@ -259,6 +261,8 @@ class Device:
                 ConditionKind.DOOR_OPEN: "Front door",
                 ConditionKind.OFFLINE: "Printer",
             }.get(fault, "Printer")
+        for kind in self._controller:
+            wanted[(kind, 1)] = "Controller"
         if self.console.operator_message:
             # PJL OPMSG takes the printer offline until cleared (HP PJL Technical Reference,
             # 10-4): the same offline condition for IPP, SNMP and PJL.
@@ -308,6 +312,20 @@ class Device:
                 self._faults.add(kind)
             else:
                 self._faults.discard(kind)
+
+        self._changed(mutate)
+
+    def set_controller_condition(self, kind: ConditionKind, active: bool = True) -> None:
+        """A condition of the controller itself (not a fault an operator raises, not a
+        level): it shows in every protocol's alert view like any other condition."""
+        if active == (kind in self._controller):
+            return
+
+        def mutate() -> None:
+            if active:
+                self._controller.add(kind)
+            else:
+                self._controller.discard(kind)
 
         self._changed(mutate)
 
@@ -443,11 +461,12 @@ class Device:
         unknown = set(changes) - set(EDITABLE)
         if unknown:
             raise DeviceError(f"not editable: {', '.join(sorted(unknown))}")
+        before = {key: getattr(self.identity, key) for key in changes}
         self.identity = dataclasses.replace(self.identity, **changes)
         self._identity_edits.update(changes)
         self.revision += 1
         self.config_changed_at = self._clock()
-        self.events.publish("identity.changed", changes=changes)
+        self.events.publish("identity.changed", changes=changes, old=before)
 
     def set_console(self, **changes: str) -> None:
         self._changed(lambda: _assign(self.console, changes))

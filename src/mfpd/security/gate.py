@@ -6,7 +6,8 @@ source network (IPv4 or IPv6, with its prefix length), optionally a source port 
 destination (a service of the port table, or a standard port, to which the port offset
 applies), and says accept, reject or drop. Reject ends a TCP connection at once with a reset
 and sends nothing on UDP; drop closes a TCP connection without a byte, is silent on UDP, and
-is logged. Both are counted per rule, and summarised to the audit log per rule per minute.
+is logged. Both are counted per rule, and reported one by one to the audit log, which sums them per
+rule per minute (security/audit_events.FilterDrops).
 
 ICMP rules are for the nftables backend (security/nftables.py): the gate sees no ICMP.
 """
@@ -18,7 +19,6 @@ import ipaddress
 import logging
 import socket
 import struct
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -106,11 +106,11 @@ def peer_address(text: str) -> Address | None:
     return address
 
 
-# Called once per rule per minute with what it blocked: (rule, count, last peer address).
-BlockReport = Callable[[Rule, int, str], None]
+# Called for each connection or datagram a rule turns away: (rule, service, protocol, peer
+# address). The audit log's FilterDrops sums them per rule per minute.
+BlockReport = Callable[[Rule, str, str, str], None]
 
 CACHE_LIMIT = 4096
-SUMMARY_WINDOW = 60.0
 
 
 class Gate:
@@ -123,13 +123,11 @@ class Gate:
         standard_ports: Mapping[str, tuple[str, int]] | None = None,
         log: logging.Logger | None = None,
         on_block: BlockReport | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # service -> (protocol, standard port): what a rule's destination is matched against.
         self.standard_ports = dict(standard_ports or {})
         self.log = log or logging.getLogger("mfpd.gate")
         self.on_block = on_block
-        self.clock = clock
         # What enforces the rules besides this gate (the nftables backend), for the API.
         self.backend_state = "the in-process gate"
         self.dropped = LogLimit("connections dropped by the IP filter", log=self.log, prefix="gate")
@@ -137,12 +135,10 @@ class Gate:
 
     def replace(self, rules: Iterable[Rule]) -> None:
         """A new rule list (the configuration changed): counters start again."""
-        self.flush()
         self.rules = list(rules)
         self.hits = {rule.number: 0 for rule in self.rules}
         self._by_service: dict[str, list[Rule]] = {}
         self._decided: dict[tuple[str, str], Action] = {}
-        self._window: dict[int, tuple[float, int, str]] = {}
 
     def _rules_for(self, service: str) -> list[Rule]:
         found = self._by_service.get(service)
@@ -189,24 +185,9 @@ class Gate:
             self.log.warning(
                 "gate: %s: %s:%d dropped by %s", service, address, port, rule.describe()
             )
-        now = self.clock()
-        start, count, _ = self._window.get(rule.number, (now, 0, address))
-        if now - start >= SUMMARY_WINDOW:
-            self._report(rule, count, address)
-            start, count = now, 0
-        self._window[rule.number] = (start, count + 1, address)
-
-    def flush(self) -> None:
-        """Report what the current minute of every rule blocked (at stop, or a new list)."""
-        for number, (_, count, address) in getattr(self, "_window", {}).items():
-            rule = next((r for r in self.rules if r.number == number), None)
-            if rule is not None and count:
-                self._report(rule, count, address)
-        self._window = {}
-
-    def _report(self, rule: Rule, count: int, address: str) -> None:
-        if self.on_block is not None and count:
-            self.on_block(rule, count, address)
+        if self.on_block is not None:
+            protocol = self.standard_ports.get(service, ("tcp", 0))[0]
+            self.on_block(rule, service, protocol, address)
 
 
 class _Options(Protocol):

@@ -19,6 +19,8 @@ from mfpd.security.gate import Action, Gate, reset
 from mfpd.services.ipp.subscriptions import SubscriptionStore
 
 if TYPE_CHECKING:
+    from mfpd.device.image_overwrite import ImageOverwriter
+    from mfpd.security.audit_events import AuditFeed
     from mfpd.services.web.state import WebState
 
 # Standard ports below 1024 move here when the process may not bind them (shared/PORTS.md).
@@ -62,6 +64,10 @@ class ServiceContext:
     web: WebState | None = None
     # The IP filter every listener asks before it parses a byte (security/gate.py).
     gate: Gate = field(default_factory=Gate)
+    # The security audit log's feed (security/audit_events.py) and image overwrite; None in
+    # unit tests of services that do not record.
+    audit: AuditFeed | None = None
+    overwriter: ImageOverwriter | None = None
 
 
 def turn_away(ctx: ServiceContext, service: str, sock: Any, address: str, port: int) -> bool:

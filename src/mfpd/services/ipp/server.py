@@ -28,6 +28,7 @@ peer, never a traceback; a bug in a handler is answered server-error-internal-er
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import re
@@ -188,6 +189,10 @@ class IppService:
         if self._listener is not None:
             self._acceptor = asyncio.create_task(self._accept(self._listener), name=self.name)
         self._reaper = asyncio.create_task(self._abort_abandoned(), name=f"{self.name}-timeouts")
+        if self.ctx.config.security.https_only and not self.tls_only and entry.listening:
+            # The coupling shows in the port table, as the disclosure's table would say it.
+            note = "https_only: over plain HTTP, IPP gets 426 (upgrade to TLS), pages a redirect"
+            entry = dataclasses.replace(entry, note="; ".join(filter(None, [entry.note, note])))
         return [entry]
 
     async def _accept(self, listener: socket.socket) -> None:
@@ -505,6 +510,10 @@ class _HttpConnection(DeviceHandler):
         self.peer = _peer(transport)
         self._address = self.peer.rsplit(":", 1)[0]
         self._secure = transport.get_extra_info("sslcontext") is not None
+        if not self._secure and self.service.ctx.config.security.https_only:
+            # Over plain HTTP every request gets aiohttp's path, whose https_only middleware
+            # answers it (426 for IPP, a redirect for the rest).
+            self._fast = None
         self.service.open.add(self)
         super().connection_made(transport)
         self._poll = asyncio.get_running_loop().call_later(self._interval, self._check)

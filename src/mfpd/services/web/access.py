@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from mfpd.security.audit_events import Actor, AuditFeed
 from mfpd.security.auth import Session
 from mfpd.services.web.state import SERVICE, WEB, WebState
 
@@ -77,6 +78,28 @@ def request_host(request: web.Request) -> str:
     if host.endswith("]") or ":" not in host:
         return host
     return host.rsplit(":", 1)[0]
+
+
+def audit_actor(request: web.Request) -> Actor:
+    """Who the audit log names for this request: the user, the peer, the listener."""
+    return Actor(
+        user=user_of(request) or "anonymous",
+        address=request.remote or "",
+        interface=str(request.app[SERVICE].name),
+    )
+
+
+def audit_feed(request: web.Request) -> AuditFeed | None:
+    feed: AuditFeed | None = request.app[SERVICE].ctx.audit
+    return feed
+
+
+def https_link(request: web.Request, path: str) -> str | None:
+    """`path` on this device's HTTPS listener, as the client reached us; None when off."""
+    port = web_state(request).live_port("https")
+    if port is None:
+        return None
+    return f"https://{request_host(request)}{'' if port == 443 else f':{port}'}{path}"
 
 
 def is_admin(request: web.Request) -> bool:

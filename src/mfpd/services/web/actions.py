@@ -15,7 +15,7 @@ from mfpd.device.spool import Spool
 log = logging.getLogger("mfpd.web")
 
 JOB_ACTIONS = ("cancel", "hold", "release")
-DEVICE_ACTIONS = ("refill", "fault", "clear", "pause", "resume")
+DEVICE_ACTIONS = ("refill", "fault", "clear", "pause", "resume", "overwrite")
 
 
 class ActionError(Exception):

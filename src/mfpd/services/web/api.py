@@ -17,6 +17,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from mfpd.device import secure_print
+from mfpd.device.image_overwrite import OverwriteRefused
 from mfpd.documents.preview import PreviewError, render_first_page
 from mfpd.security.audit import CATEGORIES, LEVELS
 from mfpd.security.tls import (
@@ -357,7 +358,9 @@ async def patch_config(request: web.Request) -> web.StreamResponse:
     state = access.web_state(request)
     service = request.app[SERVICE]
     try:
-        document = await state.change_settings(patch, carrying=service.name, actor=_actor(request))
+        document = await state.change_settings(
+            patch, carrying=service.name, actor=_actor(request), who=access.audit_actor(request)
+        )
     except SettingsError as exc:
         return error(422, str(exc))
     return web.json_response(document)
@@ -391,12 +394,42 @@ async def post_action(request: web.Request) -> web.StreamResponse:
     if extra:
         return error(400, f"{fields['action']!r} takes no {', '.join(sorted(extra))}")
     ctx = _ctx(request)
+    if fields["action"] == "overwrite":
+        return await _overwrite(request)
     try:
         message = device_action(ctx.device, fields["action"], fields["kind"], fields["target"])
     except ActionError as exc:
         return error(exc.status, str(exc))
     _record(request, "device", message, action=fields["action"])
     return web.json_response({"message": message, "status": status_view(ctx.device, ctx.spool)})
+
+
+async def _overwrite(request: web.Request) -> web.StreamResponse:
+    """The on-demand image overwrite; answered when it is done, 409 while a job prints."""
+    try:
+        report = await overwrite_now(request)
+    except ActionError as exc:
+        return error(exc.status, str(exc))
+    # A pass that did not read back is the device's finding, not the API's failure: 200,
+    # and the report says so (the CLI exits 1 on it).
+    message = "image overwrite verified" if report["verified"] else "image overwrite NOT verified"
+    return web.json_response({"message": message, "report": report})
+
+
+async def overwrite_now(request: web.Request) -> dict[str, Any]:
+    """Shared with the Security page's button."""
+    ctx = _ctx(request)
+    if ctx.overwriter is None:
+        raise ActionError("image overwrite is not available on this listener", 404)
+    actor = access.audit_actor(request)
+    try:
+        report = await ctx.overwriter.on_demand(
+            user=actor.user, address=actor.address, interface=actor.interface
+        )
+    except OverwriteRefused as exc:
+        raise ActionError(str(exc), 409) from None
+    _record(request, "device", f"on-demand image overwrite: {report.bytes} bytes")
+    return report.to_dict()
 
 
 async def get_logs(request: web.Request) -> web.StreamResponse:
@@ -444,6 +477,7 @@ async def post_token(request: web.Request) -> web.StreamResponse:
     if not isinstance(name, str) or not 1 <= len(name) <= 64:
         return error(400, "name is a string of 1 to 64 characters")
     token, secret = access.web_state(request).tokens.create(name)
+    _audit_token(request, "created", token.id, name)
     _record(request, "config", f"API token {token.id} ({name}) created")
     return web.json_response({**token.public(), "token": secret}, status=201)
 
@@ -455,6 +489,7 @@ async def delete_token(request: web.Request) -> web.StreamResponse:
     token_id = request.match_info["token_id"]
     if not access.web_state(request).tokens.delete(token_id):
         return error(404, f"no token {token_id}")
+    _audit_token(request, "revoked", token_id)
     _record(request, "config", f"API token {token_id} revoked")
     return web.Response(status=204)
 
@@ -486,11 +521,33 @@ async def put_certificate(request: web.Request) -> web.StreamResponse:
 async def replace_certificate(request: web.Request, cert: str, key: str) -> dict[str, object]:
     """Shared with the Security page: install, restart the TLS listeners, log."""
     ctx = _ctx(request)
-    info = install_certificate(ctx.state_dir / TLS_DIR, cert, key)
+    try:
+        info = install_certificate(ctx.state_dir / TLS_DIR, cert, key)
+    except CertificateError as exc:
+        _audit_certificate(request, "failure", reason=str(exc)[:200])
+        raise
     state = access.web_state(request)
     _record(request, "config", f"device certificate replaced: {info['subject']}")
+    _audit_certificate(
+        request, "success", subject=info.get("subject"), issuer=info.get("issuer"),
+        sha256=info.get("sha256_fingerprint"), not_after=info.get("not_after"),
+    )  # fmt: skip
     await state.restart(["https", "ipp"], request.app[SERVICE].name)
     return info
+
+
+def _audit_token(request: web.Request, action: str, token_id: str, name: str = "") -> None:
+    feed = access.audit_feed(request)
+    if feed is not None:
+        feed.credential_change(
+            access.audit_actor(request), "api_tokens", action=action, token=token_id, name=name
+        )
+
+
+def _audit_certificate(request: web.Request, outcome: str, **details: object) -> None:
+    feed = access.audit_feed(request)
+    if feed is not None:
+        feed.record_as(access.audit_actor(request), "certificate-install", outcome, details)
 
 
 async def post_csr(request: web.Request) -> web.StreamResponse:
@@ -522,6 +579,7 @@ async def get_openapi(request: web.Request) -> web.Response:
 
 
 def add_api_routes(app: web.Application) -> None:
+    from mfpd.services.web.api_audit import add_audit_routes
     from mfpd.services.web.api_events import get_events
 
     app[PREVIEWS] = PreviewCache()
@@ -550,3 +608,4 @@ def add_api_routes(app: web.Application) -> None:
 
     api_ip_filter.add_routes(app)
     api_ipsec.add_routes(app)
+    add_audit_routes(app, PREFIX)

@@ -11,6 +11,7 @@ from typing import Any
 from mfpd.device.machine import Device
 from mfpd.device.operator import FAULTS
 from mfpd.security.audit import CATEGORIES, LEVELS
+from mfpd.security.audit_log import EVENTS
 from mfpd.services.web.actions import DEVICE_ACTIONS, JOB_ACTIONS
 
 JSON = "application/json"
@@ -206,6 +207,67 @@ _SCHEMAS: dict[str, Any] = {
             "message": {"type": "string"},
             "data": {"type": "object"},
         },
+    },
+    "AuditEntry": {
+        "type": "object",
+        "description": "one entry of the security audit log",
+        "required": [
+            "id",
+            "time",
+            "event_id",
+            "event",
+            "user",
+            "address",
+            "interface",
+            "outcome",
+            "details",
+        ],
+        "properties": {
+            "id": {"type": "integer", "description": "increasing, never reused"},
+            "time": {"type": "number", "description": "seconds since the epoch"},
+            "event_id": {
+                "type": "integer",
+                "description": "the WorkCentre's audit event ID (1 startup, 2 shutdown, 3/4 "
+                "on-demand overwrite, 5 print job, 30 administrator login, 33 audit log "
+                "download, 38 certificate, 40 SNMPv3, 41 IP filtering, 42 security setting) "
+                "or mfpd's (1001 IP filter drops, 1002 configuration, 1003 immediate overwrite)",
+            },
+            "event": {"type": "string", "enum": list(EVENTS)},
+            "user": {"type": "string"},
+            "address": {"type": "string"},
+            "interface": {"type": "string"},
+            "outcome": {"type": "string"},
+            "details": {"type": "object"},
+        },
+    },
+    "OverwriteReport": {
+        "type": "object",
+        "required": [
+            "mode",
+            "started",
+            "ended",
+            "files",
+            "bytes",
+            "free_space_bytes",
+            "verified",
+            "errors",
+        ],
+        "properties": {
+            "mode": {"type": "string"},
+            "started": {"type": "number"},
+            "ended": {"type": "number"},
+            "files": {"type": "integer"},
+            "bytes": {"type": "integer"},
+            "free_space_bytes": {"type": "integer"},
+            "verified": {"type": "boolean"},
+            "errors": {"type": "array", "items": {"type": "string"}},
+            "job": _NULLABLE_INT,
+        },
+    },
+    "OverwriteResult": {
+        "type": "object",
+        "required": ["message", "report"],
+        "properties": {"message": {"type": "string"}, "report": _ref("OverwriteReport")},
     },
     "Port": {
         "type": "object",
@@ -450,13 +512,17 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/actions": {
             "post": {
-                "summary": "Operator actions: refill, raise or clear a fault, pause, resume",
+                "summary": "Operator actions: refill, raise or clear a fault, pause, resume, "
+                "and the on-demand image overwrite (answered when it is done; 409 while a job "
+                "prints; the report says whether every pass read back as written)",
                 "operationId": "deviceAction",
                 "security": _ADMIN,
                 "requestBody": {"required": True, "content": {JSON: {"schema": _ref("Action")}}},
                 "responses": {
-                    "200": _json(_ref("ActionResult"), "done"),
-                    **_errors(400, 401, 403, 413, 415),
+                    "200": _json(
+                        {"oneOf": [_ref("ActionResult"), _ref("OverwriteResult")]}, "done"
+                    ),
+                    **_errors(400, 401, 403, 404, 409, 413, 415),
                 },
             }
         },
@@ -498,6 +564,66 @@ def _paths() -> dict[str, Any]:
                         "the entries",
                     ),
                     **_errors(400, 401),
+                },
+            }
+        },
+        "/api/v1/audit-log": {
+            "get": {
+                "summary": "The security audit log, newest first (administrator, HTTPS only: "
+                "403 over plain HTTP); each request is itself recorded (audit-log-export)",
+                "operationId": "getAuditLog",
+                "security": _ADMIN,
+                "parameters": [
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                        "description": "entries per page (default 100)",
+                    },
+                    {
+                        "name": "before",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 2**62},
+                        "description": "only entries older than this id: next_before of the "
+                        "previous page",
+                    },
+                    {
+                        "name": "since",
+                        "in": "query",
+                        "schema": {"type": "number", "minimum": 0},
+                        "description": "only entries from this time (seconds since the epoch)",
+                    },
+                    {"name": "event", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["entries", "next_before"],
+                            "properties": {
+                                "entries": {"type": "array", "items": _ref("AuditEntry")},
+                                "next_before": _NULLABLE_INT,
+                            },
+                        },
+                        "one page of entries",
+                    ),
+                    **_errors(400, 401, 403),
+                },
+            }
+        },
+        "/api/v1/audit-log.csv": {
+            "get": {
+                "summary": "The whole security audit log as CSV (administrator, HTTPS only); "
+                "recorded, and it clears the audit-log-almost-full warning",
+                "operationId": "getAuditLogCsv",
+                "security": _ADMIN,
+                "responses": {
+                    "200": {
+                        "description": "RFC 4180 CSV with a header row: id, time (UTC), "
+                        "event_id, event, user, address, interface, outcome, details (JSON)",
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(401, 403),
                 },
             }
         },
@@ -763,6 +889,7 @@ def _action_schema(device: Device) -> dict[str, Any]:
             one(["fault", "clear"], ["toner-low", "toner-empty"], toners),
             one(["clear"], None, None),
             one(["pause", "resume"], None, None),
+            one(["overwrite"], None, None),
         ],
         "description": "an operator action: " + ", ".join(DEVICE_ACTIONS),
     }

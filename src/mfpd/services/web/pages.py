@@ -94,11 +94,17 @@ async def get_logs_page(request: web.Request) -> web.StreamResponse:
         text=text or None,
         limit=limit,
     )
+    # The security audit log, over HTTPS only (as its export): over HTTP, a link there.
+    feed = access.audit_feed(request)
+    audit = feed.log.entries(limit=limit) if feed is not None and request.secure else None
     return render(
         request,
         "logs.html",
         "logs",
         "Logs",
+        audit=audit,
+        audit_link=None if request.secure else access.https_link(request, "/logs"),
+        audit_warning=feed is not None and feed.log.almost_full,
         entries=entries,
         categories=CATEGORIES,
         levels=LEVELS,

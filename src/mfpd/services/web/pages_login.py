@@ -15,6 +15,7 @@ from aiohttp import web
 
 from mfpd.services.web import access
 from mfpd.services.web.pages_render import form_of, render, safe_next, see_other
+from mfpd.services.web.state import SERVICE
 
 MAX_USER = 128
 MAX_PASSWORD = 1024
@@ -32,9 +33,16 @@ async def check_login(request: web.Request, user: str, password: str) -> bool:
     if delay > 0:
         await asyncio.sleep(delay)
     ok = await asyncio.to_thread(state.admin.verify, user[:MAX_USER], password[:MAX_PASSWORD])
+    audit = access.audit_feed(request)
+    interface = str(request.app[SERVICE].name)
     if ok:
         state.throttle.succeeded(remote)
         state.log.record("login", f"{user} logged in from {remote} ({request.path})", user=user)
+        if audit is not None:
+            audit.log.record(
+                "login-success", user=user[:64], address=remote, interface=interface,
+                path=request.path,
+            )  # fmt: skip
     else:
         failures = state.throttle.failed(remote)
         state.log.record(
@@ -43,6 +51,11 @@ async def check_login(request: web.Request, user: str, password: str) -> bool:
             "warning",
             remote=remote,
         )
+        if audit is not None:
+            audit.log.record(
+                "login-failure", user=user[:64], address=remote, interface=interface,
+                outcome="failure", path=request.path, failures=failures,
+            )  # fmt: skip
     return ok
 
 

@@ -22,7 +22,7 @@ from mfpd.security.tls import TLS_DIR, CertificateError, certificate_info
 from mfpd.services.base import PortEntry
 from mfpd.services.web import access
 from mfpd.services.web.actions import ActionError, device_action
-from mfpd.services.web.api import make_signing_request, replace_certificate
+from mfpd.services.web.api import make_signing_request, overwrite_now, replace_certificate
 from mfpd.services.web.pages_ip_filter import post_ip_filter
 from mfpd.services.web.pages_ipsec import NOT_ENFORCED, TUNNEL_LIFE, post_ipsec
 from mfpd.services.web.pages_login import MAX_PASSWORD
@@ -163,7 +163,15 @@ def section_page(
         ipsec_note=NOT_ENFORCED,
         tunnel_life=TUNNEL_LIFE,
         backend_state=ctx_of(request).gate.backend_state if section.key == "ip-filter" else "",
+        overwrite=_overwrite_status(request) if section.key == "security" else {},
     )
+
+
+def _overwrite_status(request: web.Request) -> dict[str, object]:
+    overwriter = ctx_of(request).overwriter
+    if overwriter is None:
+        return {"mode": ctx_of(request).config.security.image_overwrite, "running": None}
+    return overwriter.status()
 
 
 def _rules(request: web.Request, section: Section) -> list[dict[str, Any]]:
@@ -222,6 +230,8 @@ async def post_section(request: web.Request) -> web.StreamResponse:
         return await _password(request, section, form)
     if section.key == "security" and name in ("csr", "certificate"):
         return await _tls(request, section, name, form)
+    if section.key == "security" and name == "overwrite":
+        return await _overwrite(request, section)
     builder = PATCHES.get((section.key, name))
     if builder is None:
         raise web.HTTPBadRequest(text=f"400 Bad Request: unknown form {name!r}\n")
@@ -242,7 +252,10 @@ async def post_section(request: web.Request) -> web.StreamResponse:
         # A copy: the validation puts stored SNMP keys in place of their masks, and the
         # patch is shown again if it is refused.
         await state.change_settings(
-            copy.deepcopy(patch), carrying=request.app[SERVICE].name, actor=actor(request)
+            copy.deepcopy(patch),
+            carrying=request.app[SERVICE].name,
+            actor=actor(request),
+            who=access.audit_actor(request),
         )
     except SettingsError as exc:
         return section_page(request, section, errors={name: str(exc)}, patch=patch, status=422)
@@ -278,6 +291,9 @@ async def _password(
     if error:
         return section_page(request, section, errors={"password": error}, status=422)
     await asyncio.to_thread(state.admin.set_password, new)
+    feed = access.audit_feed(request)
+    if feed is not None:
+        feed.credential_change(access.audit_actor(request), "web.admin_password")
     # Every other session of the administrator ends; this one continues under a new id.
     state.sessions.end_all(user)
     access.remember(request, state.sessions.login(None, user))
@@ -312,6 +328,21 @@ async def _tls(
     raise see_other(request, section.path)
 
 
+async def _overwrite(request: web.Request, section: Section) -> web.StreamResponse:
+    try:
+        report = await overwrite_now(request)
+    except ActionError as exc:
+        return section_page(request, section, errors={"overwrite": str(exc)}, status=exc.status)
+    if not report["verified"]:
+        return section_page(
+            request, section, errors={"overwrite": "Not verified: " + "; ".join(report["errors"])},
+            status=500,
+        )  # fmt: skip
+    flash(request, f"Image overwrite done and verified: {report['files']} files, "
+          f"{report['bytes'] + report['free_space_bytes']} bytes overwritten.")  # fmt: skip
+    raise see_other(request, section.path)
+
+
 def _tokens(request: web.Request, section: Section, form: dict[str, str]) -> web.StreamResponse:
     state = access.web_state(request)
     if form.get("form") == "revoke":
@@ -320,6 +351,7 @@ def _tokens(request: web.Request, section: Section, form: dict[str, str]) -> web
             return section_page(
                 request, section, errors={"tokens": f"There is no token {token_id}."}, status=404
             )
+        _audit_token(request, "revoked", token_id)
         state.log.record("config", f"API token {token_id} revoked by {actor(request)}")
         flash(request, f"Token {token_id} is revoked.")
         raise see_other(request, section.path)
@@ -330,10 +362,19 @@ def _tokens(request: web.Request, section: Section, form: dict[str, str]) -> web
             status=422,
         )  # fmt: skip
     token, secret = state.tokens.create(name)
+    _audit_token(request, "created", token.id, name)
     state.log.record("config", f"API token {token.id} ({name}) created by {actor(request)}")
     flash(request, f"Token {token.id} “{name}” is created. Copy it now: it is not shown again.",
           secret=secret)  # fmt: skip
     raise see_other(request, section.path)
+
+
+def _audit_token(request: web.Request, action: str, token_id: str, name: str = "") -> None:
+    feed = access.audit_feed(request)
+    if feed is not None:
+        feed.credential_change(
+            access.audit_actor(request), "api_tokens", action=action, token=token_id, name=name
+        )
 
 
 async def _operator(

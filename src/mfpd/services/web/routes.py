@@ -21,7 +21,7 @@ HTTP_ONLY_PATHS = ("/ipp", *access.DISCOVERY_PATHS)
 def web_middlewares(web_state: WebState | None) -> list[Any]:
     if web_state is None:
         return []
-    return [redirect_to_https, api_errors, access.access]
+    return [https_only, redirect_to_https, api_errors, access.access]
 
 
 def add_web(app: web.Application, service: Any, web_state: WebState | None) -> None:
@@ -45,6 +45,32 @@ def closing(app: web.Application) -> None:
     event = app.get(CLOSING)
     if isinstance(event, asyncio.Event):
         event.set()
+
+
+@web.middleware
+async def https_only(request: web.Request, handler: access.Handler) -> web.StreamResponse:
+    """[security] https_only: nothing is served over plain HTTP. IPP gets 426 Upgrade
+    Required with the TLS upgrade token (RFC 2817 4.2), pages and API calls a redirect to
+    the https listener (RFC 7538 308 keeps a PATCH a PATCH)."""
+    service = request.app[SERVICE]
+    if request.secure or not service.ctx.config.security.https_only:
+        return await handler(request)
+    if request.content_type == "application/ipp":
+        await request.release()
+        return web.Response(
+            status=426,
+            headers={"Upgrade": "TLS/1.2, HTTP/1.1", "Connection": "Upgrade"},
+            text="IPP is served over TLS only: upgrade (RFC 2817) or use ipps://\n",
+        )
+    state: WebState = request.app[WEB]
+    port = state.live_port("https")
+    if port is None:
+        raise web.HTTPServiceUnavailable(text="503: HTTPS is not listening\n")
+    location = f"https://{access.request_host(request)}{'' if port == 443 else f':{port}'}"
+    location += request.path_qs
+    if request.method in ("GET", "HEAD"):
+        raise web.HTTPMovedPermanently(location)
+    raise web.HTTPPermanentRedirect(location)
 
 
 @web.middleware

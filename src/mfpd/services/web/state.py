@@ -11,16 +11,18 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from mfpd.security.audit import EventLog
+from mfpd.security.audit_events import Actor
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
 from mfpd.services.base import PortEntry
 
 
 class ChangeSettings(Protocol):
     async def __call__(
-        self, patch: dict[str, Any], *, carrying: str | None, actor: str
+        self, patch: dict[str, Any], *, carrying: str | None, actor: str, who: Actor | None = None
     ) -> dict[str, Any]:
         """Validate and apply an RFC 7396 merge patch of the settings document; answer the
-        new document. Raises settings.SettingsError naming the key when it is refused."""
+        new document. Raises settings.SettingsError naming the key when it is refused.
+        `actor` is the event log's text, `who` the audit log's user, address and interface."""
         ...
 
 
