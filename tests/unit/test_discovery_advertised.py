@@ -5,7 +5,11 @@ from the identity."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
+from mfpd.config import Config
+from mfpd.services.base import ServiceContext
 from mfpd.services.discovery import advertised
 from mfpd.services.discovery.boot_counter import metadata_version, next_start_number
 
@@ -41,3 +45,35 @@ def test_reply_address() -> None:
     assert advertised.reply_address("127.0.0.1", "127.0.0.5") == "127.0.0.1"
     # Bound to the wildcard: the address the kernel would send to the peer from.
     assert advertised.reply_address("0.0.0.0", "127.0.0.1") == "127.0.0.1"
+
+
+class _Web:
+    def __init__(self, ports: dict[str, int]) -> None:
+        self.ports = ports
+
+    def live_port(self, service: str) -> int | None:
+        return self.ports.get(service)
+
+
+def _ctx(ports: dict[str, int], https_only: bool = False) -> ServiceContext:
+    config = Config.model_validate({"security": {"https_only": https_only}})
+    ctx = SimpleNamespace(config=config, web=_Web(ports))
+    return cast(ServiceContext, ctx)
+
+
+def test_urls_follow_the_live_ports() -> None:
+    both = _ctx({"http": 8080, "ipp": 8631, "https": 8443})
+    assert advertised.description_url(both, "10.0.0.5") == (
+        "http://10.0.0.5:8080/upnp/description.xml"
+    )
+    assert advertised.xaddrs(both, "10.0.0.5") == "http://10.0.0.5:8080/wsd"
+    # http off: IPP's port serves the same application; only https: XAddrs over TLS, and
+    # no LOCATION (UPnP descriptions are plain HTTP).
+    assert advertised.web_ui_url(_ctx({"ipp": 631}), "h") == "http://h:631/"
+    tls_only = _ctx({"https": 443})
+    assert advertised.description_url(tls_only, "h") is None
+    assert advertised.xaddrs(tls_only, "::1") == "https://[::1]:443/wsd"
+    # [security] https_only: nothing over plain HTTP, so every URL names the https listener.
+    strict = _ctx({"http": 80, "https": 443}, https_only=True)
+    assert advertised.description_url(strict, "h") == "https://h:443/upnp/description.xml"
+    assert advertised.web_ui_url(strict, "h") == "https://h:443/"

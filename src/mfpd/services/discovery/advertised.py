@@ -61,11 +61,16 @@ def reply_address(bind: str, peer: str) -> str:
 
 def http_port(ctx: ServiceContext) -> int | None:
     """The live plain-HTTP port of the web server (80, else IPP's 631, which serves the same
-    pages); None when neither listens."""
-    if ctx.web is None:
+    pages); None when neither listens, or when [security] https_only forbids plain HTTP."""
+    if ctx.web is None or ctx.config.security.https_only:
         return None
     port = ctx.web.live_port("http")
     return port if port is not None else ctx.web.live_port("ipp")
+
+
+def _https_url(ctx: ServiceContext, host: str) -> str:
+    port = ctx.web.live_port("https") if ctx.web is not None else None
+    return f"https://{url_host(host)}:{port}/" if port is not None else ""
 
 
 def web_ui_url(ctx: ServiceContext, host: str) -> str:
@@ -73,14 +78,19 @@ def web_ui_url(ctx: ServiceContext, host: str) -> str:
     port = http_port(ctx)
     if port is not None:
         return f"http://{url_host(host)}:{port}/"
-    tls = ctx.web.live_port("https") if ctx.web is not None else None
-    return f"https://{url_host(host)}:{tls}/" if tls is not None else ""
+    return _https_url(ctx, host)
 
 
 def description_url(ctx: ServiceContext, host: str) -> str | None:
-    """SSDP LOCATION: UPnP descriptions are fetched over plain HTTP (UDA 1.1 2.1)."""
+    """SSDP LOCATION. UDA 1.1 2.1 has descriptions fetched over plain HTTP; under [security]
+    https_only, which serves nothing over plain HTTP, it names the HTTPS listener instead.
+    None while neither can serve it."""
     port = http_port(ctx)
-    return None if port is None else f"http://{url_host(host)}:{port}{DESCRIPTION_PATH}"
+    if port is not None:
+        return f"http://{url_host(host)}:{port}{DESCRIPTION_PATH}"
+    if ctx.config.security.https_only and (base := _https_url(ctx, host)):
+        return base.rstrip("/") + DESCRIPTION_PATH
+    return None
 
 
 def xaddrs(ctx: ServiceContext, host: str) -> str:
