@@ -479,3 +479,18 @@ def test_switched_off_byebye_and_closed_then_on_alive(device: NamespacedMfpd) ->
     assert {h["LOCATION"] for h in alive} == {location}
     assert re.search(r"239\.255\.255\.250:1900\s", udp_ports(device)), udp_ports(device)
     assert client(device, "http", "GET", location)["status"] == 200
+
+
+def test_daemon_stop_sends_byebye(device: NamespacedMfpd) -> None:
+    """SIGTERM: ssdp:byebye for every target before the socket closes (the module's last
+    test: the daemon is gone after it)."""
+    uuid = identity(device)["uuid"]
+    listener = Listener(device, ssdp.GROUP, 1900, "NTS: ssdp:byebye", times=4)
+    assert device.stop(timeout=WAIT) == 0
+    byebye = [headers(t) for t in listener.datagrams() if "ssdp:byebye" in t]
+    assert {h["NT"] for h in byebye} == {
+        "upnp:rootdevice",
+        f"uuid:{uuid}",
+        ssdp.DEVICE_TYPE,
+        ssdp.SERVICE_TYPE,
+    }, byebye

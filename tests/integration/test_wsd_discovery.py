@@ -394,3 +394,14 @@ def test_switched_off_bye_and_closed_then_on_hello(device: NamespacedMfpd) -> No
     hellos = [t for t in listener.datagrams() if "/Hello</" in t]
     assert hellos and all(address in t and "wprt:PrintDeviceType" in t for t in hellos), hellos
     assert re.search(r"239\.255\.255\.250:3702\s", udp_ports(device)), udp_ports(device)
+
+
+def test_daemon_stop_sends_bye(device: NamespacedMfpd) -> None:
+    """SIGTERM: a Bye in both versions before the socket closes (the module's last test: the
+    daemon is gone after it)."""
+    address = f"urn:uuid:{identity(device)['uuid']}"
+    listener = Listener(device, wsd.GROUP, 3702, "/Bye</", times=2)
+    assert device.stop(timeout=WAIT) == 0
+    byes = [t for t in listener.datagrams() if "/Bye</" in t]
+    assert {V2005.ns.discovery in t for t in byes} == {True, False}, byes
+    assert all(address in t for t in byes), byes
