@@ -285,7 +285,10 @@ ASYNC_UPNP_CLIENT = textwrap.dedent(
             "device_type": device.device_type, "presentation_url": device.presentation_url,
             "services": {s.service_type: sorted(s.actions) for s in device.services.values()},
         }
-        print(json.dumps({"found": found, "description": description}))
+        service = device.service("urn:schemas-upnp-org:service:PrintBasic:1")
+        attributes = await service.action("GetPrinterAttributes").async_call()
+        print(json.dumps({"found": found, "description": description,
+                          "attributes": attributes}))
 
     asyncio.run(main())
     """
@@ -328,6 +331,13 @@ def test_async_upnp_client_search_and_description(device: NamespacedMfpd) -> Non
         "presentation_url": f"http://127.0.0.1:{device.ports['http']}/",
         "services": {ssdp.SERVICE_TYPE: ["GetPrinterAttributes"]},
     }
+    # The action, through the client's own SOAP: what IPP says of the idle printer.
+    assert data["attributes"] == {
+        "PrinterState": "idle",
+        "PrinterStateReasons": "none",
+        "JobIdList": "",
+        "JobId": 0,
+    }, data["attributes"]
 
 
 def test_answer_headers_and_description_agree(device: NamespacedMfpd) -> None:

@@ -205,7 +205,7 @@ class Description:
     presentation_url: str
     scpd_url: str
     control_url: str
-    event_url: str
+    event_url: str  # "" for a service without eventing
 
     @property
     def config_id(self) -> int:
@@ -260,10 +260,12 @@ def description(desc: Description) -> bytes:
 
 # PrintBasic:1's state variables and the one action a control point reads them with
 # (UPnP PrintBasic:1 service template, sections 2.2 and 2.4.5), in SCPD form (UDA 1.1 2.5).
+# None is evented: there is no GENA here, and UDA 1.1 2.3 wants a service without eventing
+# to say so (sendEvents "no", an empty eventSubURL).
 _STATE_VARIABLES = (
-    ("yes", "PrinterState", "string", ("idle", "processing", "stopped")),
-    ("yes", "PrinterStateReasons", "string", ()),
-    ("yes", "JobIdList", "string", ()),
+    ("no", "PrinterState", "string", ("idle", "processing", "stopped")),
+    ("no", "PrinterStateReasons", "string", ()),
+    ("no", "JobIdList", "string", ()),
     ("no", "JobId", "i4", ()),
 )
 _GET_PRINTER_ATTRIBUTES = (

@@ -24,7 +24,6 @@ OS_TOKEN = "Linux/3.10"
 DESCRIPTION_PATH = "/upnp/description.xml"
 SCPD_PATH = "/upnp/PrintBasic.xml"
 CONTROL_PATH = "/upnp/control/PrintBasic"
-EVENT_PATH = "/upnp/event/PrintBasic"
 # WS-Discovery XAddrs: where a client sends the WS-Transfer Get for the metadata. Xerox
 # devices serve WSD on an HTTP port of its own setting (the WorkCentre 7400 guide recommends
 # 80, the Phaser 6280 takes 80 or 8000-9999); ours is the web listener, no port to add.
@@ -127,7 +126,7 @@ def upnp_description(ctx: ServiceContext, host: str) -> ssdp.Description:
         presentation_url=web_ui_url(ctx, host),
         scpd_url=SCPD_PATH,
         control_url=CONTROL_PATH,
-        event_url=EVENT_PATH,
+        event_url="",  # no eventing (codecs/ssdp.py: the SCPD)
     )
 
 

@@ -17,7 +17,7 @@ import uuid
 
 from aiohttp import web
 
-from mfpd.codecs import ssdp, wsd
+from mfpd.codecs import ssdp, upnp_control, wsd
 from mfpd.log_limit import LogLimit
 from mfpd.services.base import ServiceContext
 from mfpd.services.discovery import advertised
@@ -76,20 +76,30 @@ async def get_scpd(request: web.Request) -> web.StreamResponse:
 
 
 async def post_control(request: web.Request) -> web.StreamResponse:
-    """UPnP control (UDA 1.1 3.2): no action is carried out here; the UPnP error 401
-    Invalid Action, in the SOAP 1.1 fault UDA 1.1 3.2.2 prescribes."""
-    if not _on(_ctx(request), "ssdp"):
+    """UPnP control (UDA 1.1 3.2): PrintBasic's GetPrinterAttributes, answered from the
+    device as IPP answers printer-state and printer-state-reasons; any other action is the
+    UPnP error 401 Invalid Action."""
+    ctx = _ctx(request)
+    if not _on(ctx, "ssdp"):
         raise web.HTTPNotFound()
-    body = (
-        '<?xml version="1.0" encoding="utf-8"?>'
-        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
-        's:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body><s:Fault>'
-        "<faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail>"
-        '<UPnPError xmlns="urn:schemas-upnp-org:control-1-0"><errorCode>401</errorCode>'
-        "<errorDescription>Invalid Action</errorDescription></UPnPError>"
-        "</detail></s:Fault></s:Body></s:Envelope>"
+    if len(await request.read()) > MAX_SOAP_BODY:
+        raise web.HTTPRequestEntityTooLarge(MAX_SOAP_BODY, request.content_length or 0)
+    action = upnp_control.action_name(request.headers.get("SOAPACTION", ""))
+    if action != upnp_control.GET_PRINTER_ATTRIBUTES:
+        body = upnp_control.fault(401, "Invalid Action")
+        return web.Response(status=500, body=body, headers={"Content-Type": XML_TYPE})
+    device = ctx.device
+    active = ctx.spool.active()
+    values = upnp_control.PrinterAttributes(
+        state=str(device.state),
+        reasons=upnp_control.print_basic_reasons(
+            [(reason.keyword, reason.severity) for reason in device.reasons]
+        ),
+        job_ids=tuple(job.id for job in active),
+        job_id=max((job.id for job in active), default=0),
     )
-    return web.Response(status=500, body=body.encode(), headers={"Content-Type": XML_TYPE})
+    body = upnp_control.get_printer_attributes_response(values)
+    return web.Response(body=body, headers={"Content-Type": XML_TYPE})
 
 
 def _soap(body: bytes, status: int = 200) -> web.Response:
