@@ -135,6 +135,9 @@ class ServiceManager:
 
     def _report(self, names: list[str]) -> None:
         self.write_table()
+        # Services that hand out other services' URLs (SSDP's LOCATION, WS-Discovery's
+        # XAddrs) announce the new ones.
+        self.ctx.device.events.publish("ports.changed", services=list(names))
         rows = [row for name in names for row in self.rows.get(name, [])]
         for row in rows:
             log.info(

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,10 +133,11 @@ def api_token(device: NamespacedMfpd) -> str:
     return token
 
 
-def patch_config(device: NamespacedMfpd, patch: dict[str, Any]) -> None:
-    """PATCH /api/v1/config with an API token, as a script would."""
+def patch_config(device: NamespacedMfpd, patch: dict[str, Any], port: int = 0) -> None:
+    """PATCH /api/v1/config with an API token, as a script would (on `port`, else on the
+    http port the daemon started with)."""
     answer = client(
-        device, "http", "PATCH", f"http://127.0.0.1:{device.ports['http']}/api/v1/config",
+        device, "http", "PATCH", f"http://127.0.0.1:{port or device.ports['http']}/api/v1/config",
         "--body-hex", json.dumps(patch).encode().hex(), "--type",
         "application/merge-patch+json", "--token", api_token(device),
     )  # fmt: skip
@@ -457,6 +459,35 @@ def test_a_new_name_is_announced_with_a_new_configid(device: NamespacedMfpd) -> 
     assert root.get("configId") == alive[-1]["CONFIGID.UPNP.ORG"]
     assert root.findtext("d:device/d:friendlyName", namespaces=UPNP_NS) == "Front desk MFP"
     patch_config(device, {"identity": {"info": ""}})
+
+
+def test_web_server_moved_byebye_then_alive_with_the_new_location(
+    device: NamespacedMfpd,
+) -> None:
+    api_token(device)  # made before the listener starts: it takes a second
+    moved = "LOCATION: http://127.0.0.1:8080/upnp/description.xml"
+    listener = Listener(device, ssdp.GROUP, 1900, moved)
+    try:
+        patch_config(device, {"services": {"http": {"port": 8080}}})
+        texts = listener.datagrams()
+        byebye = [i for i, t in enumerate(texts) if "NTS: ssdp:byebye" in t]
+        alive = [i for i, t in enumerate(texts) if moved in t]
+        assert byebye and alive and byebye[0] < alive[-1], texts
+        assert client(device, "http", "GET", moved.split(" ", 1)[1])["status"] == 200
+    finally:
+        patch_config(device, {"services": {"http": {"port": 80}}}, port=8080)
+    wait_for_port(device, "http", 80)
+
+
+def wait_for_port(device: NamespacedMfpd, service: str, port: int) -> None:
+    """The listener that carried a PATCH restarts a moment after answering it."""
+    deadline = time.monotonic() + WAIT
+    while (
+        port_row(device, service)["port"] != port
+        or port_row(device, service)["state"] != "listening"
+    ):
+        assert time.monotonic() < deadline, port_row(device, service)
+        time.sleep(0.1)
 
 
 def test_switched_off_byebye_and_closed_then_on_alive(device: NamespacedMfpd) -> None:

@@ -41,6 +41,7 @@ from tests.integration.test_ssdp_discovery import (
     stop_device,
     switch,
     udp_ports,
+    wait_for_port,
 )
 
 pytestmark = pytest.mark.integration
@@ -363,6 +364,21 @@ def test_new_metadata_is_announced_by_hello(device: NamespacedMfpd) -> None:
     name = ET.fromstring(response["body"]).findtext(f".//{{{DEVPROF}}}FriendlyName")
     assert name == "Front desk MFP"
     patch_config(device, {"identity": {"info": ""}})
+
+
+def test_web_server_moved_hello_with_the_new_xaddrs(device: NamespacedMfpd) -> None:
+    api_token(device)  # made before the listener starts: it takes a second
+    moved = "<wsd:XAddrs>http://127.0.0.1:8080/wsd</wsd:XAddrs>"
+    listener = Listener(device, wsd.GROUP, 3702, moved)
+    try:
+        patch_config(device, {"services": {"http": {"port": 8080}}})
+        hellos = [t for t in listener.datagrams() if moved in t]
+        assert hellos and "/Hello</" in hellos[0], hellos
+    finally:
+        patch_config(device, {"services": {"http": {"port": 80}}}, port=8080)
+    wait_for_port(device, "http", 80)
+    match = matches(send(device, [probe(V2005)])["first"], V2005, "ProbeMatch")
+    assert match.findtext(f"{{{V2005.ns.discovery}}}XAddrs") == "http://127.0.0.1:80/wsd"
 
 
 def test_switched_off_bye_and_closed_then_on_hello(device: NamespacedMfpd) -> None:

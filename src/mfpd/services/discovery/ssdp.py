@@ -48,15 +48,17 @@ class SsdpResponder(DatagramResponder):
         self._waiting: set[asyncio.TimerHandle] = set()
         self._announcer: asyncio.Task[None] | None = None
         self._config_id = 0  # the CONFIGID last announced
+        self._location: str | None = None  # the LOCATION last announced (for self.address)
         self._unsubscribe: Callable[[], None] | None = None
         self.unanswerable = LogLimit("searches left unanswered", log=ctx.log, prefix=self.name)
 
     def device(self, host: str) -> ssdp.Device | None:
         """What the answers say, for a client that reaches us at `host`; None while the web
-        server has no plain-HTTP port to serve the description from."""
+        server has no port to serve the description from."""
         location = advertised.description_url(self.ctx, host)
-        if location is None:
-            return None
+        return None if location is None else self._device(location, host)
+
+    def _device(self, location: str, host: str) -> ssdp.Device:
         identity = self.ctx.device.identity
         return ssdp.Device(
             uuid=identity.uuid,
@@ -120,7 +122,9 @@ class SsdpResponder(DatagramResponder):
 
     def _notify(self, *, alive: bool) -> None:
         for interface in self.joined:
-            device = self.device(self._announced_host(interface))
+            host = self._announced_host(interface)
+            # byebye names no LOCATION: it goes out even once the web server is gone.
+            device = self.device(host) if alive else self._device("", host)
             if device is None:
                 continue
             for target, usn in device.targets():
@@ -141,8 +145,24 @@ class SsdpResponder(DatagramResponder):
             self._notify(alive=True)
 
     def _on_event(self, event: Event) -> None:
-        if event.kind == "identity.changed" and self.listening:
+        if not self.listening:
+            return
+        if event.kind == "identity.changed":
             asyncio.get_running_loop().call_soon(self._description_changed)
+        elif event.kind == "ports.changed":
+            asyncio.get_running_loop().call_soon(self._location_changed)
+
+    def _location_changed(self) -> None:
+        """The web server moved, went or came back: the old LOCATION is withdrawn (byebye)
+        and the new one announced (alive), so that no control point keeps a dead URL."""
+        location = advertised.description_url(self.ctx, self.address)
+        if location == self._location or not self.listening:
+            return
+        if self._location is not None:
+            self._notify(alive=False)
+        self._location = location
+        if location is not None:
+            self._notify(alive=True)
 
     def _description_changed(self) -> None:
         """A new name in the description means a new CONFIGID: announced at once, so that
@@ -155,6 +175,7 @@ class SsdpResponder(DatagramResponder):
     async def announce_start(self) -> None:
         self.boot_id = next_start_number(self.ctx.state_dir, BOOT_ID_FILE)
         self._config_id = advertised.upnp_description(self.ctx, self.address).config_id
+        self._location = advertised.description_url(self.ctx, self.address)
         self._unsubscribe = self.ctx.device.events.subscribe(self._on_event)
         if self.joined:
             self._announcer = asyncio.create_task(self._announce(), name="ssdp-alive")

@@ -52,6 +52,7 @@ class WsdResponder(DatagramResponder):
         self._hello: asyncio.Task[None] | None = None
         self._metadata = ("", 0)  # fingerprint and MetadataVersion, kept in the state dir
         self._unsubscribe: Callable[[], None] | None = None
+        self._xaddrs = ""  # the XAddrs last announced (for self.address)
         self.unanswerable = LogLimit("probes left unanswered", log=ctx.log, prefix=self.name)
 
     def sequence(self) -> wsd.Sequence:
@@ -152,8 +153,20 @@ class WsdResponder(DatagramResponder):
             self._send(messages)
 
     def _on_event(self, event: Event) -> None:
-        if event.kind == "identity.changed" and self.listening:
+        if not self.listening:
+            return
+        if event.kind == "identity.changed":
             asyncio.get_running_loop().call_soon(self._metadata_changed)
+        elif event.kind == "ports.changed":
+            asyncio.get_running_loop().call_soon(self._xaddrs_changed)
+
+    def _xaddrs_changed(self) -> None:
+        """The web server moved, went or came back: a Hello with the new XAddrs (or none),
+        as at a start, so that clients send the next Get to where it is answered."""
+        xaddrs = advertised.xaddrs(self.ctx, self.address)
+        if xaddrs != self._xaddrs and self.listening:
+            self._xaddrs = xaddrs
+            self._send(self._announcements(hello=True))
 
     def _metadata_changed(self) -> None:
         """WS-Discovery (both versions) section 4.1: a Hello, with the new MetadataVersion,
@@ -166,6 +179,7 @@ class WsdResponder(DatagramResponder):
         self.instance_id = next_start_number(self.ctx.state_dir, INSTANCE_FILE)
         self.message_number = 0
         self.endpoint(self.address)  # MetadataVersion as of this start
+        self._xaddrs = advertised.xaddrs(self.ctx, self.address)
         self._unsubscribe = self.ctx.device.events.subscribe(self._on_event)
         if self.joined:
             self._hello = asyncio.create_task(self._hellos(), name="wsd-hello")
