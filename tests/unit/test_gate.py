@@ -97,3 +97,16 @@ def test_rule_description_names_it() -> None:
     (rule,) = rules_of(IpFilterConfig.model_validate({"rules": [{"action": "reject"}]}))
     assert isinstance(rule, Rule)
     assert rule.describe() == "rule 1 (reject all from any to all services)"
+
+
+def test_connection_limits_live_in_the_gate() -> None:
+    g = gate()
+    open_now = [0]
+    maximum = [2]
+    g.limit("raw", lambda: maximum[0], lambda: open_now[0])
+    assert not g.full("raw", "192.0.2.1")
+    open_now[0] = 2
+    assert g.full("raw", "192.0.2.1") and g.refused_full == {"raw": 1}
+    maximum[0] = 3  # a new max_connections applies to the next connection
+    assert not g.full("raw", "192.0.2.1")
+    assert not g.full("lpd", "192.0.2.1")  # no limit registered

@@ -1,4 +1,6 @@
-"""The one security gate every listener passes a peer through before it parses a byte.
+"""The one security gate every listener passes a peer through before it parses a byte: the
+IP filter, and the per-service connection limits (which each TCP service registers with the
+count of its open connections, `limit()`).
 
 The IP filter of the device (Xerox: Properties > Security > IP Filtering): an ordered rule
 list, first match wins, no match accepts. A rule names a protocol (all, tcp, udp, icmp), a
@@ -130,6 +132,9 @@ class Gate:
         self.on_block = on_block
         # What enforces the rules besides this gate (the nftables backend), for the API.
         self.backend_state = "the in-process gate"
+        self._limits: dict[str, tuple[Callable[[], int], Callable[[], int]]] = {}
+        self.refused_full: dict[str, int] = {}  # connections refused at a service's limit
+        self.busy = LogLimit("connections refused at a limit", log=self.log, prefix="gate")
         self.dropped = LogLimit("connections dropped by the IP filter", log=self.log, prefix="gate")
         self.replace(rules)
 
@@ -139,6 +144,27 @@ class Gate:
         self.hits = {rule.number: 0 for rule in self.rules}
         self._by_service: dict[str, list[Rule]] = {}
         self._decided: dict[tuple[str, str], Action] = {}
+
+    # -- connection limits ------------------------------------------------------------------
+
+    def limit(self, service: str, maximum: Callable[[], int], count: Callable[[], int]) -> None:
+        """A TCP service's connection limit: `maximum` (its config, read at each connection,
+        so a change applies at once) against `count`, the connections it holds now (its own
+        books, which know when a connection ends)."""
+        self._limits[service] = (maximum, count)
+
+    def full(self, service: str, address: str) -> bool:
+        """Whether `service` is at its connection limit, for a new peer at `address`."""
+        found = self._limits.get(service)
+        if found is None:
+            return False
+        maximum, count = found
+        if count() < maximum():
+            return False
+        self.refused_full[service] = self.refused_full.get(service, 0) + 1
+        if self.busy.allow():
+            self.log.warning("%s: %s refused: %d connections open", service, address, maximum())
+        return True
 
     def _rules_for(self, service: str) -> list[Rule]:
         found = self._by_service.get(service)

@@ -71,11 +71,12 @@ class ServiceContext:
 
 
 def turn_away(ctx: ServiceContext, service: str, sock: Any, address: str, port: int) -> bool:
-    """Ask the gate about a TCP peer just accepted; True when it is turned away (the socket
-    then set to close with a reset for reject, as is; the caller closes it)."""
+    """Ask the gate about a TCP peer just accepted: its IP filter, then the service's
+    connection limit. True when it is turned away (the socket then set to close with a reset
+    for reject, as is otherwise; the caller closes it)."""
     action = ctx.gate.admit(service, address, port)
     if action is Action.ACCEPT:
-        return False
+        return ctx.gate.full(service, address)
     if action is Action.REJECT and sock is not None:
         reset(sock)
     return True
@@ -189,15 +190,13 @@ async def listen_tcp(
 
 
 class ConnectionLimit:
-    """Counts a service's open connections against its configured maximum."""
+    """A service's open connections, counted against its configured maximum by the gate."""
 
     def __init__(self, maximum: int) -> None:
         self.maximum = maximum
         self.open: set[asyncio.BaseTransport] = set()
 
     def admit(self, transport: asyncio.BaseTransport) -> bool:
-        if len(self.open) >= self.maximum:
-            return False
         self.open.add(transport)
         return True
 
@@ -236,6 +235,8 @@ class JobService:
         raise NotImplementedError
 
     async def start(self) -> list[PortEntry]:
+        limit = self.limit
+        self.ctx.gate.limit(self.name, lambda: limit.maximum, lambda: len(limit.open))
         self._server, entry = await listen_tcp(self.ctx, self.name, self.port, self.connection)
         return [entry]
 
@@ -295,13 +296,7 @@ class JobConnection(asyncio.Protocol):
         ):  # fmt: skip
             transport.abort()
             return
-        if not self.service.limit.admit(transport):
-            self.log.warning(
-                "%s: %s refused: %d connections open",
-                self.service.name, self.peer, self.service.limit.maximum,
-            )  # fmt: skip
-            transport.abort()
-            return
+        self.service.limit.admit(transport)
         self.transport = transport
         self.service.connections.add(self)
         self._idle_timer = asyncio.get_running_loop().call_later(

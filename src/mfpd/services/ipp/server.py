@@ -185,6 +185,11 @@ class IppService:
         self._tls = None if self.plain_only else server_context(cert, key)
         self._runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
         await self._runner.setup()
+        self.ctx.gate.limit(
+            self.name,
+            lambda: self.config.max_connections,
+            lambda: len(self.open) + len(self._connecting),
+        )
         self._listener, entry = bind_tcp(self.ctx, self.name, self.config.port)
         if self._listener is not None:
             self._acceptor = asyncio.create_task(self._accept(self._listener), name=self.name)
@@ -206,13 +211,6 @@ class IppService:
                 continue
             peer = _address(address)
             if turn_away(self.ctx, self.name, conn, str(address[0]), int(address[1])):
-                conn.close()
-                continue
-            if len(self.open) + len(self._connecting) >= self.config.max_connections:
-                log.warning(
-                    "%s: %s refused: %d connections open",
-                    self.name, peer, self.config.max_connections,
-                )  # fmt: skip
                 conn.close()
                 continue
             task = asyncio.create_task(self._connect(conn, peer))

@@ -52,6 +52,7 @@ class StatusChannel:
         self.open = 0
 
     async def start(self) -> list[PortEntry]:
+        self.ctx.gate.limit(self.name, lambda: self.config.max_connections, lambda: self.open)
         local = dataclasses.replace(self.ctx, bind=service_bind(self.name, self.ctx.bind))
         sock, entry = bind_tcp(local, self.name, self.config.port)
         if sock is None:
@@ -105,7 +106,6 @@ class _LocalOnly(DeviceHandler):
         transport = stream(transport)
         peer = transport.get_extra_info("peername")
         address = str(peer[0]) if isinstance(peer, tuple) else ""
-        limit = self.channel.config.max_connections
         if isinstance(peer, tuple) and turn_away(
             self.channel.ctx, self.channel.name, transport.get_extra_info("socket"), address,
             int(peer[1]),
@@ -114,10 +114,6 @@ class _LocalOnly(DeviceHandler):
             return
         if not _local(address):
             log.warning("status: %s refused: not a local caller", address or "?")
-            transport.abort()
-            return
-        if self.channel.open >= limit:
-            log.warning("status: %s refused: %d connections open", address, limit)
             transport.abort()
             return
         self.admitted = True
