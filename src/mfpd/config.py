@@ -250,7 +250,12 @@ class SlpConfig(ResponderConfig):
 
 
 class SsdpConfig(ResponderConfig):
+    """SSDP/UPnP (UDA 1.1 section 1)."""
+
     port: Port = 1900
+    # CACHE-CONTROL max-age of the advertisements, in seconds; ssdp:alive goes out again
+    # before half of it has passed. UDA 1.1 1.2.2 recommends 1800 or more.
+    max_age: Annotated[int, Field(ge=2, le=86400)] = 1800
 
 
 class MdnsConfig(ResponderConfig):

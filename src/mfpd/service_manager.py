@@ -138,8 +138,9 @@ class ServiceManager:
 
     def _report(self, names: list[str]) -> None:
         self.write_table()
-        # Services that advertise the others (mDNS) follow the live table from this event.
-        self.ctx.device.events.publish("services.changed", names=names)
+        # Services that hand out other services' ports or URLs (mDNS's records, SSDP's
+        # LOCATION, WS-Discovery's XAddrs) follow the live table from this event.
+        self.ctx.device.events.publish("ports.changed", services=list(names))
         rows = [row for name in names for row in self.rows.get(name, [])]
         for row in rows:
             log.info(

@@ -21,6 +21,8 @@ REGISTRY: dict[str, str] = {
     "http": "mfpd.services.ipp.server:HttpService",
     "status": "mfpd.services.web.status_channel:StatusChannel",
     "snmp": "mfpd.services.snmp.agent:SnmpService",
+    "ssdp": "mfpd.services.discovery.ssdp:SsdpResponder",
+    "wsd": "mfpd.services.discovery.wsd:WsdResponder",
     "slp": "mfpd.services.discovery.slp:SlpService",
     "netbios_ns": "mfpd.services.discovery.netbios:NetbiosNameService",
     "netbios_dgm": "mfpd.services.discovery.netbios:NetbiosDatagramService",

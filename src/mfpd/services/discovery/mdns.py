@@ -41,7 +41,7 @@ WATCHED = (
     "device.levels",
     "alert.added",
     "alert.removed",
-    "services.changed",
+    "ports.changed",
 )
 # Several events arrive together (a job's start changes state and levels): one update.
 SETTLE = 0.3

@@ -13,6 +13,7 @@ charged to the reply budget (no amplification for spoofed sources).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 from typing import Any
@@ -25,6 +26,8 @@ from mfpd.services.discovery.interfaces import Interface, multicast_interfaces
 from mfpd.services.discovery.reply_budget import ReplyBudget
 
 Peer = tuple[str, int]
+# linux/in.h; the socket module names it only from Python 3.12 on (and not on every build).
+IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 
 
 class _Receiver(asyncio.DatagramProtocol):
@@ -106,14 +109,18 @@ class DatagramResponder:
         self._unicast.sendto(data, peer)
         return True
 
-    def multicast(self, data: bytes, port: int | None = None) -> int:
-        """Send data to the group on every joined interface (announcements are not replies:
-        they are not charged to any source). Returns how many interfaces it went out on."""
+    def multicast(
+        self, data: bytes, port: int | None = None, interfaces: list[Interface] | None = None
+    ) -> int:
+        """Send data to the group on every joined interface, or on those of `interfaces`
+        (an announcement naming the interface's own address in a URL). Announcements are not
+        replies: they are not charged to any source. Returns how many interfaces it went
+        out on."""
         sock = self._sock
         if sock is None or self.group is None:
             return 0
         sent = 0
-        for interface in self.joined:
+        for interface in self.joined if interfaces is None else interfaces:
             try:
                 sock.setsockopt(
                     socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(interface.ipv4)
@@ -145,6 +152,11 @@ class DatagramResponder:
         loop = asyncio.get_running_loop()
         notes = [entry.note] if entry.note else []
         if self.group is not None:
+            # Bound to the wildcard address (--bind 0.0.0.0), the unicast socket would also
+            # get every datagram sent to the group the group socket joined (Linux's default
+            # IP_MULTICAST_ALL), and each multicast query would be answered twice.
+            with contextlib.suppress(OSError):  # an IPv6 socket may refuse the IPv4 option
+                sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, self.ttl)
             # Local clients (avahi, a browser on the same host, the tests) hear announcements.
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)

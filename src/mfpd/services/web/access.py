@@ -30,8 +30,11 @@ CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 API_PREFIX = "/api/"
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+# The UPnP description and WS-Discovery's metadata (services/discovery/http_routes.py): read
+# by discovery clients, which log in nowhere and post SOAP with no CSRF token.
+DISCOVERY_PATHS = ("/upnp/", "/wsd")
 # Paths open to everybody even when web.require_login is on.
-OPEN_PATHS = ("/login", "/static/", "/userpost/", "/api/v1/openapi.json")
+OPEN_PATHS = ("/login", "/static/", "/userpost/", "/api/v1/openapi.json", *DISCOVERY_PATHS)
 # Forms that log in: they make their own session, and need no session to post from.
 LOGIN_FORMS = ("/userpost/xerox.set",)
 
@@ -200,9 +203,12 @@ def require_admin(request: web.Request) -> web.StreamResponse | None:
 
 @web.middleware
 async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method == "POST" and request.path in IPP_PATHS:
+    if request.method == "POST" and (
+        request.path in IPP_PATHS or request.path.startswith(DISCOVERY_PATHS)
+    ):
         # IPP (on its paths, whatever the Content-Type says): the printer's own operations
-        # and policy; a POST that is no IPP is answered 400 there.
+        # and policy; a POST that is no IPP is answered 400 there. SOAP to the discovery
+        # paths likewise: no session, nothing it may change.
         return await handler(request)
     state = web_state(request)
     request[_SESSION] = None

@@ -13,7 +13,9 @@ from mfpd.services.web import access
 from mfpd.services.web.api import add_api_routes, api_errors
 from mfpd.services.web.state import CLOSING, SERVICE, STREAMS, WEB, WebState
 
-HTTP_ONLY_PATHS = ("/ipp",)  # IPP stays on plain HTTP when pages redirect to https
+# IPP, the UPnP description and WS-Discovery's metadata stay on plain HTTP when pages
+# redirect to https: their clients follow no redirect.
+HTTP_ONLY_PATHS = ("/ipp", *access.DISCOVERY_PATHS)
 
 
 def web_middlewares(web_state: WebState | None) -> list[Any]:
@@ -26,6 +28,7 @@ def add_web(app: web.Application, service: Any, web_state: WebState | None) -> N
     """`service` is the listener (IppService or a subclass): its ctx and name."""
     if web_state is None:
         return
+    from mfpd.services.discovery.http_routes import add_discovery_routes
     from mfpd.services.web.pages import add_page_routes
 
     app[WEB] = web_state
@@ -33,6 +36,7 @@ def add_web(app: web.Application, service: Any, web_state: WebState | None) -> N
     app[CLOSING] = asyncio.Event()
     add_api_routes(app)
     add_page_routes(app)
+    add_discovery_routes(app)
     app.on_response_prepare.append(access.set_security_headers)
 
 
