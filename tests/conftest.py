@@ -296,6 +296,17 @@ class NamespacedMfpd(Mfpd):
         self.ports = {r["service"]: r["port"] for r in self.rows if r["state"] == "listening"}
         return self
 
+    def finish(self, timeout: float = 30) -> None:
+        """Stop it (SIGKILL if SIGTERM takes longer than `timeout`) and fail on any traceback
+        it logged: what every namespaced test's teardown checks."""
+        if self.proc is not None:
+            try:
+                self.stop(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.stop(signal.SIGKILL)
+        log = self.log.read_text()
+        assert "Traceback" not in log, log[log.index("Traceback") - 600 :][:4000]
+
     def run(
         self,
         command: list[str],

@@ -288,13 +288,7 @@ def start_device(state_dir: Path, namespace: str) -> NamespacedMfpd:
 
 
 def stop_device(daemon: NamespacedMfpd) -> None:
-    if daemon.proc is not None:
-        try:
-            daemon.stop(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            daemon.stop(signal.SIGKILL)
-    log = daemon.log.read_text()
-    assert "Traceback" not in log, log[log.index("Traceback") - 600 :][:4000]
+    daemon.finish(WAIT)
 
 
 @pytest.fixture(scope="module")

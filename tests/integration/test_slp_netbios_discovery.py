@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import struct
 import subprocess
 import sys
@@ -70,13 +69,7 @@ def device(netns: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nam
             assert daemon.ports.get(service) == port, daemon.rows
         yield daemon
     finally:
-        if daemon.proc is not None:
-            try:
-                daemon.stop(timeout=WAIT)
-            except subprocess.TimeoutExpired:
-                daemon.stop(signal.SIGKILL)
-    log = daemon.log.read_text()
-    assert "Traceback" not in log, log[log.index("Traceback") - 600 :][:4000]
+        daemon.finish(WAIT)
 
 
 def python(device: NamespacedMfpd, *args: str, input: str | None = None) -> list[Any]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,13 +107,7 @@ def device(netns: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nam
         assert daemon.ports.get("raw") == 9100, daemon.ports
         yield daemon
     finally:
-        if daemon.proc is not None:
-            try:
-                daemon.stop(timeout=WAIT)
-            except subprocess.TimeoutExpired:
-                daemon.stop(signal.SIGKILL)
-    log = daemon.log.read_text()
-    assert "Traceback" not in log, log[log.index("Traceback") - 600 :][:4000]
+        daemon.finish(WAIT)
 
 
 def in_netns(

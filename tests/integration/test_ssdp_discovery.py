@@ -20,7 +20,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import signal
 import subprocess
 import sys
 import textwrap
@@ -76,13 +75,7 @@ def start_device(netns: str, state: Path, config: str) -> NamespacedMfpd:
 
 
 def stop_device(daemon: NamespacedMfpd) -> None:
-    if daemon.proc is not None:
-        try:
-            daemon.stop(timeout=WAIT)
-        except subprocess.TimeoutExpired:
-            daemon.stop(signal.SIGKILL)
-    log = daemon.log.read_text()
-    assert "Traceback" not in log, log[log.index("Traceback") - 600 :][:4000]
+    daemon.finish(WAIT)
 
 
 def client(device: NamespacedMfpd, *args: str, stdin: str | None = None) -> dict[str, Any]:
