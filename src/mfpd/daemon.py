@@ -231,7 +231,9 @@ class Daemon:
             print(format_table(manager.table()), file=self.out, flush=True)
             manager.write_table()
             log.info("%s ready", device.identity.make_and_model)
-            tasks.append(asyncio.create_task(self._watch_certificate(certificate), name="cert"))
+            tasks.append(
+                asyncio.create_task(self._watch_certificate(certificate, device), name="cert")
+            )
             await self._stop.wait()
             log.info("stopping")
         finally:
@@ -331,11 +333,15 @@ class Daemon:
             restart=restart,
         )
 
-    async def _watch_certificate(self, certificate: Callable[[], dict[str, object]]) -> None:
+    async def _watch_certificate(
+        self, certificate: Callable[[], dict[str, object]], device: Device
+    ) -> None:
         """The expiry warning in the log at start, then once a day: a device that runs for
         months crosses the warning threshold while it runs."""
         while True:
-            log_certificate_expiry(certificate())
+            expiry = certificate()
+            log_certificate_expiry(expiry)
+            device.certificate_expiring(bool(expiry.get("warning")))
             await asyncio.sleep(CERTIFICATE_CHECK)
 
     def _install_signals(self) -> None:

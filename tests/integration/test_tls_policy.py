@@ -242,10 +242,31 @@ def test_a_certificate_expiring_in_10_days_is_warned_about(mfpd: Mfpd) -> None:
     page = requests.get(f"http://127.0.0.1:{mfpd.port('http')}/", timeout=TIMEOUT).text
     assert "The device certificate expires in 9 days" in page
     assert wait_until(lambda: "expires in 9 days" in mfpd.log.read_text())
-    # ... and a restart says it again in the log.
+    # A condition of the device, as its other warnings: IPP printer-state-reasons, SNMP's
+    # prtAlertTable (alert code other, severity warning) and the alert list of status.
+    assert "certificate-expiring" in [a["kind"] for a in mfpd.status()["alerts"]]
+    need("snmpwalk", "ipptool")
+    alerts = subprocess.run(
+        ["snmpwalk", "-v2c", "-c", "public", "-On", f"127.0.0.1:{mfpd.port('snmp')}",
+         "1.3.6.1.2.1.43.18.1.1.8"],
+        capture_output=True, text=True, timeout=30,
+    ).stdout  # fmt: skip
+    assert "CERTIFICATE EXPIRES SOON" in alerts, alerts
+    reasons = subprocess.run(
+        ["ipptool", "-tv", f"ipp://127.0.0.1:{mfpd.port('ipp')}/ipp/print",
+         "get-printer-attributes.test"],
+        capture_output=True, text=True, timeout=30,
+    ).stdout  # fmt: skip
+    assert "certificate-expiring-warning" in reasons
+    # ... and a restart says it again in the log, and raises it again.
     mfpd.stop()
     mfpd.start()
     assert mfpd.log.read_text().count("the device certificate CN=printer.test expires in 9") == 2
+    assert "certificate-expiring" in [a["kind"] for a in mfpd.status()["alerts"]]
+    # A certificate valid for long clears it.
+    cert, key = issue(make_ca(), days=400)
+    assert api.request("PUT", "/certificate", json={"certificate": cert, "key": key}).ok
+    assert "certificate-expiring" not in [a["kind"] for a in mfpd.status()["alerts"]]
 
 
 def test_an_imported_ca_bundle_verifies_outbound_peers(mfpd: Mfpd) -> None:

@@ -92,6 +92,7 @@ class ConditionKind(enum.StrEnum):
     WASTE_ALMOST_FULL = "waste-almost-full"
     BIN_FULL = "bin-full"
     AUDIT_LOG_ALMOST_FULL = "audit-log-almost-full"
+    CERTIFICATE_EXPIRING = "certificate-expiring"
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,12 @@ CONDITIONS: dict[ConditionKind, ConditionInfo] = {
     ConditionKind.AUDIT_LOG_ALMOST_FULL: ConditionInfo(
         AlertCode.OTHER, AlertSeverity.WARNING, AlertGroup.GENERAL_PRINTER,
         "audit-log-almost-full", "warning", None, 10001, "AUDIT LOG NEARLY FULL",
+    ),
+    # The device certificate expires within [tls] expiry_warning_days, or has: clients that
+    # verify it (IPPS, HTTPS) will refuse the device. A keyword of our own, as above.
+    ConditionKind.CERTIFICATE_EXPIRING: ConditionInfo(
+        AlertCode.OTHER, AlertSeverity.WARNING, AlertGroup.GENERAL_PRINTER,
+        "certificate-expiring", "warning", None, 10001, "CERTIFICATE EXPIRES SOON",
     ),
 }  # fmt: skip
 

@@ -333,6 +333,11 @@ class Device:
 
         self._changed(mutate)
 
+    def certificate_expiring(self, expiring: bool) -> None:
+        """The device certificate expires soon, or has (security/tls.certificate_expiry): a
+        controller condition, shown by every protocol as the device warns."""
+        self.set_controller_condition(ConditionKind.CERTIFICATE_EXPIRING, expiring)
+
     @property
     def faults(self) -> frozenset[ConditionKind]:
         return frozenset(self._faults)

@@ -537,6 +537,7 @@ async def replace_certificate(request: web.Request, cert: str, key: str) -> dict
     state = access.web_state(request)
     _record(request, "config", f"device certificate replaced: {info['subject']}")
     log_certificate_expiry(info)
+    ctx.device.certificate_expiring(bool(info.get("warning")))
     _audit_certificate(
         request, "success", subject=info.get("subject"), issuer=info.get("issuer"),
         sha256=info.get("sha256_fingerprint"), not_after=info.get("not_after"),
