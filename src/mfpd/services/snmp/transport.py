@@ -20,12 +20,6 @@ from mfpd.services.snmp.peers import format_peer
 log = logging.getLogger("mfpd.snmp")
 
 
-_UNREADABLE = LogLimit("unreadable datagrams")
-
-
-_FAST_FAILURES = LogLimit("fast path failures")
-
-
 # Every SNMP message, of any version, is a BER SEQUENCE (RFC 1157 4, RFC 1901 3, RFC 3412 6).
 _SEQUENCE = 0x30
 
@@ -38,7 +32,7 @@ def _receive(transport: Any, address: Any, datagram: bytes) -> None:
     if not datagram or datagram[0] != _SEQUENCE:
         # Not SNMP at all: a scanner's probe for another protocol (nmap -sU -sV sends its
         # "help" and NTP probes to 161), which pyasn1 would answer with a TypeError.
-        if _UNREADABLE.allow():
+        if transport.unreadable.allow():
             log.info("snmp: %s: not an SNMP message (%d octets) dropped",
                      format_peer(address), len(datagram))  # fmt: skip
         return
@@ -48,7 +42,7 @@ def _receive(transport: Any, address: Any, datagram: bytes) -> None:
             reply = fast.answer(datagram)
         except Exception:
             # A bug here must cost speed, not answers: pysnmp takes the datagram.
-            if _FAST_FAILURES.allow():
+            if transport.fast_failures.allow():
                 log.exception("snmp: %s: fast path failed; pysnmp answers", format_peer(address))
             reply = None
         if reply is not None:
@@ -57,7 +51,7 @@ def _receive(transport: Any, address: Any, datagram: bytes) -> None:
     try:
         transport._callback_function(transport, address, datagram)
     except Exception as exc:
-        if _UNREADABLE.allow():
+        if transport.unreadable.allow():
             # What pyasn1 raised is its own business (a TypeError about clone() arguments
             # tells an operator nothing): there for debugging only.
             peer = format_peer(address)
@@ -69,6 +63,13 @@ class Udp(udp.UdpAsyncioTransport):  # type: ignore[misc]
     fast: FastPath | None = None
     gate: Gate | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Each agent's own bounds on log lines (one device per context: a flood at one
+        # device does not silence another's log).
+        self.unreadable = LogLimit("unreadable datagrams")
+        self.fast_failures = LogLimit("fast path failures")
+
     def datagram_received(self, datagram: bytes, address: Any) -> None:
         # The IP filter before a byte is parsed: on UDP, reject and drop are both silence.
         if self.gate is None or self.gate.admit("snmp", address[0], address[1]) is Action.ACCEPT:
@@ -78,6 +79,11 @@ class Udp(udp.UdpAsyncioTransport):  # type: ignore[misc]
 class Udp6(udp6.Udp6AsyncioTransport):  # type: ignore[misc]
     fast: FastPath | None = None
     gate: Gate | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unreadable = LogLimit("unreadable datagrams")
+        self.fast_failures = LogLimit("fast path failures")
 
     def datagram_received(self, datagram: bytes, address: Any) -> None:
         if self.gate is None or self.gate.admit("snmp", address[0], address[1]) is Action.ACCEPT:
