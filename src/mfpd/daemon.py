@@ -292,9 +292,10 @@ class Daemon:
             before = settings()
             save_overrides(self.state_dir, overrides)
             self._overrides = overrides
-            ctx.config = new
-            ctx.gate.replace(rules_of(new.ip_filter))
-            manager.write_table()  # the nftables backend follows the new rules
+            old_filter, ctx.config = ctx.config.ip_filter, new
+            if new.ip_filter != old_filter:
+                ctx.gate.replace(rules_of(new.ip_filter))
+                manager.write_table()  # the nftables backend follows the new rules
             who = who or Actor(interface="web")
             audit = ctx.audit
             assert audit is not None

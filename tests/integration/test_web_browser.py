@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import ARTIFACTS, FAST_CONFIG, Mfpd, need, require_all
 from tests.documents import make_pdf, pdf_from_objects
+from tests.integration.test_ip_filter import connect_from
 
 pytestmark = pytest.mark.integration
 
@@ -501,16 +502,6 @@ def test_the_centreware_login_form(daemon: Mfpd, admin: tuple[str, str]) -> None
     assert "invalid=t" not in body
 
 
-def _seen_from(source: str, port: int) -> str:
-    """What a TCP peer at `source` sees of `port`: "closed" without a byte, or "open"."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as s:
-        s.settimeout(1.0)
-        try:
-            return "closed" if s.recv(1) == b"" else "open"
-        except TimeoutError:
-            return "open"
-
-
 def test_ip_filter_rules_added_reordered_and_guarded(
     session: Session, daemon: Mfpd, admin: tuple[str, str]
 ) -> None:
@@ -530,13 +521,13 @@ def test_ip_filter_rules_added_reordered_and_guarded(
 
     add("127.0.0.3/32", "raw", "drop")
     add("127.0.0.3/32", "raw", "accept")
-    assert _seen_from("127.0.0.3", raw) == "closed"  # rule 1, drop, wins
+    assert connect_from("127.0.0.3", raw) == "closed"  # rule 1, drop, wins
     page.reload()
     expect(page.locator("tr[data-rule='0'] td").nth(6)).to_contain_text("1")  # one hit
     page.click("button[aria-label='Move rule 2 up']")
     expect(page.locator(".notice.ok")).to_contain_text("Saved")
     expect(page.locator("tr[data-rule='0'] select[name^=action]")).to_have_value("accept")
-    assert _seen_from("127.0.0.3", raw) == "open"  # now the accept comes first
+    assert connect_from("127.0.0.3", raw) == "open"  # now the accept comes first
     shot(page, "properties-ip-filter")
     # This browser (127.0.0.1) cannot shut itself out of HTTPS by mistake.
     row = page.locator("tr.new-rule")

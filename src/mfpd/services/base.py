@@ -196,9 +196,8 @@ class ConnectionLimit:
         self.maximum = maximum
         self.open: set[asyncio.BaseTransport] = set()
 
-    def admit(self, transport: asyncio.BaseTransport) -> bool:
+    def add(self, transport: asyncio.BaseTransport) -> None:
         self.open.add(transport)
-        return True
 
     def release(self, transport: asyncio.BaseTransport) -> None:
         self.open.discard(transport)
@@ -296,7 +295,7 @@ class JobConnection(asyncio.Protocol):
         ):  # fmt: skip
             transport.abort()
             return
-        self.service.limit.admit(transport)
+        self.service.limit.add(transport)
         self.transport = transport
         self.service.connections.add(self)
         self._idle_timer = asyncio.get_running_loop().call_later(

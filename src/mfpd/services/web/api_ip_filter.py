@@ -17,16 +17,11 @@ from mfpd.config import IpFilterConfig
 from mfpd.security.gate import Action, Gate, rules_of
 from mfpd.services.base import ServiceContext
 from mfpd.services.web import access
-from mfpd.services.web.api import _json_body, error
+from mfpd.services.web.api import _ctx, _json_body, error
 from mfpd.services.web.state import SERVICE
 from mfpd.settings import SettingsError
 
 PATH = "/api/v1/ip-filter"
-
-
-def _ctx(request: web.Request) -> ServiceContext:
-    ctx: ServiceContext = request.app[SERVICE].ctx
-    return ctx
 
 
 def _document(ctx: ServiceContext) -> dict[str, Any]:
