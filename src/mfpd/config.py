@@ -662,6 +662,79 @@ class SecurityConfig(_Strict):
     https_only: bool = False
 
 
+class SmtpConfig(_Strict):
+    """The device's one outgoing-mail setting: scan to email, alerts and Internet Fax."""
+
+    server: str = ""  # host:port; empty: no mail is sent
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    username: str = ""
+    password: str = ""
+    # The envelope and header sender; empty: scanner@<host name>.
+    from_: Annotated[str, Field(alias="from")] = ""
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+    # A scan larger than this is split over several messages, as the device does.
+    max_message_bytes: Positive = 10 * 1024 * 1024
+    verify_tls: bool = True
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+
+class DestinationConfig(_Strict):
+    """One place a walk-up scan goes: mailto:, ftp://, ftps://, smb:// or mailbox:."""
+
+    uri: Annotated[str, Field(min_length=1, max_length=2048)]
+    username: str = ""
+    password: str = ""
+
+
+class ScanTemplateConfig(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9 ._-]+$")]
+    destinations: list[str | DestinationConfig] = Field(min_length=1, max_length=16)
+    resolution: int = 300
+    color_mode: Literal["BlackAndWhite1", "Grayscale8", "RGB24"] = "RGB24"
+    format: Literal["application/pdf", "image/jpeg", "image/png", "image/tiff"] = "application/pdf"
+    duplex: bool = False
+    source: Literal["Platen", "Feeder"] = "Platen"
+    intent: Literal["Document", "TextAndGraphic", "Photo", "Preview"] = "Document"
+    blank_page_suppression: bool = False
+    pdfa: bool = False
+
+
+class MailboxConfig(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+    passcode: str = ""  # empty: open to everyone who reaches the web UI
+    delete_after_retrieval: bool = False
+
+
+class ScanConfig(_Strict):
+    """The scanner (issue 15): its originals, eSCL access, templates and mailboxes."""
+
+    enabled: bool = True
+    # A directory of files put in the feeder at start (PDF, PostScript, PNG, JPEG, TIFF).
+    originals: str = ""
+    # eSCL, like IPP, is open by default; true asks for HTTP Basic (the device's users).
+    require_auth: bool = False
+    # An eSCL job whose client asks for nothing this long is canceled and its pages removed.
+    abandon_timeout: Annotated[float, Field(gt=0)] = 300.0
+    # Scan jobs at once (created, not yet retrieved or delivered); more get 503.
+    max_jobs: Positive = 4
+    # Delivery to a destination: tries, and the wait between them.
+    retries: NonNegative = 2
+    retry_delay: Annotated[float, Field(ge=0)] = 30.0
+    # Largest ScanSettings document read from a client.
+    max_settings_bytes: Positive = 64 * 1024
+    templates: list[ScanTemplateConfig] = Field(default_factory=list, max_length=256)
+    mailboxes: list[MailboxConfig] = Field(default_factory=list, max_length=256)
+
+    @field_validator("templates")
+    @classmethod
+    def _unique_templates(cls, templates: list[ScanTemplateConfig]) -> list[ScanTemplateConfig]:
+        names = [t.name.lower() for t in templates]
+        if len(names) != len(set(names)):
+            raise ValueError("template names must be unique")
+        return templates
+
+
 class Config(_Strict):
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
@@ -684,6 +757,8 @@ class Config(_Strict):
     ip_filter: IpFilterConfig = Field(default_factory=IpFilterConfig)
     ipsec: IpsecConfig = Field(default_factory=IpsecConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    scan: ScanConfig = Field(default_factory=ScanConfig)
 
 
 def _format_error(err: ValidationError) -> str:

@@ -352,7 +352,9 @@ class Daemon:
                 loop.add_signal_handler(sig, self.request_stop)
 
     def _on_event(self, event: Event) -> None:
-        if event.kind in ("printer.state", "device.levels", "alert.added", "alert.removed"):
+        if event.kind in (
+            "printer.state", "device.levels", "alert.added", "alert.removed", "scanner.state"
+        ):  # fmt: skip
             self._snapshot_dirty = True
 
     async def _flush_summaries(self, audit: AuditFeed) -> None:

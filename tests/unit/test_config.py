@@ -56,7 +56,8 @@ def test_cli_exits_2_without_traceback(tmp_path: Path) -> None:
 
 def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
     keys = set()
-    for name, field in model.model_fields.items():
+    for field_name, field in model.model_fields.items():
+        name = field.alias or field_name  # the key as written in the file ([smtp] from)
         annotation = field.annotation
         inner = getattr(annotation, "__args__", (annotation,))[0]
         if isinstance(inner, type) and issubclass(inner, BaseModel):

@@ -75,7 +75,10 @@ class HrPrinterError(enum.IntEnum):
 
 # What `mfpd fault`, the web UI's operator actions and /api/v1/actions can raise (applied by
 # device.operator); here, with no imports, so that the CLI's parser starts fast.
-FAULTS = ("jam", "door-open", "tray-empty", "toner-low", "toner-empty", "offline")
+FAULTS = (
+    "jam", "door-open", "tray-empty", "toner-low", "toner-empty", "offline",
+    "feeder-jam", "feeder-empty", "platen-cover-open",
+)  # fmt: skip
 
 
 class ConditionKind(enum.StrEnum):
@@ -93,6 +96,8 @@ class ConditionKind(enum.StrEnum):
     BIN_FULL = "bin-full"
     AUDIT_LOG_ALMOST_FULL = "audit-log-almost-full"
     CERTIFICATE_EXPIRING = "certificate-expiring"
+    FEEDER_JAM = "feeder-jam"
+    PLATEN_COVER_OPEN = "platen-cover-open"
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,19 @@ CONDITIONS: dict[ConditionKind, ConditionInfo] = {
     ConditionKind.CERTIFICATE_EXPIRING: ConditionInfo(
         AlertCode.OTHER, AlertSeverity.WARNING, AlertGroup.GENERAL_PRINTER,
         "certificate-expiring", "warning", None, 10001, "CERTIFICATE EXPIRES SOON",
+    ),
+    # The scanner's (device/scanner.py). A jammed document feeder or a raised platen cover
+    # (the feeder is the cover) stops scanning, not printing: IPP severity warning, so the
+    # printer stays idle and printable, and no hrPrinterDetectedErrorState bit, which print
+    # monitors read as the print path's. The jam is critical in prtAlertTable, as a jam is;
+    # the keywords are our own (RFC 8011 5.4.12), since PWG 5100.9 has none for a scanner.
+    ConditionKind.FEEDER_JAM: ConditionInfo(
+        AlertCode.JAM, AlertSeverity.CRITICAL, AlertGroup.GENERAL_PRINTER,
+        "document-feeder-jam", "warning", None, 10001, "DOCUMENT FEEDER JAM",
+    ),
+    ConditionKind.PLATEN_COVER_OPEN: ConditionInfo(
+        AlertCode.COVER_OPEN, AlertSeverity.WARNING, AlertGroup.COVER,
+        "platen-cover-open", "warning", None, 10001, "CLOSE DOCUMENT FEEDER",
     ),
 }  # fmt: skip
 

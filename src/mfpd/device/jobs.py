@@ -41,7 +41,7 @@ _IPP_JOB_STATE = {
 @dataclass
 class Job:
     id: int
-    source: str  # raw, lpd, ipp, web, ...
+    source: str  # raw, lpd, ipp, web, escl, walkup, ...
     name: str
     user: str
     format: str  # MIME type
@@ -60,6 +60,9 @@ class Job:
     documents: list[str] = field(default_factory=list)  # file names inside the spool dir
     # Protocol-specific extras (queue, tray, color mode, PJL variables, ...).
     attributes: dict[str, Any] = field(default_factory=dict)
+    # print, or scan (device/scan_jobs.py); later fax-send and fax-receive. One id sequence
+    # and one store for all, as the device's job log has; each kind has its own queue.
+    kind: str = "print"
 
     @property
     def priority(self) -> int:

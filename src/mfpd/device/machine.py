@@ -19,6 +19,7 @@ from mfpd.device.alerts import Alert, AlertSeverity, ConditionKind, pjl_paper_co
 from mfpd.device.events import EventBus
 from mfpd.device.identity import EDITABLE, Identity, stand_in_uuid
 from mfpd.device.media import OutputBin, Tray
+from mfpd.device.scanner import Scanner
 from mfpd.device.supplies import Supply
 
 # Faults an operator (or a test) can raise by hand; the others follow from levels.
@@ -114,6 +115,9 @@ class Device:
         # service once its name is its own (after a conflict: "XRX-WC7755 (2)"); empty while
         # the device is not advertised.
         self.dns_sd_name = ""
+        # The glass and the document feeder; their changes run through _changed, so their
+        # conditions join the one alert table.
+        self.scanner = Scanner(self._changed)
         self._sync_conditions()
 
     # -- state ---------------------------------------------------------------------------
@@ -241,6 +245,7 @@ class Device:
 
     def _changed(self, mutate: Callable[[], None]) -> None:
         before = (self.state, [str(r) for r in self.reasons], self.display, self._accepting)
+        scanner_before = self._scanner_glance()
         mutate()
         self.revision += 1
         self._sync_conditions()
@@ -254,6 +259,18 @@ class Device:
                 display=after[2],
                 accepting=after[3],
             )
+        scanner_after = self._scanner_glance()
+        if scanner_after != scanner_before:
+            self.events.publish("scanner.state", **self.scanner.status())
+
+    def _scanner_glance(self) -> tuple[object, ...] | None:
+        scanner = getattr(self, "scanner", None)
+        if scanner is None:
+            return None
+        return (
+            scanner.state, scanner.adf_state, len(scanner.feeder), scanner.glass,
+            sum(scanner.images.values()),
+        )  # fmt: skip
 
     # -- conditions ----------------------------------------------------------------------
 
@@ -291,6 +308,11 @@ class Device:
         for out in self.bins:
             if out.level >= out.capacity:
                 wanted[(ConditionKind.BIN_FULL, out.index)] = out.name
+        scanner = getattr(self, "scanner", None)  # None while __init__ builds it
+        if scanner is not None and scanner.jammed:
+            wanted[(ConditionKind.FEEDER_JAM, 1)] = "Document feeder"
+        if scanner is not None and scanner.cover_open:
+            wanted[(ConditionKind.PLATEN_COVER_OPEN, 1)] = "Document feeder"
         return wanted
 
     def _sync_conditions(self) -> None:
@@ -499,6 +521,7 @@ class Device:
             "paused": self._paused,
             "accepting": self._accepting,
             "identity": dict(self._identity_edits),
+            "scanner": self.scanner.snapshot(),
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -534,6 +557,9 @@ class Device:
         if edits:
             self.identity = dataclasses.replace(self.identity, **edits)
             self._identity_edits = edits
+        scanner = snap.get("scanner")
+        if isinstance(scanner, dict):
+            self.scanner.restore(scanner)
         self._sync_conditions()
         self.revision += 1
 
@@ -565,6 +591,7 @@ class Device:
             "trays": [{**dataclasses.asdict(t), "key": t.key} for t in self.trays],
             "bins": [{**dataclasses.asdict(b), "key": b.key} for b in self.bins],
             "counters": dataclasses.asdict(self.counters),
+            "scanner": self.scanner.status(),
         }
 
 

@@ -86,7 +86,8 @@ class Spool:
         self.config = config
         self._clock = clock
         directory.mkdir(parents=True, exist_ok=True)
-        self._jobs: dict[int, Job] = {job.id: job for job in store.load()}
+        # Print jobs only: scan jobs share the store and its id sequence, not the queue.
+        self._jobs: dict[int, Job] = {job.id: job for job in store.load() if job.kind == "print"}
         # Unfinished jobs in arrival order: what the engine and queue listings walk.
         self._active: dict[int, Job] = {
             j.id: j for j in self._jobs.values() if not j.state.terminal
