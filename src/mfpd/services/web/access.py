@@ -10,10 +10,16 @@ Rules:
   X-CSRF-Token header (the pages' own scripts do); otherwise an administrator's cookie on an
   unsafe API request is 403, so a forged cross-site request can never ride on it.
 - Unauthenticated visitors see status and jobs read-only, unless web.require_login.
+- eSCL (/eSCL, services/scan/) is a device protocol like IPP, not a page: no session, no
+  CSRF token, no login redirect; open unless [scan] require_auth, which asks for HTTP Basic
+  (RFC 7617) with the device's administrator account.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
@@ -33,6 +39,8 @@ SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 # The UPnP description and WS-Discovery's metadata (services/discovery/http_routes.py): read
 # by discovery clients, which log in nowhere and post SOAP with no CSRF token.
 DISCOVERY_PATHS = ("/upnp/", "/wsd")
+# eSCL (services/scan/): its clients (AirScan, Mopria, sane-airscan) keep no session.
+ESCL_PREFIX = "/eSCL/"
 # Paths open to everybody even when web.require_login is on.
 OPEN_PATHS = ("/login", "/static/", "/userpost/", "/api/v1/openapi.json", *DISCOVERY_PATHS)
 # Forms that log in: they make their own session, and need no session to post from.
@@ -201,8 +209,55 @@ def require_admin(request: web.Request) -> web.StreamResponse | None:
     return unauthorized(request, "administrator login required")
 
 
+def _basic_credentials(authorization: str) -> tuple[str, str] | None:
+    """user and password of an RFC 7617 Basic Authorization header, else None."""
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic" or len(encoded) > 1024:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
+async def _device_protocol(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """eSCL: open by default; with [scan] require_auth, HTTP Basic against the device's
+    administrator, failures throttled per address as the login form's are."""
+    ctx = request.app[SERVICE].ctx
+    if not ctx.config.scan.require_auth:
+        return await handler(request)
+    state = web_state(request)
+    address = request.remote or ""
+    credentials = _basic_credentials(request.headers.get("Authorization", ""))
+    if credentials is not None:
+        delay = state.throttle.delay(address)
+        if delay > 0:
+            await asyncio.sleep(min(delay, 5.0))
+        user, password = credentials
+        if await asyncio.to_thread(state.admin.verify, user, password):
+            state.throttle.succeeded(address)
+            request[_USER] = user
+            request[_VIA] = "basic"
+            return await handler(request)
+        state.throttle.failed(address)
+        state.log.record(
+            "login", f"refused eSCL {request.method} {request.path} from {address}: "
+            "wrong user or password", "warning",
+        )  # fmt: skip
+    await request.release()
+    return web.Response(
+        status=401,
+        text="401 Unauthorized: eSCL needs the device's user and password\n",
+        headers={"WWW-Authenticate": 'Basic realm="eSCL", charset="UTF-8"'},
+    )
+
+
 @web.middleware
 async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(ESCL_PREFIX):
+        return await _device_protocol(request, handler)
     if request.method == "POST" and (
         request.path in IPP_PATHS or request.path.startswith(DISCOVERY_PATHS)
     ):

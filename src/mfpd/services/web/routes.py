@@ -13,9 +13,9 @@ from mfpd.services.web import access
 from mfpd.services.web.api import add_api_routes, api_errors
 from mfpd.services.web.state import CLOSING, SERVICE, STREAMS, WEB, WebState
 
-# IPP, the UPnP description and WS-Discovery's metadata stay on plain HTTP when pages
+# IPP, eSCL, the UPnP description and WS-Discovery's metadata stay on plain HTTP when pages
 # redirect to https: their clients follow no redirect.
-HTTP_ONLY_PATHS = ("/ipp", *access.DISCOVERY_PATHS)
+HTTP_ONLY_PATHS = ("/ipp", access.ESCL_PREFIX, *access.DISCOVERY_PATHS)
 
 
 def web_middlewares(web_state: WebState | None) -> list[Any]:
