@@ -65,7 +65,8 @@ MARKS: Final = (
     Patch("mark-7in-10in", 7 * INCH, 10 * INCH, MARK_SIZE, MARK_SIZE, BLACK),
 )
 
-# The grey ramp: 11 patches, 0 % to 100 % ink in steps of 10 %, half an inch square each.
+# The grey ramp: 11 patches, 0 % to 100 % ink in steps of 10 %, half an inch square each;
+# the level is 255 * (1 - ink) rounded half up (255, 230, 204, 179, ..., 26, 0).
 GRAY_RAMP: Final = tuple(
     Patch(
         f"gray-{step * 10}",
@@ -73,7 +74,7 @@ GRAY_RAMP: Final = tuple(
         2 * INCH,
         INCH // 2,
         INCH // 2,
-        (round(255 * (10 - step) / 10),) * 3,
+        ((255 * (10 - step) + 5) // 10,) * 3,
     )
     for step in range(11)
 )

@@ -68,7 +68,8 @@ def write_image(image: Image.Image, settings: ScanSettings, path: Path) -> int:
     """One image as one file in settings.format; returns its size in bytes."""
     with Path(path).open("wb") as file:
         _save_single(image, settings, file)
-        return file.tell()
+        # Not tell(): the TIFF writer seeks back to finish its header.
+        return file.seek(0, io.SEEK_END)
 
 
 def encode_image(image: Image.Image, settings: ScanSettings) -> bytes:
@@ -89,7 +90,8 @@ class DocumentWriter:
         self.settings = settings
         self.pages = 0
         self._size = 0
-        self._file = self.path.open("wb")
+        # w+b: the TIFF writer reads back each IFD it links the next page from.
+        self._file = self.path.open("w+b")
         self._pdf = PdfWriter(self._file, pdfa=settings.pdfa) if settings.format == PDF else None
         self._tiff = None if self._pdf else TiffImagePlugin.AppendingTiffWriter(self._file)
 
