@@ -258,3 +258,17 @@ def test_any_settings_give_their_pixel_size(
     image = scan_side(BLANK if blank else CHART, s, label)
     assert image.size == s.pixel_size()
     assert image.mode == mode.pil_mode
+
+
+def test_worker_threads_get_the_same_pixels() -> None:
+    # The runner scans in worker threads; the cached page and the shared fonts must not let
+    # one thread's image leak into another's.
+    from concurrent.futures import ThreadPoolExecutor
+
+    s = ScanSettings(resolution=100, color_mode=ColorMode.RGB, region=Region(0, 0, 2480, 1800))
+    labels = [ChartLabel("d", "s", 1, n, "front", LABEL.when) for n in range(1, 9)]
+    alone = [scan_side(CHART, s, label) for label in labels]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda label: scan_side(CHART, s, label), labels * 2))
+    for i, image in enumerate(together):
+        assert ImageChops.difference(image, alone[i % 8]).getbbox() is None

@@ -150,6 +150,11 @@ class ChartLabel:
 # Drawing
 
 
+# A FreeType face is not safe to use from two threads at once, and the runner draws labels
+# in worker threads; the fonts are shared (cached), so drawing text takes this lock.
+_FONT_LOCK: Final = threading.Lock()
+
+
 @functools.lru_cache(maxsize=32)
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     # Pillow's embedded scalable font (FreeType); the fixed bitmap font where FreeType is
@@ -203,9 +208,10 @@ class _Canvas:
         px_size = round(size * self.dpi / UNITS_PER_INCH)
         if not self.visible(x - 40 * size, y - 2 * size, x + 40 * size, y + 2 * size):
             return
-        self.draw.text(
-            self.px(x, y), text, fill=self._ink(BLACK), font=_font(px_size), anchor=anchor
-        )
+        with _FONT_LOCK:
+            self.draw.text(
+                self.px(x, y), text, fill=self._ink(BLACK), font=_font(px_size), anchor=anchor
+            )
 
     def ellipse(self, cx: float, cy: float, radius: float, width: float) -> None:
         if not self.visible(cx - radius, cy - radius, cx + radius, cy + radius):

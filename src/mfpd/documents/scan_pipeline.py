@@ -23,25 +23,46 @@ from PIL import Image
 from mfpd.device.scan_settings import ScanSettings
 from mfpd.device.scanner import Original
 from mfpd.documents.scan_adjust import NEVER_BLANK, finish, is_blank, work_mode
-from mfpd.documents.scan_chart import ChartLabel, PageCache, draw_chart, draw_label
+from mfpd.documents.scan_chart import (
+    COLOR_PATCHES,
+    GRAY_RAMP,
+    LABEL_BOX,
+    MARKS,
+    ChartLabel,
+    PageCache,
+    Patch,
+    draw_chart,
+    draw_label,
+    pixel,
+    pixel_box,
+)
 from mfpd.documents.scan_formats import DocumentWriter, write_image
 from mfpd.documents.scan_render import OriginalError, original_pages, render_original
 
 __all__ = [
+    # The chart's geometry, for tests that check a scan (here and over eSCL with SANE).
+    "COLOR_PATCHES",
+    "GRAY_RAMP",
+    "LABEL_BOX",
+    "MARKS",
     "ChartLabel",
     "DocumentWriter",
     "OriginalError",
+    "Patch",
     "is_blank",
     "original_pages",
+    "pixel",
+    "pixel_box",
     "scan_side",
     "thumbnail_png",
     "write_image",
 ]
 
-# Finished chart pages: a 600 dpi A4 RGB page is about 140 MB in Pillow, so this holds two
-# such pages, or many small ones. A memo of a pure function, shared by every device in the
-# process (the same settings draw the same pixels whichever device asks).
-_CHART_PAGES: Final = PageCache(limit_bytes=320 * 1024 * 1024)
+# Finished chart pages: a 600 dpi A4 RGB page is about 140 MB in Pillow (a grey one 35 MB,
+# 300 dpi RGB 35 MB), so this holds the largest alone, or the usual few together. A memo of a
+# pure function, shared by every device in the process (the same settings draw the same
+# pixels whichever device asks).
+_CHART_PAGES: Final = PageCache(limit_bytes=160 * 1024 * 1024)
 
 
 def _chart_key(settings: ScanSettings) -> tuple[object, ...]:
