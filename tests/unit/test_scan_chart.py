@@ -5,6 +5,7 @@ colours, brightness/contrast, the label, and the blank-page test."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -263,8 +264,6 @@ def test_any_settings_give_their_pixel_size(
 def test_worker_threads_get_the_same_pixels() -> None:
     # The runner scans in worker threads; the cached page and the shared fonts must not let
     # one thread's image leak into another's.
-    from concurrent.futures import ThreadPoolExecutor
-
     s = ScanSettings(resolution=100, color_mode=ColorMode.RGB, region=Region(0, 0, 2480, 1800))
     labels = [ChartLabel("d", "s", 1, n, "front", LABEL.when) for n in range(1, 9)]
     alone = [scan_side(CHART, s, label) for label in labels]

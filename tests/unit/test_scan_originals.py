@@ -230,3 +230,22 @@ def test_a_page_past_the_end_is_an_original_error(tmp_path: Path) -> None:
     Image.new("L", (10, 10)).save(png)
     with pytest.raises(OriginalError, match="page 2"):
         scan_side(Original(str(png), 1), ScanSettings(resolution=75), LABEL)
+
+
+@needs_gs
+def test_a_poster_page_is_refused_not_rendered_whole(tmp_path: Path) -> None:
+    if not shutil.which("prlimit"):
+        pytest.skip("util-linux's prlimit is not installed")
+    poster = tmp_path / "poster.ps"
+    # 100 x 100 inches: 3.6 GB of grey pixels at 600 dpi; the cap stops Ghostscript at 72 MB.
+    poster.write_bytes(
+        b"%!PS\n<< /PageSize [7200 7200] >> setpagedevice\n"
+        b"0 0 moveto 7200 7200 lineto stroke showpage\n"
+    )
+    assert original_pages(poster) == 1
+    s = ScanSettings(resolution=600, color_mode=ColorMode.GRAYSCALE)
+    with pytest.raises(OriginalError, match="too large to scan at 600 dpi"):
+        scan_side(Original(str(poster), 0), s, LABEL)
+    # At 75 dpi the same page fits, and the scan shows its top-left corner.
+    small = s.with_changes(resolution=75)
+    assert scan_side(Original(str(poster), 0), small, LABEL).size == small.pixel_size()

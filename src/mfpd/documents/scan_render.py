@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -246,8 +247,15 @@ def _gs() -> str:
     return gs
 
 
-def _run_gs(args: list[str], path: Path, what: str) -> subprocess.CompletedProcess[bytes]:
+def _run_gs(
+    args: list[str], path: Path, what: str, max_output: int = 0
+) -> subprocess.CompletedProcess[bytes]:
+    # A page's size is the document's to choose (a 100-inch poster is 3.6 GB of grey pixels
+    # at 600 dpi): util-linux's prlimit caps what Ghostscript may write (RLIMIT_FSIZE; it
+    # gets SIGXFSZ past it), set before it starts, where preexec_fn would not be thread-safe.
+    limit = shutil.which("prlimit") if max_output else None
     command = [
+        *([limit, f"--fsize={max_output}", "--"] if limit else []),
         _gs(),
         "-q",
         "-dSAFER",
@@ -289,9 +297,12 @@ def _ghostscript_pages(path: Path, last: int | None = None) -> int:
 
 
 def _render_gs(path: Path, page: int, settings: ScanSettings, mode: str) -> Image.Image:
-    device = "png16m" if mode == "RGB" else "pnggray"
+    # Raw PPM/PGM rather than PNG: at 600 dpi A4 grey Ghostscript writes it in 0.32 s instead
+    # of 0.58 s and Pillow reads it in 0.02 s instead of 0.21 s (zlib both ways), for 35 MB
+    # of temporary file instead of 1 MB, gone when the page is read.
+    device, channels = ("ppmraw", 3) if mode == "RGB" else ("pgmraw", 1)
     with tempfile.TemporaryDirectory(prefix="mfpd-scan-") as tmp:
-        out = Path(tmp) / "page.png"
+        out = Path(tmp) / "page.pnm"
         result = _run_gs(
             [
                 f"-dFirstPage={page + 1}",
@@ -304,13 +315,19 @@ def _render_gs(path: Path, page: int, settings: ScanSettings, mode: str) -> Imag
             ],
             path,
             "render",
+            max_output=MAX_PIXELS * channels + 64,  # the PNM header's few bytes
         )
+        if result.returncode == -signal.SIGXFSZ:
+            raise OriginalError(
+                f"page {page + 1} of {path.name} is too large to scan at {settings.resolution} "
+                f"dpi (more than {MAX_PIXELS} pixels)"
+            )
         if not out.exists() or not out.stat().st_size:
             raise OriginalError(
                 f"Ghostscript rendered no page {page + 1} of {path.name}: {_gs_reason(result)}"
             )
         try:
-            with Image.open(out, formats=["PNG"]) as image:
+            with Image.open(out, formats=["PPM"]) as image:
                 _check_size(path, image)
                 image.load()
                 rendered = _flatten(image, mode)
