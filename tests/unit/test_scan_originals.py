@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 
 from mfpd.device.scan_settings import ColorMode, Region, ScanSettings
 from mfpd.device.scanner import Original
+from mfpd.documents import scan_render
 from mfpd.documents.scan_pipeline import (
     ChartLabel,
     OriginalError,
@@ -249,3 +250,14 @@ def test_a_poster_page_is_refused_not_rendered_whole(tmp_path: Path) -> None:
     # At 75 dpi the same page fits, and the scan shows its top-left corner.
     small = s.with_changes(resolution=75)
     assert scan_side(Original(str(poster), 0), small, LABEL).size == small.pixel_size()
+
+
+@needs_gs
+def test_postscript_that_never_ends_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan_render, "GS_TIMEOUT", 1.0)
+    ps = tmp_path / "forever.ps"
+    ps.write_bytes(b"%!PS\n{ } loop\n")
+    with pytest.raises(OriginalError, match="took too long"):
+        original_pages(ps)

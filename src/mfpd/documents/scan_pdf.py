@@ -117,8 +117,8 @@ def _xmp(when: float, document_id: str) -> bytes:
 class PdfWriter:
     """A PDF written to `file` page by page; close() writes the page tree and trailer."""
 
-    # Fixed object numbers; pages and the rest are numbered from 5 as they come.
-    _CATALOG, _PAGES, _INFO, _FIRST = 1, 2, 3, 5
+    # Fixed object numbers (written last); pages and the rest are numbered from 4 as they come.
+    _CATALOG, _PAGES, _INFO, _FIRST = 1, 2, 3, 4
 
     def __init__(self, file: BinaryIO, *, pdfa: bool = False, when: float | None = None) -> None:
         self._file = file
@@ -223,13 +223,9 @@ class PdfWriter:
     def _write_xref(self, document_id: str) -> None:
         start = self._written
         size = self._next
+        # ISO 32000-1 7.5.4: 20-byte entries; every number from 1 is in use.
         rows = [b"xref\n0 %d\n" % size, b"0000000000 65535 f\r\n"]
-        for number in range(1, size):
-            offset = self._offsets.get(number)
-            if offset is None:  # a number reserved and unused (4): a free entry
-                rows.append(b"0000000000 00001 f\r\n")
-            else:
-                rows.append(b"%010d 00000 n\r\n" % offset)
+        rows += [b"%010d 00000 n\r\n" % self._offsets[number] for number in range(1, size)]
         self._write(b"".join(rows))
         self._write(
             (
