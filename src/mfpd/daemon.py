@@ -191,6 +191,8 @@ class Daemon:
         overwriter.follow(device.events)
         ctx.overwriter = overwriter
         self._scanner(ctx, store)
+        assert ctx.scans is not None
+        ctx.scans.erase = overwriter.erase
         # Files of jobs that ended while the daemon was down, before anything new arrives.
         await overwriter.sweep()
         flusher = asyncio.create_task(self._flush_summaries(audit), name="audit-summaries")

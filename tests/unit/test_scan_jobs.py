@@ -160,3 +160,30 @@ async def test_a_restart_aborts_what_was_scanning(tmp_path: Path) -> None:
     old = again.get(scan.job.id)
     assert old is not None and old.job.state is JobState.ABORTED
     await _drain(scans, scan)
+
+
+async def test_immediate_image_overwrite_covers_scan_images(tmp_path: Path) -> None:
+    from mfpd.config import SecurityConfig
+    from mfpd.device.image_overwrite import ImageOverwriter
+    from mfpd.device.spool import Spool
+
+    config = Config()
+    device = build_device(config)
+    store = JobStore(tmp_path)
+    spool = Spool(store, tmp_path / "spool", device.events, config.spool)
+    passes: list[tuple[str, int]] = []
+    overwriter = ImageOverwriter(
+        spool,
+        lambda: SecurityConfig(image_overwrite="immediate"),
+        observe=lambda path, number, pattern: passes.append((path.name, pattern)),
+    )
+    scans = ScanJobs(device, store, tmp_path, lambda: config)
+    scans.erase = overwriter.erase
+    scan = scans.create(_settings(), source="escl")
+    image = await scan.next_image(30.0)
+    assert image is not None
+    scans.retrieved(scan, image)
+    await overwriter.drain()
+    assert [pattern for name, pattern in passes if name == image.path.name] == [0x35, 0xCA, 0x97]
+    assert not image.path.exists()
+    assert overwriter.last is not None and overwriter.last.job == scan.job.id

@@ -163,6 +163,9 @@ class ScanJobs:
         self.deliver: Deliver | None = None
         # Set by the daemon: drops originals nothing refers to (device/originals.py).
         self.after_job: Callable[[], None] | None = None
+        # Set by the daemon: removes files a job is done with (the image overwrite's erase,
+        # which overwrites them first in immediate mode).
+        self.erase: Callable[[list[Path], Job], None] = _unlink
         self._jobs: dict[int, ScanJob] = {}
         self._by_uuid: dict[str, ScanJob] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -276,7 +279,7 @@ class ScanJobs:
         scan.touch()
         if scan.served < len(scan.images) and scan.images[scan.served] is image:
             scan.served += 1
-            image.path.unlink(missing_ok=True)
+            self.erase([image.path], scan.job)
             scan.job.impressions_completed = scan.served
             if not scan.scanning and scan.served == len(scan.images):
                 self._finish(scan)
@@ -506,10 +509,9 @@ class ScanJobs:
         self._update(scan)
 
     def _discard(self, scan: ScanJob) -> None:
-        for image in scan.images[scan.served :]:
-            image.path.unlink(missing_ok=True)
-        for path in scan.documents:
-            path.unlink(missing_ok=True)
+        paths = [image.path for image in scan.images[scan.served :]] + scan.documents
+        if paths:
+            self.erase(paths, scan.job)
 
     def _update(self, scan: ScanJob) -> None:
         self.store.save(scan.job)
@@ -550,6 +552,11 @@ class ScanJobs:
                         scan.job.id, now - scan.touched,
                     )  # fmt: skip
                     self.cancel(scan, "job-canceled-by-system")
+
+
+def _unlink(paths: list[Path], _job: Job) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _back_of(front: Original) -> Original:
