@@ -175,10 +175,13 @@ class ScanJobs:
             if record.kind != "scan":
                 continue
             if not record.state.terminal:
-                # Its images were in memory and its client is gone with the old process.
+                # An eSCL client went with the old process; a walk-up scan being delivered
+                # keeps its files (named on the record), as a failed delivery does.
                 record.state = JobState.ABORTED
                 record.state_reasons = ["aborted-by-system"]
-                record.state_message = "the controller restarted during the scan"
+                record.state_message = "the controller restarted during the scan" + (
+                    "; the scan is kept" if record.documents else ""
+                )
                 record.completed_at = record.completed_at or clock()
                 store.save(record)
             self._remember(self._record_job(record))
@@ -431,6 +434,8 @@ class ScanJobs:
     async def _deliver(self, scan: ScanJob) -> None:
         record = scan.job
         record.bytes = sum(p.stat().st_size for p in scan.documents if p.exists())
+        # Named on the record before the first try: a restart during delivery finds them.
+        record.documents = [p.name for p in scan.documents]
         record.state_reasons = ["job-transferring"]
         self._update(scan)
         config = self._config().scan
@@ -475,7 +480,6 @@ class ScanJobs:
         if failed:
             # The files stay, named on the job: nothing scanned is lost to a server that was
             # down or a password that was wrong.
-            record.documents = [p.name for p in scan.documents]
             reasons = sorted({str(r.get("reason", "destination-failed")) for r in results
                               if r["state"] == "failed"})  # fmt: skip
             self._end(scan, JobState.ABORTED, reasons, "; ".join(failed), keep_files=True)
@@ -505,6 +509,7 @@ class ScanJobs:
         record.completed_at = self._clock()
         if not keep_files:
             self._discard(scan)
+            record.documents = []
         scan._signal()
         self._update(scan)
 
