@@ -26,6 +26,7 @@ from mfpd.documents.scan_chart import (
     GRAY_RAMP,
     LABEL_BOX,
     MARKS,
+    PageCache,
     Patch,
     pixel,
     pixel_box,
@@ -271,3 +272,25 @@ def test_worker_threads_get_the_same_pixels() -> None:
         together = list(pool.map(lambda label: scan_side(CHART, s, label), labels * 2))
     for i, image in enumerate(together):
         assert ImageChops.difference(image, alone[i % 8]).getbbox() is None
+
+
+def test_page_cache_is_bounded_and_hands_out_copies() -> None:
+    made: list[int] = []
+
+    def page(level: int) -> Image.Image:
+        made.append(level)
+        return Image.new("L", (100, 100), level)  # 10,000 bytes
+
+    cache = PageCache(limit_bytes=25_000)
+    first = cache.get("a", lambda: page(1))
+    first.paste(0, (0, 0, 100, 100))  # a caller's label must not reach the cache
+    assert cache.get("a", lambda: page(1)).getextrema() == (1, 1)
+    cache.get("b", lambda: page(2))
+    cache.get("c", lambda: page(3))  # three pages are over the limit: "a" goes
+    cache.get("a", lambda: page(1))
+    assert made == [1, 2, 3, 1]
+    # Too large for the cache at all: drawn each time, never kept.
+    cache.get("big", lambda: Image.new("L", (200, 200), 9))
+    cache.get("big", lambda: Image.new("L", (200, 200), 9))
+    cache.get("c", lambda: page(3))
+    assert made == [1, 2, 3, 1]

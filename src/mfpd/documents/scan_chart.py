@@ -322,7 +322,7 @@ class PageCache:
     """Finished chart pages by settings, least recently used first out, bounded in bytes.
 
     A pure memo (the same settings always give the same pixels), shared by the runner's
-    worker threads; images handed out are never modified (callers paste onto a copy)."""
+    worker threads; each caller gets its own copy to paste its label on."""
 
     def __init__(self, limit_bytes: int) -> None:
         self._limit = limit_bytes
@@ -330,21 +330,21 @@ class PageCache:
         self._lock = threading.Lock()
 
     def get(self, key: object, make: Callable[[], Image.Image]) -> Image.Image:
+        """A page of one's own (a copy of the cached one, or one too large to cache)."""
         with self._lock:
             page = self._pages.get(key)
             if page is not None:
                 self._pages.move_to_end(key)
-                return page
+                return page.copy()
         page = make()  # outside the lock: two threads may both draw it once, harmlessly
-        size = _bytes(page)
-        if size > self._limit:
+        if _bytes(page) > self._limit:
             return page
         with self._lock:
             self._pages[key] = page
             self._pages.move_to_end(key)
             while sum(_bytes(p) for p in self._pages.values()) > self._limit:
                 self._pages.popitem(last=False)
-        return page
+        return page.copy()
 
     def clear(self) -> None:
         with self._lock:

@@ -78,10 +78,9 @@ def _chart_key(settings: ScanSettings) -> tuple[object, ...]:
 
 def _chart(settings: ScanSettings, label: ChartLabel) -> Image.Image:
     mode = work_mode(settings.color_mode)
-    page = _CHART_PAGES.get(
+    image = _CHART_PAGES.get(
         _chart_key(settings), lambda: finish(draw_chart(settings, mode), settings)
     )
-    image = page.copy()
     drawn = draw_label(settings, mode, label)
     if drawn is not None:
         patch, where = drawn
