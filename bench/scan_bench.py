@@ -24,12 +24,19 @@ finished image with the same options, so the figures say what the pipeline adds 
 
 Usage: .venv/bin/python bench/scan_bench.py [--sheets 20] [--runs 2]
        .venv/bin/python bench/scan_bench.py --pipeline [--pages 20]
+       .venv/bin/python bench/scan_bench.py --runner [--sheets 20] [--runs 2]
+
+`--runner` drives the scan job runner (device/scan_jobs.py) in this process as eSCL does,
+without HTTP: a feeder job of test-chart sheets, each image taken as soon as it is ready and
+released (ScanJobs.retrieved), images per minute from create() to the last image; and this
+process's peak RSS above its RSS before the first job, per page.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import os
 import resource
 import socket
 import subprocess
@@ -49,7 +56,15 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from PIL import Image
 
-from mfpd.device.scan_settings import JPEG, PDF, PNG, TIFF, ColorMode, ScanSettings
+from mfpd.device.scan_settings import (
+    JPEG,
+    PDF,
+    PNG,
+    TIFF,
+    ColorMode,
+    InputSource,
+    ScanSettings,
+)
 from mfpd.device.scanner import CHART, Original
 from mfpd.documents.scan_formats import encode_image
 from mfpd.documents.scan_pipeline import ChartLabel, DocumentWriter, scan_side, write_image
@@ -296,15 +311,62 @@ def pipeline(pages: int) -> None:
     print(f"peak RSS of this process: {peak / 1024:.0f} MiB")
 
 
+async def _runner_job(settings: ScanSettings, sheets: int) -> tuple[int, int, float]:
+    from mfpd.config import Config
+    from mfpd.device.machine import build_device
+    from mfpd.device.scan_jobs import ScanJobs
+    from mfpd.device.scanner import Sheet
+    from mfpd.device.store import JobStore
+
+    with tempfile.TemporaryDirectory(prefix="mfpd-scan-bench-") as tmp:
+        config = Config()
+        device = build_device(config)
+        scans = ScanJobs(device, JobStore(Path(tmp)), Path(tmp), lambda: config)
+        device.scanner.load_feeder([Sheet(CHART)] * sheets)
+        start = time.perf_counter()
+        scan = scans.create(settings, source="escl")
+        images = size = 0
+        while (image := await scan.next_image(60.0)) is not None:
+            images += 1
+            size += image.size
+            scans.retrieved(scan, image)
+        return images, size, time.perf_counter() - start
+
+
+def runner(sheets: int, runs: int) -> None:
+    import asyncio
+
+    base = rss_kib(os.getpid(), "VmRSS")
+    print(f"scan job runner in-process, {sheets} feeder sheets per job, RSS {base / 1024:.0f} MiB")
+    for name, res, mode, fmt in CASES:
+        s = ScanSettings(
+            source=InputSource.FEEDER, resolution=res, color_mode=ColorMode(mode), format=fmt
+        )
+        for run in range(runs):
+            images, size, seconds = asyncio.run(_runner_job(s, sheets))
+            ipm = images / seconds * 60
+            peak = rss_kib(os.getpid(), "VmHWM")
+            print(
+                f"runner {name}, run {run + 1}: {images} images, {size / 1e6:.1f} MB in "
+                f"{seconds:.2f} s = {ipm:.0f} images/min ({ipm / RATED_IPM * 100:.0f} % of "
+                f"rated); peak RSS {peak / 1024:.0f} MiB, {(peak - base) / 1024:.0f} MiB above "
+                f"the start"
+            )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sheets", type=int, default=20, help="sheets per job (10-50)")
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--pipeline", action="store_true", help="the imaging pipeline alone")
     parser.add_argument("--pages", type=int, default=20, help="pages per --pipeline case")
+    parser.add_argument("--runner", action="store_true", help="the scan job runner alone")
     args = parser.parse_args()
     if args.pipeline:
         pipeline(args.pages)
+        return 0
+    if args.runner:
+        runner(max(1, min(50, args.sheets)), args.runs)
         return 0
     sheets = max(10, min(50, args.sheets // 10 * 10))
     ftp_root = Path(tempfile.mkdtemp(prefix="mfpd-bench-ftp-"))
