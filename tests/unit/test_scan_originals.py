@@ -4,13 +4,17 @@ and the files the scanner must refuse (decompression bombs, fake PDFs, damaged i
 
 from __future__ import annotations
 
+import io
 import shutil
 import struct
+import tempfile
 import time
 import zlib
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from mfpd.device.scan_settings import ColorMode, Region, ScanSettings
@@ -261,3 +265,41 @@ def test_postscript_that_never_ends_is_stopped(
     ps.write_bytes(b"%!PS\n{ } loop\n")
     with pytest.raises(OriginalError, match="took too long"):
         original_pages(ps)
+
+
+def _valid_images() -> list[bytes]:
+    out = []
+    for fmt, mode in (("PNG", "RGB"), ("JPEG", "L"), ("TIFF", "1")):
+        buffer = io.BytesIO()
+        Image.new(mode, (40, 30), 0).save(buffer, fmt)
+        out.append(buffer.getvalue())
+    return out
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    base=st.sampled_from(_valid_images()),
+    cuts=st.lists(st.tuples(st.integers(0, 2000), st.binary(max_size=8)), max_size=4),
+    truncate=st.integers(8, 2000),
+)
+def test_damaged_images_give_original_error_only(
+    base: bytes, cuts: list[tuple[int, bytes]], truncate: int
+) -> None:
+    data = bytearray(base[:truncate])
+    for at, junk in cuts:
+        data[at : at + len(junk)] = junk
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fuzz"
+        path.write_bytes(bytes(data))
+        try:
+            pages = original_pages(path)
+        except OriginalError:
+            return
+        assert pages >= 1
+        s = ScanSettings(resolution=75, region=Region(0, 0, 300, 300))
+        try:
+            image = scan_side(Original(str(path), 0), s, LABEL)
+        except OriginalError:
+            return
+        assert image.size == s.pixel_size()

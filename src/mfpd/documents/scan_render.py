@@ -20,8 +20,9 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 from PIL import Image
 
@@ -33,6 +34,9 @@ from mfpd.documents.sniff import DocumentFormat, sniff_format
 
 class OriginalError(ValueError):
     """A file the scanner cannot take as an original; the message says why."""
+
+
+_T = TypeVar("_T")
 
 
 _HEAD: Final = 64 * 1024
@@ -70,10 +74,26 @@ def _sniff(path: Path) -> str:
     return fmt
 
 
+def _guarded(path: Path, work: Callable[[], _T]) -> _T:
+    """`work`, with whatever else a damaged file makes Pillow raise (its errors are many and
+    undocumented: OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError...)
+    turned into OriginalError; MemoryError stays what it is."""
+    try:
+        return work()
+    except (OriginalError, MemoryError):
+        raise
+    except Exception as exc:
+        raise OriginalError(f"{path.name} cannot be scanned: {exc}") from exc
+
+
 def original_pages(path: Path) -> int:
     """How many pages the file holds, having checked the scanner can render them: its format
     from its bytes, a PDF's structure, an image's pixel count and first frame."""
     path = Path(path)
+    return _guarded(path, lambda: _original_pages(path))
+
+
+def _original_pages(path: Path) -> int:
     fmt = _sniff(path)
     if fmt == DocumentFormat.PDF:
         counted = count_pages(path, fmt)
@@ -93,6 +113,7 @@ def original_pages(path: Path) -> int:
             _check_size(path, image)
         image.seek(0)
         _decode(path, image)
+        _flatten(image.crop((0, 0, 1, 1)), "RGB")  # a mode the scanner can convert
         return int(frames)
 
 
@@ -342,7 +363,11 @@ def render_original(original: Original, settings: ScanSettings, mode: str) -> Im
     """One page of a loaded file as the scan's region shows it at its resolution, in mode L
     or RGB (before brightness, contrast and the colour mode)."""
     path = Path(original.path)
+    return _guarded(path, lambda: _render_original(path, original.page, settings, mode))
+
+
+def _render_original(path: Path, page: int, settings: ScanSettings, mode: str) -> Image.Image:
     fmt = _sniff(path)
     if fmt in _GS_FORMATS:
-        return _render_gs(path, original.page, settings, mode)
-    return _render_image(path, fmt, original.page, settings, mode)
+        return _render_gs(path, page, settings, mode)
+    return _render_image(path, fmt, page, settings, mode)
