@@ -206,6 +206,8 @@ class _Canvas:
 
     def text(self, x: float, y: float, text: str, size: float, anchor: str = "la") -> None:
         px_size = round(size * self.dpi / UNITS_PER_INCH)
+        # Skip text the region cannot show; the chart's strings are under 40 characters of
+        # at most one size wide, whichever way the anchor puts them.
         if not self.visible(x - 40 * size, y - 2 * size, x + 40 * size, y + 2 * size):
             return
         with _FONT_LOCK:
