@@ -25,7 +25,7 @@ from mfpd.device.scan_settings import (
     ScanSettings,
 )
 from mfpd.device.scanner import CHART
-from mfpd.documents.scan_chart import MARKS, pixel_box
+from mfpd.documents.scan_chart import COLOR_PATCHES, GRAY_RAMP, MARKS, pixel_box
 from mfpd.documents.scan_formats import encode_image, quality
 from mfpd.documents.scan_pdf import srgb_icc_v2
 from mfpd.documents.scan_pipeline import (
@@ -271,3 +271,21 @@ def test_every_format_is_written_in_its_own_bytes(tmp_path: Path) -> None:
         path = tmp_path / fmt.replace("/", "-")
         write_image(image, _settings(fmt, ColorMode.RGB, dpi=75), path)
         assert path.read_bytes().startswith(head)
+
+
+def test_pdf_colours_come_back_from_a_pdf_reader(tmp_path: Path) -> None:
+    # Poppler renders the page at the scan's resolution: the patches where the table puts
+    # them, in their sRGB values within the JPEG's error.
+    if not has("pdftoppm"):
+        pytest.skip("poppler-utils is not installed")
+    s = ScanSettings(resolution=150, color_mode=ColorMode.RGB, format=PDF, pdfa=True)
+    write_image(scan_side(CHART, s, LABEL), s, tmp_path / "rgb.pdf")
+    _run("pdftoppm", "-r", "150", "-png", str(tmp_path / "rgb.pdf"), str(tmp_path / "page"))
+    with Image.open(tmp_path / "page-1.png") as page:
+        rendered = page.convert("RGB")
+    assert rendered.size == s.pixel_size()
+    for patch in (*COLOR_PATCHES, *GRAY_RAMP):
+        left, top, right, bottom = pixel_box(patch, s)
+        got = rendered.getpixel(((left + right) // 2, (top + bottom) // 2))
+        assert isinstance(got, tuple)
+        assert all(abs(a - b) <= 4 for a, b in zip(got, patch.rgb, strict=True)), patch.name
