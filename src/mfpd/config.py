@@ -662,6 +662,54 @@ class SecurityConfig(_Strict):
     https_only: bool = False
 
 
+# -- issue 16: the device as a client of the office network --------------------------------
+
+
+class AuthConfig(_Strict):
+    """Who logs in to the web UI: the device's own administrator, or directory accounts."""
+
+    method: Literal["local", "ldap", "kerberos"] = "local"
+    # The local administrator still logs in when the directory is down or says no.
+    local_fallback: bool = True
+
+
+class LdapConfig(_Strict):
+    """The address book and the logins of [auth] method = "ldap" (ldap3, in a thread)."""
+
+    url: str = ""  # ldap://host:389 or ldaps://host:636; empty: no directory
+    base: str = ""
+    bind_dn: str = ""  # empty: anonymous
+    bind_password: str = ""
+    starttls: bool = False
+
+
+class KerberosConfig(_Strict):
+    """The logins of [auth] method = "kerberos" (an AS exchange with the KDC)."""
+
+    realm: str = ""
+    kdc: str = ""  # host:port
+
+
+class IfaxConfig(_Strict):
+    """Internet Fax (RFC 3965 simple mode): sent through [smtp], received from POP3."""
+
+    pop3: str = ""  # pop3://USER@HOST:PORT or pop3s://...; empty: nothing is received
+    password: str = ""
+    poll_interval: Annotated[float, Field(gt=0)] = 60.0
+
+
+class DnsConfig(_Strict):
+    """The resolver every outbound client uses, and dynamic updates of the device's names."""
+
+    servers: list[str] = Field(default_factory=list)  # empty: the system's resolver
+
+
+class NetworkConfig(_Strict):
+    """The device's own network identity."""
+
+    dhcp: bool = False
+
+
 class SmtpConfig(_Strict):
     """The device's one outgoing-mail setting: scan to email, alerts and Internet Fax."""
 
@@ -759,6 +807,12 @@ class Config(_Strict):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     scan: ScanConfig = Field(default_factory=ScanConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    ldap: LdapConfig = Field(default_factory=LdapConfig)
+    kerberos: KerberosConfig = Field(default_factory=KerberosConfig)
+    ifax: IfaxConfig = Field(default_factory=IfaxConfig)
+    dns: DnsConfig = Field(default_factory=DnsConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
 
 
 def _format_error(err: ValidationError) -> str:
