@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -97,13 +98,16 @@ def free_port() -> int:
 
 
 def wait_listening(
-    port: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 15
+    port: int,
+    proc: subprocess.Popen[bytes] | None = None,
+    timeout: float = 15,
+    output: Path | None = None,
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-            raise RuntimeError(f"server exited with {proc.returncode}: {out[-2000:]}")
+            said = output.read_text(errors="replace")[-2000:] if output else ""
+            raise RuntimeError(f"server exited with {proc.returncode}: {said}")
         with socket.socket() as sock:
             sock.settimeout(0.5)
             if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -131,6 +135,7 @@ class FtpServer:
     root: Path  # where uploads land (the FTP user's directory)
     user: str
     password: str
+    folder: str = ""  # where the user may write, as a URI path ("" : the login directory)
 
 
 @contextlib.contextmanager
@@ -199,12 +204,14 @@ def vsftpd(tmp: Path, pki: Pki, *, reuse: bool = True, ssl: bool = True) -> Iter
             "ssl_ciphers=HIGH",
         ]
     conf.write_text("\n".join(lines) + "\n")
-    proc = subprocess.Popen([VSFTPD, str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = (base / "vsftpd.out").open("wb")
+    proc = subprocess.Popen([VSFTPD, str(conf)], stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_listening(port, proc)
-        yield FtpServer(port, incoming, "anonymous", password)
+        wait_listening(port, proc, output=base / "vsftpd.out")
+        yield FtpServer(port, incoming, "anonymous", password, "incoming")
     finally:
         stop(proc)
+        log.close()
 
 
 # --- pyftpdlib ------------------------------------------------------------------------------
@@ -252,3 +259,226 @@ def pyftpd(tmp: Path, pki: Pki | None) -> Iterator[FtpServer]:
     finally:
         server.close_all()
         thread.join(timeout=10)
+
+
+# --- Samba ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmbServer:
+    port: int
+    share: str
+    root: Path  # the share's directory
+    user: str
+    password: str
+
+
+@contextlib.contextmanager
+def smbd(tmp: Path) -> Iterator[SmbServer]:
+    """Samba's smbd in the foreground on 127.0.0.1 at a high port, everything private: its
+    smb.conf, state, lock, cache and private (tdbsam passdb) directories under `tmp`, one
+    user added with `smbpasswd -a -s` to that passdb. The user is a Unix account Samba maps
+    to: `daemon`, which exists on every Debian system and owns the share's directory."""
+    import tempfile
+
+    base = tmp / "samba"
+    dirs = {name: base / name for name in ("state", "lock", "cache", "private", "pid", "ncalrpc")}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    # The share where `daemon` can reach it: pytest's own temporary directories are 0700.
+    outer = Path(tempfile.mkdtemp(prefix="mfpd-smb-"))
+    os.chmod(outer, 0o755)
+    dirs["share"] = outer / "share"
+    dirs["share"].mkdir()
+    shutil.chown(dirs["share"], "daemon", "daemon")
+    port = free_port()
+    conf = base / "smb.conf"
+    conf.write_text(
+        "\n".join(
+            [
+                "[global]",
+                "  server role = standalone server",
+                "  workgroup = MFPDTEST",
+                "  netbios name = MFPDTEST",
+                "  interfaces = 127.0.0.1",
+                "  bind interfaces only = yes",
+                f"  smb ports = {port}",
+                "  disable netbios = yes",
+                "  server min protocol = SMB2_10",
+                "  passdb backend = tdbsam",
+                f"  private dir = {dirs['private']}",
+                f"  state directory = {dirs['state']}",
+                f"  lock directory = {dirs['lock']}",
+                f"  cache directory = {dirs['cache']}",
+                f"  pid directory = {dirs['pid']}",
+                f"  ncalrpc dir = {dirs['ncalrpc']}",
+                "  log level = 1",
+                f"  log file = {base / 'log.smbd'}",
+                "  load printers = no",
+                "  printing = bsd",
+                "  printcap name = /dev/null",
+                "  disable spoolss = yes",
+                "  map to guest = never",
+                "  server signing = mandatory",
+                "",
+                "[scans]",
+                f"  path = {dirs['share']}",
+                "  read only = no",
+                "  valid users = daemon",
+                "",
+            ]
+        )
+    )
+    password = "smb-Secret-9"
+    subprocess.run(
+        [SMBPASSWD, "-c", str(conf), "-a", "-s", "daemon"],
+        input=f"{password}\n{password}\n".encode(),
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    log = (base / "smbd.out").open("wb")
+    proc = subprocess.Popen(
+        [SMBD, "--foreground", "--no-process-group", "--debug-stdout", f"--configfile={conf}"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        # A session of its own: smbd ends its children with kill(0, SIGTERM) when it stops,
+        # which would end pytest too if it shared pytest's process group.
+        start_new_session=True,
+    )
+    try:
+        wait_listening(port, proc, timeout=30, output=base / "smbd.out")
+        yield SmbServer(port, "scans", dirs["share"], "daemon", password)
+    finally:
+        stop(proc)
+        log.close()
+        shutil.rmtree(outer, ignore_errors=True)
+
+
+# --- aiosmtpd -------------------------------------------------------------------------------
+
+
+@dataclass
+class SmtpServer:
+    port: int
+    user: str
+    password: str
+    # Each message taken: (MAIL FROM, RCPT TOs, MAIL options, RCPT options, the bytes).
+    messages: list[tuple[str, list[str], list[str], list[str], bytes]]
+    logins: list[tuple[str, bool]]
+
+
+@contextlib.contextmanager
+def smtp_server(
+    pki: Pki | None, *, implicit: bool = False, dsn: bool = False, auth: bool = True
+) -> Iterator[SmtpServer]:
+    """aiosmtpd on 127.0.0.1 in its own thread: STARTTLS required before AUTH (or TLS from
+    the first byte with `implicit`), AUTH PLAIN and LOGIN against one user; `dsn` adds the
+    DSN extension (RFC 3461) to EHLO and takes its parameters, which aiosmtpd alone refuses."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+    user, password = "scanner@example.test", "smtp-Secret-3"
+    server = SmtpServer(0, user, password, [], [])
+    context = None
+    if pki is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(pki.cert, pki.key)
+
+    class Handler:
+        async def handle_EHLO(
+            self, srv: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+        ) -> list[str]:
+            session.host_name = hostname
+            if dsn:
+                responses.insert(-1, "250-DSN")
+            return responses
+
+        async def handle_DATA(self, srv: Any, session: Any, envelope: Any) -> str:
+            server.messages.append(
+                (envelope.mail_from, list(envelope.rcpt_tos), list(envelope.mail_options),
+                 list(envelope.rcpt_options), bytes(envelope.original_content or envelope.content))
+            )  # fmt: skip
+            return "250 OK"
+
+    def authenticator(
+        srv: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login.decode() == user
+            and data.password.decode() == password
+        )
+        server.logins.append((mechanism, ok))
+        # handled=False: aiosmtpd answers 535 itself (with True it would wait for us to).
+        return AuthResult(success=ok, handled=False)
+
+    class DsnSmtp(SMTP):  # type: ignore[misc]
+        def _getparams(self, params: list[str]) -> dict[str, Any] | None:
+            found = super()._getparams(params)
+            if dsn and found is not None:
+                for key in ("RET", "ENVID", "NOTIFY", "ORCPT"):
+                    found.pop(key, None)
+            return found
+
+    class Control(Controller):  # type: ignore[misc]
+        def factory(self) -> SMTP:
+            return DsnSmtp(self.handler, **self.SMTP_kwargs)
+
+    port = free_port()
+    kwargs: dict[str, Any] = {}
+    if auth:
+        # aiosmtpd knows of STARTTLS only: with implicit TLS it would hide AUTH.
+        kwargs.update(
+            authenticator=authenticator, auth_require_tls=pki is not None and not implicit
+        )
+    if implicit:
+        kwargs["ssl_context"] = context
+    elif context is not None:
+        kwargs.update(tls_context=context, require_starttls=True)
+    control = Control(
+        Handler(), hostname="127.0.0.1", port=port, server_hostname="localhost", **kwargs
+    )
+    control.start()
+    server.port = port
+    try:
+        yield server
+    finally:
+        control.stop()
+
+
+# --- the device side ------------------------------------------------------------------------
+
+
+def outbound_context(tmp: Path, config_text: str = "", bind: str = "127.0.0.1") -> Any:
+    """A ServiceContext as the daemon builds it for the outbound clients: the configuration,
+    the device, the state dir, the bind address and a real audit log."""
+    import logging
+
+    from mfpd.config import parse_config
+    from mfpd.device.machine import build_device
+    from mfpd.security.audit_events import AuditFeed
+    from mfpd.security.audit_log import AuditLog
+    from mfpd.services.base import ServiceContext
+
+    config = parse_config(config_text)
+    device = build_device(config)
+    state = tmp / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    return ServiceContext(
+        config=config,
+        device=device,
+        spool=None,  # type: ignore[arg-type]  # the clients need none
+        state_dir=state,
+        bind=bind,
+        port_offset=0,
+        log=logging.getLogger("test"),
+        subscriptions=None,  # type: ignore[arg-type]
+        audit=AuditFeed(AuditLog(state, 1000), device),
+    )
+
+
+def credential_entries(ctx: Any) -> list[Any]:
+    return [e for e in ctx.audit.log.entries() if e.event == "credential-use"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +62,7 @@ async def upload_smb(
         except _Login as exc:
             credential_used(ctx, outcome="failure", reason=str(exc), **audit)  # type: ignore[arg-type]
             raise DeliveryError(
-                AUTH_FAILED, f"{where}: login refused for {user}: {exc}", retry=False
+                AUTH_FAILED, f"login refused for {user}: {exc}", retry=False
             ) from None
         credential_used(ctx, outcome="success", **audit)  # type: ignore[arg-type]
         await _bounded(
@@ -139,8 +140,20 @@ def _store(
     kw: dict[str, Any] = {"port": port, "connection_cache": cache}
     target = f"\\\\{host}\\{share}" + ("\\" + folder.replace("/", "\\") if folder else "")
     try:
-        if folder:
-            smbclient.makedirs(target, exist_ok=True, **kw)
+        try:
+            smbclient.stat(f"\\\\{host}\\{share}", **kw)
+        except (OSError, smb_errors.SMBException) as exc:
+            raise DeliveryError(REFUSED, f"share {share!r}: {exc}"[:300], retry=False) from None
+        # Level by level: smbclient.makedirs climbs to the share's root and, when the share
+        # does not exist, round and round there for ever.
+        made = f"\\\\{host}\\{share}"
+        for part in folder.split("/") if folder else []:
+            made += "\\" + part
+            try:
+                smbclient.mkdir(made, **kw)
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:
+                    raise
         for path, name in zip(files, names, strict=True):
             temporary = f"{target}\\{temporary_name(name, job_id)}"
             try:
@@ -155,8 +168,8 @@ def _store(
                 with contextlib.suppress(Exception):
                     smbclient.remove(temporary, **kw)
                 raise
-    except smb_errors.BadNetworkName:
-        raise DeliveryError(REFUSED, f"no share {share!r}", retry=False) from None
+    except DeliveryError:
+        raise
     except smb_errors.SMBConnectionClosed as exc:
         error = connection_failed("the server closed the connection", exc)
         raise DeliveryError(error.reason, str(error), retry=True) from exc

@@ -119,6 +119,7 @@ async def send_mail(
     try:
         try:
             await client.connect()
+            await client.ehlo()
         except aiosmtplib.SMTPException as exc:
             raise _failure(where, exc) from None
         except ssl.SSLError as exc:
@@ -133,6 +134,7 @@ async def send_mail(
                     TLS_FAILED, f"{where}: the server does not offer STARTTLS", retry=False
                 )
             await client.starttls()
+            await client.ehlo()  # RFC 3207 4.2: what was learnt before TLS is forgotten
         if config.username:
             await _login(ctx, client, config.username, config.password, where, info.job_id)
         dsn = client.supports_extension("dsn")
