@@ -163,7 +163,7 @@ def _endpoint(uri: str) -> Endpoint:
         return Endpoint(scheme, mailbox=rest)
     parts = urlsplit(uri)
     try:
-        port = parts.port or DEFAULT_PORTS[scheme]
+        port = DEFAULT_PORTS[scheme] if parts.port is None else parts.port
     except ValueError:
         raise ValueError("the port must be a number from 1 to 65535") from None
     if not 0 < port < 65536:
@@ -178,8 +178,9 @@ def _endpoint(uri: str) -> Endpoint:
             raise ValueError(f"not a host name or address: {host!r}") from None
     segments = [unquote(s) for s in parts.path.split("/") if s]
     for segment in segments:
-        if segment in (".", "..") or _CONTROL.search(segment) or "\\" in segment:
-            raise ValueError("a path segment may not be '.', '..' or hold '\\'")
+        # An encoded "/" (%2F) would make two segments of one, and "%2F..%2F" a way up.
+        if segment in (".", "..") or _CONTROL.search(segment) or "\\" in segment or "/" in segment:
+            raise ValueError("a path segment may not be '.', '..' or hold '/' or '\\'")
     if scheme == "smb":
         if not segments:
             raise ValueError("smb: needs a share (smb://USER@HOST/SHARE/PATH)")
