@@ -5,6 +5,7 @@ stopped after it: a private CA and server certificate, aiosmtpd (STARTTLS, AUTH)
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import ipaddress
 import os
@@ -136,6 +137,7 @@ class FtpServer:
     user: str
     password: str
     folder: str = ""  # where the user may write, as a URI path ("" : the login directory)
+    peers: list[str] = dataclasses.field(default_factory=list)  # pyftpdlib: each login's client
 
 
 @contextlib.contextmanager
@@ -231,9 +233,13 @@ def pyftpd(tmp: Path, pki: Pki | None) -> Iterator[FtpServer]:
     authorizer = DummyAuthorizer()
     authorizer.add_user(user, password, str(root), perm="elradfmwMT")
     handler: type[FTPHandler]
+    peers: list[str] = []
     if pki is not None:
 
         class Secure(TLS_FTPHandler):  # type: ignore[misc]
+            def on_login(self, username: str) -> None:
+                peers.append(self.remote_ip)
+
             certfile = str(pki.cert)
             keyfile = str(pki.key)
             tls_control_required = True
@@ -243,7 +249,8 @@ def pyftpd(tmp: Path, pki: Pki | None) -> Iterator[FtpServer]:
     else:
 
         class Plain(FTPHandler):  # type: ignore[misc]
-            pass
+            def on_login(self, username: str) -> None:
+                peers.append(self.remote_ip)
 
         handler = Plain
     handler.authorizer = authorizer
@@ -255,7 +262,7 @@ def pyftpd(tmp: Path, pki: Pki | None) -> Iterator[FtpServer]:
     thread = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.2}, daemon=True)
     thread.start()
     try:
-        yield FtpServer(port, root, user, password)
+        yield FtpServer(port, root, user, password, peers=peers)
     finally:
         server.close_all()
         thread.join(timeout=10)
@@ -366,6 +373,7 @@ class SmtpServer:
     # Each message taken: (MAIL FROM, RCPT TOs, MAIL options, RCPT options, the bytes).
     messages: list[tuple[str, list[str], list[str], list[str], bytes]]
     logins: list[tuple[str, bool]]
+    peers: list[str] = dataclasses.field(default_factory=list)  # each message's client address
 
 
 @contextlib.contextmanager
@@ -397,6 +405,7 @@ def smtp_server(
             return responses
 
         async def handle_DATA(self, srv: Any, session: Any, envelope: Any) -> str:
+            server.peers.append(session.peer[0])
             server.messages.append(
                 (envelope.mail_from, list(envelope.rcpt_tos), list(envelope.mail_options),
                  list(envelope.rcpt_options), bytes(envelope.original_content or envelope.content))

@@ -146,3 +146,15 @@ async def test_tls_refused(tmp_path: Path) -> None:
         assert list(server.root.iterdir()) == []
     assert credential_entries(ctx) == []
     shutil.rmtree(tmp_path / "plain", ignore_errors=True)
+
+
+async def test_leaves_from_the_bind_address(tmp_path: Path) -> None:
+    """Control and data connections both from the daemon's bind address (127.0.0.2):
+    pyftpdlib refuses a data connection from another address than the control's."""
+    pki = make_pki(tmp_path / "pki")
+    pages = _pages(tmp_path)
+    with pyftpd(tmp_path / "tls", pki) as server:
+        ctx = outbound_context(tmp_path, f'[tls]\nca_bundle = "{pki.ca}"\n', bind="127.0.0.2")
+        await deliver(ctx, parse_destination(_uri("ftps", server, "b")), pages, INFO)
+        _check_arrived(server.root / "b", pages)
+    assert server.peers == ["127.0.0.2"]

@@ -203,3 +203,17 @@ async def test_tls_refused(tmp_path: Path) -> None:
         ctx.config.smtp.verify_tls = False
         await deliver(ctx, parse_destination(TO), _scan(tmp_path, 1, 100), INFO)
         assert len(server.messages) == 1
+
+
+async def test_leaves_from_the_bind_address(tmp_path: Path) -> None:
+    """The client policy: a daemon bound to 127.0.0.2 sends from 127.0.0.2 (the server on
+    127.0.0.1 sees it so); bound to a wildcard, the kernel chooses (127.0.0.1 here)."""
+    pki = make_pki(tmp_path / "pki")
+    with smtp_server(pki) as server:
+        for bind, seen in (("127.0.0.2", "127.0.0.2"), ("0.0.0.0", "127.0.0.1")):
+            ctx = outbound_context(
+                tmp_path / bind, _config(pki, server.port, password="x"), bind=bind
+            )
+            ctx.config.smtp.password = server.password
+            await deliver(ctx, parse_destination(TO), _scan(tmp_path, 1, 100), INFO)
+            assert server.peers[-1] == seen
