@@ -75,7 +75,7 @@ async def test_smb_logs_no_password(tmp_path: Path, caplog: pytest.LogCaptureFix
 async def test_mailbox(tmp_path: Path) -> None:
     config = '[[scan.mailboxes]]\nname = "Legal"\ndelete_after_retrieval = true\n'
     ctx = outbound_context(tmp_path, config)
-    files = _file(tmp_path) + [tmp_path / "two.pdf"]
+    files = [*_file(tmp_path), tmp_path / "two.pdf"]
     files[1].write_bytes(b"%PDF-1.4 two")
     line = await deliver(ctx, parse_destination("mailbox:Legal"), files, INFO)
     assert line.startswith("2 file(s) to mailbox Legal: Secret_test_")
