@@ -217,3 +217,18 @@ async def test_leaves_from_the_bind_address(tmp_path: Path) -> None:
             ctx.config.smtp.password = server.password
             await deliver(ctx, parse_destination(TO), _scan(tmp_path, 1, 100), INFO)
             assert server.peers[-1] == seen
+
+
+async def test_job_name_cannot_add_headers(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "pki")
+    info = DeliveryInfo(9, "Memo\r\nBcc: eve@example.test", "x", "image/png", "", time.time())
+    with smtp_server(pki) as server:
+        ctx = outbound_context(tmp_path, _config(pki, server.port, password="x"))
+        ctx.config.smtp.password = server.password
+        await deliver(ctx, parse_destination(TO), _scan(tmp_path, 1, 100), info)
+    _sender, rcpts, *_rest, data = server.messages[0]
+    message = _parsed(data)
+    assert rcpts == ["bob@example.test"] and message["Bcc"] is None
+    assert message["Subject"].endswith("Memo Bcc: eve@example.test")
+    assert _attachments(message)[0][0].startswith("Memo_Bcc_eve_example.test_")
+    assert _attachments(message)[0][1] == "image/png"

@@ -91,7 +91,10 @@ async def upload_ftp(
     except DeliveryError:
         raise
     except aioftp.StatusCodeError as exc:
-        raise DeliveryError(REFUSED, f"{where}: {_reply(exc)}", retry=False) from None
+        # RFC 959 4.2: 4yz is a transient negative reply (421 closing, 450/451/452 busy or
+        # out of space for now), worth another try; 5yz is permanent.
+        transient = any(str(code).startswith("4") for code in exc.received_codes)
+        raise DeliveryError(REFUSED, f"{where}: {_reply(exc)}", retry=transient) from None
     except ssl.SSLError as exc:
         raise DeliveryError(TLS_FAILED, f"{where}: TLS: {exc.reason or exc}", retry=False) from None
     except (OSError, TimeoutError, ConnectionError) as exc:

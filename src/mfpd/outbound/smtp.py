@@ -97,7 +97,7 @@ async def send_mail(
     mails = compose(
         sender=sender,
         recipients=recipients,
-        subject=f"Scan from {identity.name}: {info.job_name or 'Scan'}",
+        subject=f"Scan from {identity.name}: {_oneline(info.job_name) or 'Scan'}",
         body=_body(identity.name, identity.make_and_model, info, len(files)),
         files=files,
         info=info,
@@ -222,7 +222,7 @@ def _body(name: str, model: str, info: DeliveryInfo, count: int) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.when))
     lines = [
         f"Scanned on {name} ({model}) at {when}.",
-        f"Job {info.job_id}: {info.job_name or 'Scan'}",
+        f"Job {info.job_id}: {_oneline(info.job_name) or 'Scan'}",
     ]
     if info.template:
         lines.append(f"Template: {info.template}")
@@ -299,6 +299,12 @@ def compose(
                 Mail(head.rstrip(b"\r\n") + b"\r\n" + content + chunk, 1 if number == 1 else 0)
             )
     return mails
+
+
+def _oneline(text: str) -> str:
+    """A job name as a header may hold it: no line break (a header injection otherwise, and
+    the email package refuses it), at most 100 characters."""
+    return " ".join(text.split())[:100]
 
 
 def _part(subject: str, number: int, total: int) -> str:
