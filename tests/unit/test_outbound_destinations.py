@@ -4,6 +4,7 @@ address and [smtp] server parsing; hypothesis for odd URIs."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -20,6 +21,7 @@ from mfpd.outbound.destinations import (
 from mfpd.outbound.naming import file_name, safe_name
 from mfpd.outbound.policy import source_address
 from mfpd.outbound.smtp import server_address
+from mfpd.security.secrets import Secrets
 
 
 def test_each_scheme() -> None:
@@ -205,3 +207,19 @@ def test_encoded_parts_round_trip(
     else:
         assert ep.path == "/".join(segments)
     assert parse_destination(dest.uri, dest.username, dest.password) == dest
+
+
+def test_public_and_sealed(tmp_path: Path) -> None:
+    """A password from the URI's userinfo is never shown back and is stored encrypted."""
+    dest = parse_destination("ftps://scan:s3cret@files.example/in")
+    assert dest.public() == {
+        "uri": "ftps://scan@files.example/in", "username": "scan", "password": "********",
+    }  # fmt: skip
+    secrets = Secrets(tmp_path)
+    table = dest.sealed(secrets)
+    assert table.uri == dest.uri and table.password.startswith("enc:")
+    assert "s3cret" not in table.model_dump_json()
+    (again,) = parse_destinations([table])
+    assert secrets.open(again.password) == "s3cret"
+    assert again.sealed(secrets).password == table.password  # sealed once, not twice
+    assert parse_destination("mailbox:Legal").public()["password"] == ""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
 from mfpd.config import DestinationConfig
+from mfpd.security.secrets import Secrets, masked
 
 if TYPE_CHECKING:
     from mfpd.services.base import ServiceContext
@@ -69,6 +70,17 @@ class Destination:
 
     def endpoint(self) -> Endpoint:
         return _endpoint(self.uri)
+
+    def public(self) -> dict[str, str]:
+        """As the UI and the API show it: the password masked (security/secrets.py)."""
+        return {"uri": self.uri, "username": self.username, "password": masked(self.password)}
+
+    def sealed(self, secrets: Secrets) -> DestinationConfig:
+        """As [[scan.templates]] keeps it once set through the UI or the API: a table, the
+        password encrypted at rest (a password that came in the URI's userinfo too)."""
+        return DestinationConfig(
+            uri=self.uri, username=self.username, password=secrets.seal(self.password)
+        )
 
 
 @dataclass(frozen=True)
