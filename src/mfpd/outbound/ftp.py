@@ -69,7 +69,10 @@ async def upload_ftp(
     names: list[str] = []
     try:
         try:
-            await client.connect(ep.host, ep.port)
+            # To the address the policy chose the source address for; the name stays the
+            # one TLS checks the certificate against (aioftp takes it from server_host).
+            await client.connect(policy.address, ep.port)
+            client.server_host = ep.host
         except (OSError, TimeoutError) as exc:
             raise connection_failed(where, exc) from None
         tls: ssl.SSLContext | None = None
@@ -190,8 +193,8 @@ async def _store(
             await client.command("DELE " + temporary)
         raise
     del reader
-    await client.command(None, "2xx", "1xx")
     try:
+        await client.command(None, "2xx", "1xx")  # 226: the server has the whole file
         await client.rename(temporary, final)
     except aioftp.StatusCodeError:
         with contextlib.suppress(Exception):
