@@ -76,6 +76,7 @@ async def test_vsftpd_ftps(tmp_path: Path, reuse: bool) -> None:
         )
         _check_arrived(server.root / "scans" / "2026", pages)
     assert line.startswith("3 file(s) to ftps://localhost:")
+    assert "(TLS, data protected, session reused)" in line
     assert [(e.interface, e.outcome) for e in credential_entries(ctx)] == [("ftp", "success")]
 
 
@@ -100,7 +101,8 @@ async def test_pyftpdlib_ftps_and_ftp(tmp_path: Path) -> None:
     pages = _pages(tmp_path)
     with pyftpd(tmp_path / "tls", pki) as server:
         ctx = _ctx(tmp_path, pki.ca)
-        await deliver(ctx, parse_destination(_uri("ftps", server, "in/box")), pages, INFO)
+        line = await deliver(ctx, parse_destination(_uri("ftps", server, "in/box")), pages, INFO)
+        assert "(TLS, data protected, session reused)" in line
         _check_arrived(server.root / "in" / "box", pages)
     with pyftpd(tmp_path / "plain", None) as server:
         await deliver(ctx, parse_destination(_uri("ftp", server, "")), pages, INFO)

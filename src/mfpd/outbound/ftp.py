@@ -67,6 +67,7 @@ async def upload_ftp(
         **extra,
     )
     names: list[str] = []
+    reused: list[bool] = []
     try:
         try:
             # To the address the policy chose the source address for; the name stays the
@@ -85,8 +86,10 @@ async def upload_ftp(
             await _enter(client, ep.path, where)
         for number, path in enumerate(files, start=1):
             final = file_name(info.job_name, info.when, number, info.format)
-            await _store(
-                client, policy, path, temporary_name(final, info.job_id), final, ep.host, tls
+            reused.append(
+                await _store(
+                    client, policy, path, temporary_name(final, info.job_id), final, ep.host, tls
+                )
             )
             names.append(final)
         with contextlib.suppress(Exception):
@@ -105,7 +108,10 @@ async def upload_ftp(
     finally:
         client.close()
     folder = f"/{ep.path}" if ep.path else ""
-    return f"{len(names)} file(s) to {where}{folder}: {', '.join(names)}"
+    how = ""
+    if secure:
+        how = " (TLS, data protected, session reused)" if all(reused) else " (TLS, data protected)"
+    return f"{len(names)} file(s) to {where}{folder}{how}: {', '.join(names)}"
 
 
 async def _start_tls(client: aioftp.Client, context: ssl.SSLContext, where: str) -> None:
@@ -164,7 +170,10 @@ async def _store(
     final: str,
     host: str,
     tls: ssl.SSLContext | None,
-) -> None:
+) -> bool:
+    """Upload one file; whether its data connection resumed the control connection's TLS
+    session."""
+    reused = False
     reader, writer = await _passive(client, policy)
     try:
         await client.command("STOR " + temporary, "1xx")
@@ -179,6 +188,8 @@ async def _store(
             await writer.start_tls(
                 context, server_hostname=host, ssl_handshake_timeout=policy.connect_timeout
             )
+            data = writer.transport.get_extra_info("ssl_object")
+            reused = bool(data is not None and data.session_reused)
         with path.open("rb") as source:
             while block := source.read(BLOCK):
                 writer.write(block)
@@ -200,6 +211,7 @@ async def _store(
         with contextlib.suppress(Exception):
             await client.command("DELE " + temporary, "2xx")
         raise
+    return reused
 
 
 async def _passive(
