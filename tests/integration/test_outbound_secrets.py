@@ -90,3 +90,23 @@ async def test_mailbox(tmp_path: Path) -> None:
     with pytest.raises(DeliveryError) as caught:
         await deliver(ctx, parse_destination("mailbox:Nobody"), files, INFO)
     assert caught.value.reason == "destination-not-configured" and not caught.value.retry
+
+
+async def test_destinations_as_templates_hold_them(tmp_path: Path) -> None:
+    """The runner hands deliver() a template's items as they are (a URI or a table) through
+    deliverer(ctx); one that does not parse is a DeliveryError without retry, not a crash."""
+    from mfpd.config import DestinationConfig
+    from mfpd.device.scan_jobs import DeliveryInfo as RunnerInfo
+    from mfpd.outbound.destinations import deliverer
+
+    ctx = outbound_context(tmp_path, '[[scan.mailboxes]]\nname = "Box"\n')
+    send = deliverer(ctx)
+    info = RunnerInfo(8, "Raw", "u", "image/png", "T", time.time())
+    files = _file(tmp_path)
+    assert (await send("mailbox:Box", files, info)).startswith("1 file(s) to mailbox Box")
+    assert "mailbox Box" in await send(DestinationConfig(uri="mailbox:Box"), tuple(files), info)
+    for bad in ("ftp://u:pw@bad host/x", DestinationConfig(uri="gopher://x")):
+        with pytest.raises(DeliveryError) as caught:
+            await send(bad, files, info)
+        assert caught.value.reason == "destination-uri-invalid" and not caught.value.retry
+        assert "pw@" not in str(caught.value)

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
 from mfpd.config import DestinationConfig
+
+# What the clients name the files and write in the message after: the scan runner's record
+# (job id and name, user, MIME type, template, start time), one definition for both.
+from mfpd.device.scan_jobs import DeliveryInfo as DeliveryInfo
 from mfpd.security.secrets import Secrets, masked
 
 if TYPE_CHECKING:
@@ -53,6 +57,7 @@ TLS_FAILED = "destination-tls-failed"  # no TLS offered, or a certificate we do 
 REFUSED = "destination-refused"  # the server said no (no such share or folder, full, ...)
 TOO_LARGE = "destination-too-large"  # one part is over what the server takes
 NOT_CONFIGURED = "destination-not-configured"  # [smtp] server empty, no such mailbox
+INVALID = "destination-uri-invalid"  # a destination that does not parse
 
 
 @dataclass(frozen=True)
@@ -95,18 +100,6 @@ class Endpoint:
     share: str = ""  # smb
     addresses: tuple[str, ...] = ()  # mailto
     mailbox: str = ""
-
-
-@dataclass(frozen=True)
-class DeliveryInfo:
-    """What the clients name the files and write in the message after."""
-
-    job_id: int
-    job_name: str
-    user: str
-    format: str  # the MIME type of the files
-    template: str
-    when: float  # when the scan started (seconds since the epoch): the names' date and time
 
 
 def parse_destinations(items: Sequence[str | DestinationConfig]) -> list[Destination]:
@@ -206,28 +199,48 @@ def _shown(uri: str) -> str:
 
 
 async def deliver(
-    ctx: ServiceContext, dest: Destination, files: list[Path], info: DeliveryInfo
+    ctx: ServiceContext,
+    dest: Destination | str | DestinationConfig,
+    files: Sequence[Path],
+    info: DeliveryInfo,
 ) -> str:
     """Send `files` (one scan: its pages, or its one document) to `dest`; answer a line for
     the log. DeliveryError when it did not arrive (whatever arrived before that is left for
-    the server's owner: a retry sends everything again, under new temporary names)."""
+    the server's owner: a retry sends everything again, under new temporary names). A
+    destination as a template holds it (a URI or a table) is parsed here."""
+    if not isinstance(dest, Destination):
+        try:
+            (dest,) = parse_destinations([dest])
+        except ValueError as exc:
+            raise DeliveryError(INVALID, str(exc), retry=False) from None
     if not files:
-        raise ValueError("nothing to deliver")
+        raise DeliveryError(REFUSED, "nothing to deliver", retry=False)
+    paths = list(files)
     scheme = dest.scheme
     if scheme == "mailto":
         from mfpd.outbound.smtp import send_mail
 
-        return await send_mail(ctx, dest, files, info)
+        return await send_mail(ctx, dest, paths, info)
     if scheme in ("ftp", "ftps"):
         from mfpd.outbound.ftp import upload_ftp
 
-        return await upload_ftp(ctx, dest, files, info)
+        return await upload_ftp(ctx, dest, paths, info)
     if scheme == "smb":
         from mfpd.outbound.smb import upload_smb
 
-        return await upload_smb(ctx, dest, files, info)
+        return await upload_smb(ctx, dest, paths, info)
     if scheme == "mailbox":
         from mfpd.outbound.mailbox import file_in_mailbox
 
-        return await file_in_mailbox(ctx, dest, files, info)
-    raise DeliveryError(NOT_CONFIGURED, f"no client for {scheme}:", retry=False)
+        return await file_in_mailbox(ctx, dest, paths, info)
+    raise DeliveryError(INVALID, f"no client for {scheme}:", retry=False)
+
+
+def deliverer(ctx: ServiceContext) -> Callable[[Any, Sequence[Path], DeliveryInfo], Awaitable[str]]:
+    """deliver() bound to the daemon's context, as the scan runner takes it
+    (`ctx.scans.deliver = deliverer(ctx)`)."""
+
+    async def bound(dest: Any, files: Sequence[Path], info: DeliveryInfo) -> str:
+        return await deliver(ctx, dest, files, info)
+
+    return bound

@@ -22,12 +22,9 @@ if TYPE_CHECKING:
 
 
 def _mailboxes(ctx: ServiceContext) -> Mailboxes:
-    # The daemon's (ctx.mailboxes, once the scan runner is wired); one over the same state
-    # dir and configuration otherwise, which is the same folders.
-    found = getattr(ctx, "mailboxes", None)
-    if isinstance(found, Mailboxes):
-        return found
-    return Mailboxes(ctx.state_dir, lambda: ctx.config.scan)
+    # The daemon's; one over the same state dir and configuration where a context has none
+    # (the same folders).
+    return ctx.mailboxes or Mailboxes(ctx.state_dir, lambda: ctx.config.scan)
 
 
 async def file_in_mailbox(

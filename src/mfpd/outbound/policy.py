@@ -96,7 +96,7 @@ def tls_context(ctx: ServiceContext, *, verify: bool = True) -> ssl.SSLContext:
 def open_password(ctx: ServiceContext, stored: str) -> str:
     """The password a stored value holds (sealed ones opened with the state dir's key)."""
     try:
-        return Secrets(ctx.state_dir).open(stored)
+        return (ctx.secrets or Secrets(ctx.state_dir)).open(stored)
     except SecretError as exc:
         raise DeliveryError(AUTH_FAILED, str(exc), retry=False) from None
 
