@@ -490,4 +490,6 @@ def outbound_context(tmp: Path, config_text: str = "", bind: str = "127.0.0.1") 
 
 
 def credential_entries(ctx: Any) -> list[Any]:
-    return [e for e in ctx.audit.log.entries() if e.event == "credential-use"]
+    """The audit log's credential-use entries, oldest first (entries() gives newest first)."""
+    found = [e for e in ctx.audit.log.entries() if e.event == "credential-use"]
+    return sorted(found, key=lambda e: e.id)

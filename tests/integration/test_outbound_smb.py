@@ -70,7 +70,7 @@ async def test_smb_delivery_and_failures(tmp_path: Path) -> None:
         port = server.port
     assert [(e.interface, e.outcome) for e in credential_entries(ctx)] == [
         ("smb", "success"), ("smb", "failure"), ("smb", "success"),
-    ]  # fmt: skip
+    ]  # fmt: skip  # the share was found missing after logging in
 
     down = parse_destination(f"smb://someone@127.0.0.1:{port}/scans", password="pw")
     with pytest.raises(DeliveryError) as caught:
