@@ -378,7 +378,13 @@ class SmtpServer:
 
 @contextlib.contextmanager
 def smtp_server(
-    pki: Pki | None, *, implicit: bool = False, dsn: bool = False, auth: bool = True
+    pki: Pki | None,
+    *,
+    implicit: bool = False,
+    dsn: bool = False,
+    auth: bool = True,
+    mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN"),
+    size_limit: int = 32 * 1024 * 1024,
 ) -> Iterator[SmtpServer]:
     """aiosmtpd on 127.0.0.1 in its own thread: STARTTLS required before AUTH (or TLS from
     the first byte with `implicit`), AUTH PLAIN and LOGIN against one user; `dsn` adds the
@@ -443,6 +449,8 @@ def smtp_server(
         kwargs.update(
             authenticator=authenticator, auth_require_tls=pki is not None and not implicit
         )
+    kwargs["auth_exclude_mechanism"] = [m for m in ("PLAIN", "LOGIN") if m not in mechanisms]
+    kwargs["data_size_limit"] = size_limit
     if implicit:
         kwargs["ssl_context"] = context
     elif context is not None:

@@ -232,3 +232,18 @@ async def test_job_name_cannot_add_headers(tmp_path: Path) -> None:
     assert message["Subject"].endswith("Memo Bcc: eve@example.test")
     assert _attachments(message)[0][0].startswith("Memo_Bcc_eve_example.test_")
     assert _attachments(message)[0][1] == "image/png"
+
+
+async def test_auth_login_and_a_server_smaller_than_our_limit(tmp_path: Path) -> None:
+    """AUTH LOGIN where PLAIN is not offered; a server whose SIZE is below a message (552,
+    RFC 1870 6.1) is destination-too-large, not retried."""
+    pki = make_pki(tmp_path / "pki")
+    with smtp_server(pki, mechanisms=("LOGIN",), size_limit=50_000) as server:
+        ctx = outbound_context(tmp_path, _config(pki, server.port, password="x"))
+        ctx.config.smtp.password = server.password
+        await deliver(ctx, parse_destination(TO), _scan(tmp_path, 1, 1000), INFO)
+        assert server.logins == [("LOGIN", True)] and len(server.messages) == 1
+        with pytest.raises(DeliveryError) as caught:
+            await deliver(ctx, parse_destination(TO), _scan(tmp_path, 1, 100_000), INFO)
+    assert caught.value.reason == "destination-too-large" and not caught.value.retry
+    assert "552" in str(caught.value)
