@@ -1,4 +1,4 @@
-"""Scan to email's splitting (outbound/smtp.compose): for any pages and any limit, every
+"""Scan to email's splitting (outbound/mail_plan.py): for any pages and any limit, every
 message fits the limit, the subjects count "(part i of n)", and the attachments, with the
 message/partial fragments put back together (RFC 2046 5.2.2), are the files, in order."""
 
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mfpd.outbound.destinations import DeliveryInfo
-from mfpd.outbound.smtp import compose
+from mfpd.outbound.mail_plan import Envelope, MailPlan
 
 INFO = DeliveryInfo(3, "Split me", "u", "image/jpeg", "", time.time())
 
@@ -38,7 +38,11 @@ def _payloads(message: EmailMessage) -> list[bytes]:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    sizes=st.lists(st.integers(0, 150_000), min_size=1, max_size=5),
+    sizes=st.lists(
+        st.one_of(st.integers(0, 200), st.integers(0, 150_000), st.sampled_from([57, 57 * 1024])),
+        min_size=1,
+        max_size=5,
+    ),
     limit=st.integers(16 * 1024, 256 * 1024),
 )
 def test_split_fits_and_reassembles(sizes: list[int], limit: int) -> None:
@@ -48,23 +52,25 @@ def test_split_fits_and_reassembles(sizes: list[int], limit: int) -> None:
             path = Path(tmp) / f"p{n}.jpg"
             path.write_bytes(os.urandom(size))
             files.append(path)
-        mails = compose(
-            sender="mfp@example.test", recipients=["bob@example.test"], subject="Scan",
-            body="body\n", files=files, info=INFO, limit=limit, domain="mfp.example.test",
-        )  # fmt: skip
+        envelope = Envelope(
+            "mfp@example.test", ("bob@example.test",), "Scan", "body\n", "mfp.example.test"
+        )
+        plan = MailPlan(envelope, files, INFO, limit)
+        mails = list(plan.messages())
+        assert len(mails) == plan.count
         got: list[bytes] = []
         pending = b""
         total = len(mails)
-        for number, mail in enumerate(mails, start=1):
-            assert len(mail.data) <= limit
-            message = _parse(mail.data)
+        for number, data in enumerate(mails, start=1):
+            assert len(data) <= limit
+            message = _parse(data)
             subject = str(message["Subject"])
             assert (
                 subject.endswith(f"(part {number} of {total})") if total > 1 else subject == "Scan"
             )
             if message.get_content_type() == "message/partial":
                 params = message["Content-Type"].params
-                pending += mail.data.split(b"\r\n\r\n", 1)[1]
+                pending += data.split(b"\r\n\r\n", 1)[1]
                 if params["number"] == params["total"]:
                     got += _payloads(_parse(pending))
                     pending = b""

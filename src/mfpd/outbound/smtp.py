@@ -4,21 +4,15 @@ type, and a delivery status notification asked for on failure where the server o
 (RFC 3461 4.1 NOTIFY=FAILURE, 4.3 RET=HDRS, 4.4 ENVID).
 
 A scan larger than [smtp] max_message_bytes goes as several messages, "(part 1 of 3)" in the
-subject: its files (pages) packed in order into as few messages as fit; a file that does not
-fit one message alone is sent as fragments of one message (message/partial, RFC 2046
-5.2.2), which mail readers put back together. Files are read whole: a message is bounded by
-max_message_bytes anyway."""
+subject (outbound/mail_plan.py: pages packed into as few messages as fit, a file too large
+for one as message/partial fragments, RFC 2046 5.2.2), each made as it is sent."""
 
 from __future__ import annotations
 
 import contextlib
-import email.policy
-import email.utils
 import ssl
 import time
 import uuid
-from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +28,7 @@ from mfpd.outbound.destinations import (
     DeliveryInfo,
     Destination,
 )
-from mfpd.outbound.naming import file_name
+from mfpd.outbound.mail_plan import Envelope, MailPlan
 from mfpd.outbound.policy import (
     client_policy,
     connection_failed,
@@ -48,20 +42,8 @@ if TYPE_CHECKING:
     from mfpd.services.base import ServiceContext
 
 DEFAULT_PORTS = {"none": 25, "starttls": 25, "tls": 465}
-# Room for the headers of a message and of each attachment part, and for base64's line
-# ends: 4/3 of the bytes, plus CRLF every 76 characters (RFC 2045 6.8).
-_HEADERS = 2048
-_PART_HEADERS = 512
 # RFC 5321 4.5.3.2.6: a message that is too large (552) or too many recipients (452, 552).
 _TOO_LARGE = (552, 554)
-
-
-@dataclass(frozen=True)
-class Mail:
-    """One message to send: its bytes (CRLF line ends, as on the wire)."""
-
-    data: bytes
-    files: int
 
 
 def server_address(config: SmtpConfig) -> tuple[str, int]:
@@ -94,15 +76,17 @@ async def send_mail(
     host, port = server_address(config)
     identity = ctx.device.identity
     sender = config.from_ or f"scanner@{identity.hostname}"
-    mails = compose(
-        sender=sender,
-        recipients=recipients,
-        subject=f"Scan from {identity.name}: {_oneline(info.job_name) or 'Scan'}",
-        body=_body(identity.name, identity.make_and_model, info, len(files)),
-        files=files,
-        info=info,
-        limit=config.max_message_bytes,
-        domain=identity.hostname or "localhost",
+    plan = MailPlan(
+        Envelope(
+            sender=sender,
+            recipients=tuple(recipients),
+            subject=f"Scan from {identity.name}: {_oneline(info.job_name) or 'Scan'}",
+            body=_body(identity.name, identity.make_and_model, info, len(files)),
+            domain=identity.hostname or "localhost",
+        ),
+        files,
+        info,
+        config.max_message_bytes,
     )
     policy = await client_policy(ctx, host, port, timeout=config.timeout)
     where = f"smtp://{host}:{port}"
@@ -139,11 +123,11 @@ async def send_mail(
             await _login(ctx, client, config.username, config.password, where, info.job_id)
         dsn = client.supports_extension("dsn")
         envid = f"mfpd-{info.job_id}-{uuid.uuid4().hex[:12]}"
-        for mail in mails:
+        for data in plan.messages():
             await client.sendmail(
                 sender,
                 recipients,
-                mail.data,
+                data,
                 # RFC 3461 4.3, 4.4 (MAIL) and 4.1 (RCPT): a report only when it fails, with
                 # the headers, so the user learns that the scan did not arrive.
                 mail_options=["RET=HDRS", f"ENVID={envid}"] if dsn else [],
@@ -163,7 +147,7 @@ async def send_mail(
         client.close()
     dsn_note = ", DSN on failure" if dsn else ""
     return (
-        f"{len(files)} file(s) in {len(mails)} message(s) to {', '.join(recipients)} "
+        f"{len(files)} file(s) in {plan.count} message(s) to {', '.join(recipients)} "
         f"via {where}{dsn_note}"
     )
 
@@ -232,132 +216,7 @@ def _body(name: str, model: str, info: DeliveryInfo, count: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def compose(
-    *,
-    sender: str,
-    recipients: list[str],
-    subject: str,
-    body: str,
-    files: list[Path],
-    info: DeliveryInfo,
-    limit: int,
-    domain: str,
-) -> list[Mail]:
-    """The messages for a scan, each at most `limit` bytes (where a header alone does not
-    exceed it)."""
-    named = [
-        (file_name(info.job_name, info.when, n, info.format), p) for n, p in enumerate(files, 1)
-    ]
-    groups: list[list[tuple[str, Path]]] = []
-    room = 0
-    for name, path in named:
-        cost = _encoded(path.stat().st_size) + _PART_HEADERS
-        if groups and cost <= room:
-            groups[-1].append((name, path))
-            room -= cost
-        else:
-            groups.append([(name, path)])
-            room = limit - _HEADERS - len(body) - cost
-    # Each group as one message, or as fragments when one file alone is too large.
-    planned: list[EmailMessage | list[bytes]] = []
-    for group in groups:
-        message = _message(sender, recipients, subject, body, group, info, domain)
-        data = message.as_bytes(policy=email.policy.SMTP)
-        if len(data) <= limit:
-            planned.append(message)
-        elif len(group) > 1:
-            for one in group:
-                single = _message(sender, recipients, subject, body, [one], info, domain)
-                if len(single.as_bytes(policy=email.policy.SMTP)) <= limit:
-                    planned.append(single)
-                else:
-                    planned.append(_fragments(single.as_bytes(policy=email.policy.SMTP), limit))
-        else:
-            planned.append(_fragments(data, limit))
-    total = sum(len(p) if isinstance(p, list) else 1 for p in planned)
-    mails: list[Mail] = []
-    for item in planned:
-        if isinstance(item, EmailMessage):
-            if total > 1:
-                item.replace_header("Subject", _part(subject, len(mails) + 1, total))
-            files_in = sum(1 for _ in item.iter_attachments())
-            mails.append(Mail(item.as_bytes(policy=email.policy.SMTP), files_in))
-            continue
-        ident = f"{uuid.uuid4().hex}@{domain}"
-        for number, chunk in enumerate(item, start=1):
-            outer = EmailMessage(policy=email.policy.SMTP)
-            _headers(outer, sender, recipients, _part(subject, len(mails) + 1, total), domain)
-            outer["MIME-Version"] = "1.0"
-            head = outer.as_bytes(policy=email.policy.SMTP)
-            # RFC 2046 5.2.2: Content-Type message/partial with id, number and total; the
-            # body is the next piece of the whole message, headers included.
-            content = (
-                f'Content-Type: message/partial; id="{ident}"; number={number}; '
-                f"total={len(item)}\r\n\r\n"
-            ).encode()
-            mails.append(
-                Mail(head.rstrip(b"\r\n") + b"\r\n" + content + chunk, 1 if number == 1 else 0)
-            )
-    return mails
-
-
 def _oneline(text: str) -> str:
     """A job name as a header may hold it: no line break (a header injection otherwise, and
     the email package refuses it), at most 100 characters."""
     return " ".join(text.split())[:100]
-
-
-def _part(subject: str, number: int, total: int) -> str:
-    return f"{subject} (part {number} of {total})"
-
-
-def _encoded(size: int) -> int:
-    chars = (size + 2) // 3 * 4
-    return chars + chars // 76 * 2 + 2
-
-
-def _headers(
-    message: EmailMessage, sender: str, recipients: list[str], subject: str, domain: str
-) -> None:
-    message["From"] = sender
-    message["To"] = ", ".join(recipients)
-    message["Subject"] = subject
-    message["Date"] = email.utils.formatdate(localtime=True)
-    message["Message-ID"] = email.utils.make_msgid("scan", domain=domain)
-
-
-def _message(
-    sender: str,
-    recipients: list[str],
-    subject: str,
-    body: str,
-    files: list[tuple[str, Path]],
-    info: DeliveryInfo,
-    domain: str,
-) -> EmailMessage:
-    message = EmailMessage(policy=email.policy.SMTP)
-    _headers(message, sender, recipients, subject, domain)
-    message.set_content(body)
-    maintype, _, subtype = info.format.partition("/")
-    for name, path in files:
-        message.add_attachment(
-            path.read_bytes(), maintype=maintype or "application",
-            subtype=subtype or "octet-stream", filename=name,
-        )  # fmt: skip
-    return message
-
-
-def _fragments(data: bytes, limit: int) -> list[bytes]:
-    """`data` (a whole message) cut at line ends into pieces that fit, with their headers,
-    in `limit` bytes each."""
-    size = max(limit - _HEADERS, 1024)
-    pieces: list[bytes] = []
-    start = 0
-    while start < len(data):
-        end = min(start + size, len(data))
-        if end < len(data):
-            cut = data.rfind(b"\r\n", start, end)
-            end = cut + 2 if cut > start else end
-        pieces.append(data[start:end])
-        start = end
-    return pieces
