@@ -9,6 +9,7 @@ for one as message/partial fragments, RFC 2046 5.2.2), each made as it is sent."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
 import time
@@ -123,7 +124,10 @@ async def send_mail(
             await _login(ctx, client, config.username, config.password, where, info.job_id)
         dsn = client.supports_extension("dsn")
         envid = f"mfpd-{info.job_id}-{uuid.uuid4().hex[:12]}"
-        for data in plan.messages():
+        messages = plan.messages()
+        # Each message made in a worker thread: reading and encoding megabytes would hold up
+        # every other client of the daemon meanwhile.
+        while (data := await asyncio.to_thread(next, messages, None)) is not None:
             await client.sendmail(
                 sender,
                 recipients,
