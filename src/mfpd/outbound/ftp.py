@@ -134,19 +134,24 @@ async def _start_tls(client: aioftp.Client, context: ssl.SSLContext, where: str)
 async def _login(
     ctx: ServiceContext, client: aioftp.Client, user: str, password: str, where: str, job: int
 ) -> None:
-    audit = dict(service="ftp", user=user, server=where, job_id=job)
+    def audit(outcome: str, reason: str = "") -> None:
+        # Only a stored password is a credential; an anonymous login uses none.
+        if password:
+            credential_used(
+                ctx, service="ftp", user=user, server=where, outcome=outcome, job_id=job,
+                reason=reason,
+            )  # fmt: skip
+
     try:
         await client.login(user, password)
     except aioftp.StatusCodeError as exc:
-        if password:
-            credential_used(ctx, outcome="failure", reason=_reply(exc), **audit)  # type: ignore[arg-type]
+        audit("failure", _reply(exc))
         if any(code in _LOGIN_REFUSED for code in map(str, exc.received_codes)):
             raise DeliveryError(
                 AUTH_FAILED, f"{where}: login refused for {user}: {_reply(exc)}", retry=False
             ) from None
         raise
-    if password:
-        credential_used(ctx, outcome="success", **audit)  # type: ignore[arg-type]
+    audit("success")
 
 
 async def _enter(client: aioftp.Client, folder: str, where: str) -> None:

@@ -48,7 +48,13 @@ async def upload_smb(
     password = open_password(ctx, dest.password) if dest.password else ""
     where = f"smb://{ep.host}:{ep.port}/{ep.share}"
     user = _user(dest.username)
-    audit = {"service": "smb", "user": user, "server": where, "job_id": info.job_id}
+
+    def audit(outcome: str, reason: str = "") -> None:
+        credential_used(
+            ctx, service="smb", user=user, server=where, outcome=outcome,
+            job_id=info.job_id, reason=reason,
+        )  # fmt: skip
+
     cache: dict[str, Any] = {}
     names = [file_name(info.job_name, info.when, n, info.format) for n in range(1, len(files) + 1)]
     # The files' bound: each at no worse than 64 KiB/s, and the policy's I/O timeout.
@@ -60,11 +66,11 @@ async def upload_smb(
                 _login, ep.host, ep.port, user, password, policy.connect_timeout, cache,
             )  # fmt: skip
         except _Login as exc:
-            credential_used(ctx, outcome="failure", reason=str(exc), **audit)  # type: ignore[arg-type]
+            audit("failure", str(exc))
             raise DeliveryError(
                 AUTH_FAILED, f"login refused for {user}: {exc}", retry=False
             ) from None
-        credential_used(ctx, outcome="success", **audit)  # type: ignore[arg-type]
+        audit("success")
         await _bounded(
             cache, budget,
             _store, ep.host, ep.port, ep.share, ep.path, files, names, info.job_id, cache,
