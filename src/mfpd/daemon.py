@@ -28,6 +28,7 @@ from mfpd.device.scan_jobs import ScanJobs
 from mfpd.device.scanner import ScannerError
 from mfpd.device.spool import Spool
 from mfpd.device.store import DEVICE_KEY, JobStore
+from mfpd.outbound.destinations import deliverer
 from mfpd.ports import PORTS_FILE, configured_services, format_table
 from mfpd.security.audit import EventLog
 from mfpd.security.audit_events import Actor, AuditFeed
@@ -280,6 +281,7 @@ class Daemon:
         ctx.originals = Originals(self.state_dir, ctx.device.scanner)
         scans = ScanJobs(ctx.device, store, self.state_dir, lambda: ctx.config)
         scans.after_job = ctx.originals.prune
+        scans.deliver = deliverer(ctx)
         ctx.scans = scans
         directory = ctx.config.scan.originals
         if directory and not ctx.device.scanner.feeder:

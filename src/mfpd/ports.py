@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from mfpd.config import Config, ServiceConfig
+from mfpd.outbound.ports import client_rows
 from mfpd.services import PROTOCOLS, REGISTRY
 from mfpd.services.base import UNPRIVILEGED_SHIFT, PortEntry
 
@@ -71,7 +72,7 @@ def plan(config: Config, bind: str, offset: int) -> list[PortEntry]:
             )  # fmt: skip
         else:
             rows.append(PortEntry(name, PROTOCOLS[name], address, port, svc.port, "planned"))
-    return rows
+    return rows + client_rows(config, bind, offset)
 
 
 def format_table(rows: list[PortEntry]) -> str:

@@ -40,7 +40,7 @@ class PortEntry:
     address: str
     port: int
     standard_port: int
-    state: str  # listening, moved, disabled, unavailable, failed
+    state: str  # listening, moved, disabled, unavailable, failed; client (outbound/ports.py)
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
