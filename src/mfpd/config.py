@@ -708,6 +708,20 @@ class NetworkConfig(_Strict):
     """The device's own network identity."""
 
     dhcp: bool = False
+    # The interface the DHCP client owns (takes its address, adds and removes it). Never a
+    # default: a client on the machine's own interface would take over the host's network.
+    interface: Annotated[str, Field(max_length=15, pattern=r"^[A-Za-z0-9_.:@-]*$")] = ""
+    # Renew after this many seconds instead of the server's T1 (RFC 2131 4.4.5), when it is
+    # sooner: for tests against a server whose shortest lease is minutes. 0: the server's T1.
+    renew_after: Annotated[float, Field(ge=0)] = 0.0
+
+    @model_validator(mode="after")
+    def _owned_interface(self) -> NetworkConfig:
+        if self.dhcp and not self.interface:
+            raise ValueError("dhcp = true needs the interface it owns: [network] interface")
+        if self.dhcp and self.interface == "lo":
+            raise ValueError("[network] interface: DHCP on the loopback interface")
+        return self
 
 
 class SmtpConfig(_Strict):

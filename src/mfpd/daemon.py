@@ -41,6 +41,7 @@ from mfpd.security.tls import TLS_DIR, certificate_expiry, log_certificate_expir
 from mfpd.service_manager import ServiceManager
 from mfpd.services import PROTOCOLS
 from mfpd.services.base import PortEntry, ServiceContext
+from mfpd.services.dhcp_client import DhcpClient
 from mfpd.services.ipp.subscriptions import SubscriptionStore
 from mfpd.services.web.state import WebState
 from mfpd.settings import (
@@ -225,7 +226,12 @@ class Daemon:
         tasks = [engine_task, saver, flusher]
         scans = ctx.scans
         assert scans is not None
+        # The device's address first, as a device takes it at power-on; the listeners do
+        # not wait for it (they listen on the bind address, usually the wildcard).
+        dhcp = DhcpClient(ctx) if self.config.network.dhcp else None
         try:
+            if dhcp is not None:
+                await dhcp.start()
             await scans.start()
             await manager.start_all()
             # Only the start is judged: a service switched on later from the web UI whose port
@@ -253,6 +259,8 @@ class Daemon:
             ctx.subscriptions.close()
             await control.stop()
             await manager.stop_all(STOP_GRACE)
+            if dhcp is not None:
+                await dhcp.stop()
             await scans.stop()
             nft.remove()
             engine.stop()

@@ -16,6 +16,9 @@ CLIENTS = (
     ("ftp", 21, "scan to FTP and FTPS (passive data connections)"),
     ("smb", 445, "scan to SMB (SMB 2/3)"),
 )
+# BOOTP/DHCP client (shared/PORTS.md: "only while doing DHCP; closed for good when DHCP is
+# disabled"): a row only when [network] dhcp is on.
+DHCP_CLIENT = 68
 
 
 def client_rows(config: Config, bind: str, offset: int) -> list[PortEntry]:
@@ -30,4 +33,9 @@ def client_rows(config: Config, bind: str, offset: int) -> list[PortEntry]:
                 f"; server {config.smtp.server}" if config.smtp.server else "; no [smtp] server set"
             )
         rows.append(PortEntry(service, "tcp", bind, standard + offset, standard, STATE, note))
+    if config.network.dhcp:
+        # Port 68 itself whatever the offset: servers answer there (RFC 2131 4.1). Bound to
+        # the one interface, on the wildcard address, as the client has no address at first.
+        note = f"outbound only: the DHCP client on {config.network.interface}"
+        rows.append(PortEntry("dhcp", "udp", "0.0.0.0", DHCP_CLIENT, DHCP_CLIENT, STATE, note))
     return rows

@@ -1,0 +1,203 @@
+"""The DHCP client against dnsmasq: two network namespaces joined by a veth pair, dnsmasq
+serving in one, the daemon with `[network] dhcp = true` in the other. The address is
+obtained and on the interface, the options recorded and shown by `mfpd status`, the lease
+renewed (T1 shortened by `[network] renew_after`, dnsmasq's shortest lease being 2
+minutes), released at stop (gone from dnsmasq's lease file); with DHCP off, port 68 never
+opens. Nothing touches the machine's own interfaces."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mfpd.device.identity import Identity, installation_uuid
+from mfpd.services.snmp.mib_system import mac_address
+from tests.conftest import FAST_CONFIG, NamespacedMfpd, need, network_namespace, run_cli
+
+pytestmark = pytest.mark.integration
+
+WAIT = 60.0
+SERVER = "10.77.0.1"
+DEVICE_IF = "mfpd0"
+SERVER_IF = "office0"
+DNS = ("10.77.0.53", "10.77.0.54")
+DOMAIN = "office.test"
+
+
+def ip(*args: str) -> None:
+    subprocess.run(["ip", *args], capture_output=True, text=True, timeout=WAIT, check=True)
+
+
+def wait_until(what: str, check: Callable[[], Any], timeout: float = WAIT) -> Any:
+    """Poll `check` until it answers something true: a bounded wait, not a timing check."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+    """The device's namespace and the office's, joined by a veth pair; dnsmasq serving DHCP
+    (DNS off: --port=0) on the office's end. Yields (device ns, office ns, lease file)."""
+    need("dnsmasq", "ss")
+    with (
+        network_namespace("mfpd-dhcp-dev", WAIT) as device_ns,
+        network_namespace("mfpd-dhcp-srv", WAIT) as office_ns,
+    ):
+        ip("link", "add", DEVICE_IF, "netns", device_ns, "type", "veth",
+           "peer", "name", SERVER_IF, "netns", office_ns)  # fmt: skip
+        ip("-n", office_ns, "address", "add", f"{SERVER}/24", "dev", SERVER_IF)
+        ip("-n", office_ns, "link", "set", SERVER_IF, "up")
+        ip("-n", device_ns, "link", "set", DEVICE_IF, "up")
+        leases = tmp_path / "dnsmasq.leases"
+        log = tmp_path / "dnsmasq.log"
+        with log.open("w") as out:
+            server = subprocess.Popen(
+                [
+                    "ip", "netns", "exec", office_ns, "dnsmasq", "--no-daemon",
+                    "--conf-file=/dev/null", "--port=0", "--user=root", "--group=root",
+                    f"--interface={SERVER_IF}", "--bind-interfaces", "--log-dhcp",
+                    f"--pid-file={tmp_path / 'dnsmasq.pid'}",
+                    "--dhcp-range=10.77.0.50,10.77.0.60,255.255.255.0,2m",
+                    f"--dhcp-option=option:router,{SERVER}",
+                    f"--dhcp-option=option:dns-server,{','.join(DNS)}",
+                    f"--domain={DOMAIN}", f"--dhcp-leasefile={leases}",
+                ],
+                stdout=out, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+        try:
+            wait_until(
+                "dnsmasq on 67", lambda: ":67 " in ss(office_ns) or server.poll() is not None
+            )
+            assert server.poll() is None, log.read_text()
+            yield device_ns, office_ns, leases
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
+
+
+def ss(namespace: str) -> str:
+    return subprocess.run(
+        ["ip", "netns", "exec", namespace, "ss", "-lun"], capture_output=True, text=True,
+        timeout=WAIT, check=True,
+    ).stdout  # fmt: skip
+
+
+def addresses(namespace: str) -> list[str]:
+    out = subprocess.run(
+        ["ip", "-n", namespace, "-j", "address", "show", "dev", DEVICE_IF],
+        capture_output=True, text=True, timeout=WAIT, check=True,
+    ).stdout  # fmt: skip
+    return [
+        f"{a['local']}/{a['prefixlen']}"
+        for link in json.loads(out)
+        for a in link.get("addr_info", [])
+        if a.get("family") == "inet"
+    ]
+
+
+def lease_lines(leases: Path) -> list[list[str]]:
+    """dnsmasq's lease file: expiry, MAC, address, host name, client id; one lease a line."""
+    with contextlib.suppress(FileNotFoundError):
+        return [line.split() for line in leases.read_text().splitlines() if line.strip()]
+    return []
+
+
+def config(dhcp: bool, renew_after: float = 0) -> str:
+    return FAST_CONFIG + (
+        f'\n[network]\ndhcp = {str(dhcp).lower()}\ninterface = "{DEVICE_IF}"\n'
+        f"renew_after = {renew_after}\n"
+        '\n[identity]\nhostname = "xrx-dhcp-test"\n'
+    )
+
+
+def network(device: NamespacedMfpd) -> dict[str, Any]:
+    status: dict[str, Any] = device.status()["network"]
+    return status
+
+
+def test_lease_obtained_renewed_and_released(office: tuple[str, str, Path], tmp_path: Path) -> None:
+    device_ns, _, leases = office
+    device = NamespacedMfpd(tmp_path / "state", config(True, renew_after=3), device_ns, "0.0.0.0")
+    device.start(timeout=WAIT)
+    try:
+        row = next(r for r in device.rows if r["service"] == "dhcp")
+        assert (row["protocol"], row["port"], row["state"]) == ("udp", 68, "client")
+        assert ":68 " in ss(device_ns)
+
+        held = wait_until("a lease", lambda: network(device)["lease"])
+        assert held["interface"] == DEVICE_IF and held["server"] == SERVER
+        assert held["address"].startswith("10.77.0.") and held["prefix_length"] == 24
+        assert held["routers"] == [SERVER] and held["dns_servers"] == list(DNS)
+        assert held["domain"] == DOMAIN and held["lease_time"] == 120
+        # T1 and T2 are dnsmasq's (60 s and 105 s of a 2-minute lease); T1 shortened to 3 s.
+        assert held["expires"] - held["obtained"] == 120
+        assert round(held["rebind_at"] - held["obtained"]) == 105
+        assert held["renew_at"] - held["obtained"] == 3
+        assert addresses(device_ns) == [f"{held['address']}/24"]
+
+        # dnsmasq holds the lease for the device's client id (type 1 + the SNMP MAC) and name.
+        line = wait_until("the lease in dnsmasq's file", lambda: lease_lines(leases))
+        [expiry, _, address, host, client_id] = line[0]
+        assert address == held["address"] and host == "xrx-dhcp-test"
+        mac = run_snmp_mac(device)
+        assert client_id == "01:" + mac
+
+        # Renewed at the shortened T1: unicast REQUEST, a new ACK, a later expiry at dnsmasq.
+        # Well before dnsmasq's own T1 of 60 s: only the shortened T1 renews in time.
+        renewed = wait_until(
+            "a renewal",
+            lambda: (n := network(device)["lease"]) and n["renewals"] >= 1 and n,
+            timeout=30,
+        )
+        assert renewed["address"] == held["address"] and renewed["obtained"] > held["obtained"]
+        wait_until("dnsmasq's later expiry", lambda: int(lease_lines(leases)[0][0]) > int(expiry))
+
+        text = device.cli("status").stdout
+        assert f"address: {held['address']}/24 on {DEVICE_IF} from {SERVER}" in text
+        assert f"DNS {', '.join(DNS)}" in text and f"domain {DOMAIN}" in text
+    finally:
+        device.finish(timeout=WAIT)
+    # Released at stop: dnsmasq's file no longer holds it, the interface has no address.
+    wait_until("the lease gone from dnsmasq", lambda: not lease_lines(leases))
+    assert addresses(device_ns) == []
+    assert "released" in device.log.read_text()
+
+
+def run_snmp_mac(device: NamespacedMfpd) -> str:
+    """The MAC SNMP reports as ifPhysAddress (the one the NetBIOS code uses): a function of
+    the device's UUID, which the daemon keeps in its state dir."""
+    uuid = installation_uuid(device.state_dir)
+    identity = Identity("", "", "", uuid, "", "", "", "")
+    return ":".join(f"{b:02x}" for b in mac_address(identity))
+
+
+def test_dhcp_off_opens_no_port_68(office: tuple[str, str, Path], tmp_path: Path) -> None:
+    device_ns, _, leases = office
+    device = NamespacedMfpd(tmp_path / "state", config(False), device_ns, "0.0.0.0")
+    device.start(timeout=WAIT)
+    try:
+        assert not [r for r in device.rows if r["service"] == "dhcp"]
+        assert ":68 " not in ss(device_ns)
+        assert network(device) == {"dhcp": "off", "detail": "", "lease": None}
+        planned = json.loads(run_cli("ports", "--json", "--config", str(device.config)).stdout)
+        assert not [r for r in planned if r["service"] == "dhcp"]
+    finally:
+        device.finish(timeout=WAIT)
+    assert addresses(device_ns) == [] and not lease_lines(leases)
