@@ -51,7 +51,7 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float = WAIT) -> An
 def office(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     """The device's namespace and the office's, joined by a veth pair; dnsmasq serving DHCP
     (DNS off: --port=0) on the office's end. Yields (device ns, office ns, lease file)."""
-    need("dnsmasq", "ss")
+    need("dnsmasq", "ss", "curl")
     with (
         network_namespace("mfpd-dhcp-dev", WAIT) as device_ns,
         network_namespace("mfpd-dhcp-srv", WAIT) as office_ns,
@@ -172,6 +172,11 @@ def test_lease_obtained_renewed_and_released(office: tuple[str, str, Path], tmp_
         text = device.cli("status").stdout
         assert f"address: {held['address']}/24 on {DEVICE_IF} from {SERVER}" in text
         assert f"DNS {', '.join(DNS)}" in text and f"domain {DOMAIN}" in text
+        # The web UI's Status page, fetched on the device's own link at its leased address.
+        page = device.run(["curl", "-sS", "--max-time", "20", f"http://{held['address']}/"])
+        assert page.returncode == 0, page.stderr
+        assert f'<dd data-lease="address">{held["address"]}/24 on {DEVICE_IF}</dd>' in page.stdout
+        assert f'<dd data-lease="server">{SERVER}</dd>' in page.stdout
     finally:
         device.finish(timeout=WAIT)
     # Released at stop: dnsmasq's file no longer holds it, the interface has no address.

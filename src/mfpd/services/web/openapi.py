@@ -126,10 +126,56 @@ _SCHEMAS: dict[str, Any] = {
             "trays": {"type": "array", "items": _ref("Tray")},
             "bins": {"type": "array", "items": _ref("Bin")},
             "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "network": _ref("Network"),
             "jobs": {
                 "type": "object",
                 "required": ["active", "printing"],
                 "properties": {"active": {"type": "integer"}, "printing": _NULLABLE_INT},
+            },
+        },
+    },
+    "Network": {
+        "type": "object",
+        "description": "the DHCP client and its lease (RFC 2131); times are Unix seconds",
+        "required": ["dhcp", "detail", "lease"],
+        "properties": {
+            "dhcp": {
+                "type": "string",
+                "enum": [
+                    "off",
+                    "unavailable",
+                    "init",
+                    "requesting",
+                    "bound",
+                    "renewing",
+                    "rebinding",
+                    "released",
+                ],
+            },
+            "detail": {"type": "string"},
+            "lease": {
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "interface": {"type": "string"},
+                            "address": {"type": "string"},
+                            "prefix_length": {"type": "integer"},
+                            "server": {"type": "string"},
+                            "routers": {"type": "array", "items": {"type": "string"}},
+                            "dns_servers": {"type": "array", "items": {"type": "string"}},
+                            "domain": {"type": "string"},
+                            "host_name": {"type": "string"},
+                            "lease_time": {"type": "integer"},
+                            "obtained": {"type": "number"},
+                            "expires": {"type": "number"},
+                            "renew_at": {"type": "number", "description": "T1"},
+                            "rebind_at": {"type": "number", "description": "T2"},
+                            "renewals": {"type": "integer"},
+                        },
+                    },
+                ]
             },
         },
     },
