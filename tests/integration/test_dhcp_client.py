@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +20,14 @@ import pytest
 
 from mfpd.device.identity import Identity, installation_uuid
 from mfpd.services.snmp.mib_system import mac_address
-from tests.conftest import FAST_CONFIG, NamespacedMfpd, need, network_namespace, run_cli
+from tests.conftest import (
+    FAST_CONFIG,
+    NamespacedMfpd,
+    need,
+    network_namespace,
+    run_cli,
+    run_in_namespace,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -133,7 +141,7 @@ def network(device: NamespacedMfpd) -> dict[str, Any]:
 
 
 def test_lease_obtained_renewed_and_released(office: tuple[str, str, Path], tmp_path: Path) -> None:
-    device_ns, _, leases = office
+    device_ns, office_ns, leases = office
     device = NamespacedMfpd(tmp_path / "state", config(True, renew_after=3), device_ns, "0.0.0.0")
     device.start(timeout=WAIT)
     try:
@@ -159,8 +167,18 @@ def test_lease_obtained_renewed_and_released(office: tuple[str, str, Path], tmp_
         mac = run_snmp_mac(device)
         assert client_id == "01:" + mac
 
-        # Renewed at the shortened T1: unicast REQUEST, a new ACK, a later expiry at dnsmasq.
-        # Well before dnsmasq's own T1 of 60 s: only the shortened T1 renews in time.
+        # Garbage on port 68 from the server's side: dropped with a log line, the client
+        # goes on (the renewal below still happens).
+        junk = (
+            "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+            f"[s.sendto(p, ('{held['address']}', 68)) for p in "
+            "(b'', b'\\x02' * 240, b'\\x02\\x01\\x06' + bytes(233) + bytes([99, 130, 83, 99, 53]))]"
+        )
+        sent = run_in_namespace(office_ns, [sys.executable, "-c", junk])
+        assert sent.returncode == 0, sent.stderr
+
+        # Renewed at the shortened T1: unicast REQUEST, a new ACK, a later expiry at dnsmasq;
+        # well before dnsmasq's own T1 of 60 s, so only the shortened T1 renews in time.
         renewed = wait_until(
             "a renewal",
             lambda: (n := network(device)["lease"]) and n["renewals"] >= 1 and n,
@@ -177,12 +195,24 @@ def test_lease_obtained_renewed_and_released(office: tuple[str, str, Path], tmp_
         assert page.returncode == 0, page.stderr
         assert f'<dd data-lease="address">{held["address"]}/24 on {DEVICE_IF}</dd>' in page.stdout
         assert f'<dd data-lease="server">{SERVER}</dd>' in page.stdout
+
+        # mfpd audit: the dhcp row is a client row, and nothing answers on 68.
+        audit = device.run(
+            [sys.executable, "-m", "mfpd", "audit", "--state-dir", str(device.state_dir), "--json"],
+            timeout=WAIT,
+        )
+        report = json.loads(audit.stdout)
+        assert audit.returncode == 0 and report["matches"], audit.stdout + audit.stderr
+        [shown] = [p for p in report["ports"] if (p["promised"] or {}).get("service") == "dhcp"]
+        assert shown["promised"]["state"] == "client" and not shown["promised_open"]
+        assert shown["state"] != "open"
     finally:
         device.finish(timeout=WAIT)
     # Released at stop: dnsmasq's file no longer holds it, the interface has no address.
     wait_until("the lease gone from dnsmasq", lambda: not lease_lines(leases))
     assert addresses(device_ns) == []
-    assert "released" in device.log.read_text()
+    log = device.log.read_text()
+    assert "released" in log and log.count(f"dhcp: from {SERVER}: dropped") >= 2
 
 
 def run_snmp_mac(device: NamespacedMfpd) -> str:
@@ -206,3 +236,20 @@ def test_dhcp_off_opens_no_port_68(office: tuple[str, str, Path], tmp_path: Path
     finally:
         device.finish(timeout=WAIT)
     assert addresses(device_ns) == [] and not lease_lines(leases)
+
+
+def test_an_interface_it_does_not_have_is_refused(tmp_path: Path) -> None:
+    """[network] interface names no interface here: the client does not start, says why in
+    `mfpd status`, and 68 stays closed; the rest of the device runs."""
+    with network_namespace("mfpd-dhcp-none", WAIT) as device_ns:
+        text = config(True).replace(DEVICE_IF, "nosuch0")
+        device = NamespacedMfpd(tmp_path / "state", text, device_ns, "0.0.0.0")
+        device.start(timeout=WAIT)
+        try:
+            assert network(device) == {
+                "dhcp": "unavailable", "detail": "no interface nosuch0", "lease": None,
+            }  # fmt: skip
+            assert ":68 " not in ss(device_ns)
+            assert "raw" in device.ports
+        finally:
+            device.finish(timeout=WAIT)

@@ -25,6 +25,7 @@ from ipaddress import IPv4Address
 
 from mfpd.codecs import dhcp
 from mfpd.device.network import ClientState, Lease, Network
+from mfpd.log_limit import LogLimit
 from mfpd.services.base import ServiceContext
 from mfpd.services.snmp.mib_system import mac_address
 
@@ -62,6 +63,8 @@ class DhcpClient:
         self._task: asyncio.Task[None] | None = None
         self._assigned: str | None = None  # "address/prefix" as added to the interface
         self._who: dhcp.ClientIdentity | None = None
+        # A flood of junk on 68 must not flood the log.
+        self._junk = LogLimit("malformed DHCP messages dropped", log=log, prefix="dhcp")
 
     @property
     def network(self) -> Network:
@@ -136,7 +139,8 @@ class DhcpClient:
             kind = message.message_type
         except dhcp.DhcpError as exc:
             # RFC 2131 4.1: what the client cannot use, it drops.
-            log.warning("dhcp: from %s: dropped: %s", sender[0], exc)
+            if self._junk.allow():
+                log.warning("dhcp: from %s: dropped: %s", sender[0], exc)
             return
         assert self._who is not None
         if message.op != dhcp.BOOTREPLY or message.chaddr != self._who.chaddr or kind is None:
