@@ -56,9 +56,8 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float = WAIT) -> An
 
 
 @pytest.fixture
-def office(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
-    """The device's namespace and the office's, joined by a veth pair; dnsmasq serving DHCP
-    (DNS off: --port=0) on the office's end. Yields (device ns, office ns, lease file)."""
+def link() -> Iterator[tuple[str, str]]:
+    """The device's namespace and the office's, joined by a veth pair: (device, office)."""
     need("dnsmasq", "ss", "curl")
     with (
         network_namespace("mfpd-dhcp-dev", WAIT) as device_ns,
@@ -69,35 +68,51 @@ def office(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         ip("-n", office_ns, "address", "add", f"{SERVER}/24", "dev", SERVER_IF)
         ip("-n", office_ns, "link", "set", SERVER_IF, "up")
         ip("-n", device_ns, "link", "set", DEVICE_IF, "up")
-        leases = tmp_path / "dnsmasq.leases"
-        log = tmp_path / "dnsmasq.log"
-        with log.open("w") as out:
-            server = subprocess.Popen(
-                [
-                    "ip", "netns", "exec", office_ns, "dnsmasq", "--no-daemon",
-                    "--conf-file=/dev/null", "--port=0", "--user=root", "--group=root",
-                    f"--interface={SERVER_IF}", "--bind-interfaces", "--log-dhcp",
-                    f"--pid-file={tmp_path / 'dnsmasq.pid'}",
-                    "--dhcp-range=10.77.0.50,10.77.0.60,255.255.255.0,2m",
-                    f"--dhcp-option=option:router,{SERVER}",
-                    f"--dhcp-option=option:dns-server,{','.join(DNS)}",
-                    f"--domain={DOMAIN}", f"--dhcp-leasefile={leases}",
-                ],
-                stdout=out, stderr=subprocess.STDOUT, text=True,
-            )  # fmt: skip
+        yield device_ns, office_ns
+
+
+@contextlib.contextmanager
+def dnsmasq(
+    office_ns: str, directory: Path, *extra: str, pool: str = "10.77.0.50,10.77.0.60"
+) -> Iterator[Path]:
+    """dnsmasq serving DHCP (DNS off: --port=0) on the office's end, 2-minute leases from
+    `pool`; yields its lease file."""
+    directory.mkdir(exist_ok=True)
+    leases = directory / "dnsmasq.leases"
+    log = directory / "dnsmasq.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [
+                "ip", "netns", "exec", office_ns, "dnsmasq", "--no-daemon",
+                "--conf-file=/dev/null", "--port=0", "--user=root", "--group=root",
+                f"--interface={SERVER_IF}", "--bind-interfaces", "--log-dhcp",
+                f"--pid-file={directory / 'dnsmasq.pid'}",
+                f"--dhcp-range={pool},255.255.255.0,2m",
+                f"--dhcp-option=option:router,{SERVER}",
+                f"--dhcp-option=option:dns-server,{','.join(DNS)}",
+                f"--domain={DOMAIN}", f"--dhcp-leasefile={leases}", *extra,
+            ],
+            stdout=out, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    try:
+        wait_until("dnsmasq on 67", lambda: ":67 " in ss(office_ns) or server.poll() is not None)
+        assert server.poll() is None, log.read_text()
+        yield leases
+    finally:
+        server.terminate()
         try:
-            wait_until(
-                "dnsmasq on 67", lambda: ":67 " in ss(office_ns) or server.poll() is not None
-            )
-            assert server.poll() is None, log.read_text()
-            yield device_ns, office_ns, leases
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+@pytest.fixture
+def office(link: tuple[str, str], tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+    """The link with dnsmasq serving: (device ns, office ns, lease file)."""
+    device_ns, office_ns = link
+    with dnsmasq(office_ns, tmp_path / "office") as leases:
+        yield device_ns, office_ns, leases
 
 
 def ss(namespace: str) -> str:
@@ -253,3 +268,59 @@ def test_an_interface_it_does_not_have_is_refused(tmp_path: Path) -> None:
             assert "raw" in device.ports
         finally:
             device.finish(timeout=WAIT)
+
+
+def test_rebound_by_broadcast_when_the_server_ignores_unicast(
+    link: tuple[str, str], tmp_path: Path
+) -> None:
+    """RFC 2131 4.4.5: the unicast REQUESTs of RENEWING dropped (nftables in the office's
+    namespace), the client broadcasts at T2 (10 s, set by dnsmasq's option 59) and keeps
+    its address."""
+    need("nft")
+    device_ns, office_ns = link
+    rules = (
+        "table inet mfpd_dhcp_test {\n chain input {\n type filter hook input priority 0;\n"
+        f" ip daddr {SERVER} udp dport 67 drop\n }}\n}}\n"
+    )
+    blocked = run_in_namespace(office_ns, ["nft", "-f", "-"], input=rules)
+    assert blocked.returncode == 0, blocked.stderr
+    with dnsmasq(office_ns, tmp_path / "office", "--dhcp-option=59,10"):
+        device = NamespacedMfpd(tmp_path / "state", config(True, 3), device_ns, "0.0.0.0")
+        device.start(timeout=WAIT)
+        try:
+            held = wait_until("a lease", lambda: network(device)["lease"])
+            assert round(held["rebind_at"] - held["obtained"]) == 10
+            rebound = wait_until(
+                "a rebinding", lambda: (n := network(device)["lease"]) and n["renewals"] and n
+            )
+            assert rebound["address"] == held["address"]
+            assert addresses(device_ns) == [f"{held['address']}/24"]
+        finally:
+            device.finish(timeout=WAIT)
+    log = device.log.read_text()
+    assert f"dhcp: renewing {held['address']} with {SERVER}" in log
+    assert f"dhcp: rebinding {held['address']} by broadcast" in log
+
+
+def test_a_nak_at_renewal_starts_over(link: tuple[str, str], tmp_path: Path) -> None:
+    """The office's server replaced by one with another pool that is authoritative: the
+    renewal gets a DHCPNAK, the device drops its address and takes one from the new pool."""
+    device_ns, office_ns = link
+    device = NamespacedMfpd(tmp_path / "state", config(True, 3), device_ns, "0.0.0.0")
+    try:
+        with dnsmasq(office_ns, tmp_path / "first"):
+            device.start(timeout=WAIT)
+            first = wait_until("a lease", lambda: network(device)["lease"])
+        with dnsmasq(
+            office_ns, tmp_path / "second", "--dhcp-authoritative", pool="10.77.0.100,10.77.0.110"
+        ) as leases:
+            second = wait_until(
+                "a lease from the new pool",
+                lambda: (n := network(device)["lease"]) and n["address"] != first["address"] and n,
+            )
+            assert 100 <= int(second["address"].rsplit(".", 1)[1]) <= 110
+            assert addresses(device_ns) == [f"{second['address']}/24"]
+            assert second["address"] in leases.read_text()
+    finally:
+        device.finish(timeout=WAIT)
+    assert f"dhcp: NAK for {first['address']}" in device.log.read_text()

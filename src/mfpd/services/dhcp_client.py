@@ -274,13 +274,17 @@ class DhcpClient:
                 continue
             renewing = now < lease.rebind_at
             state = ClientState.RENEWING if renewing else ClientState.REBINDING
+            if state is not self.network.state:
+                how = f"with {lease.server}" if renewing else "by broadcast"
+                log.info("dhcp: %s %s %s", state.value, lease.address, how)
             self.network.set_state(state, f"{lease.address} from {lease.server}")
             deadline = lease.rebind_at if renewing else lease.expires
+            # Never past the deadline: rebinding starts at T2 itself, and the lease ends on time.
             wait = min(max((deadline - now) / 2, EXTEND_RETRY_MIN), EXTEND_RETRY_MAX)
             request = dhcp.request_extending(_xid(), self._who, IPv4Address(lease.address))
             reply = await self._exchange(
                 request, lease.server if renewing else BROADCAST,
-                (dhcp.MessageType.ACK, dhcp.MessageType.NAK), min(wait, lease.expires - now),
+                (dhcp.MessageType.ACK, dhcp.MessageType.NAK), min(wait, deadline - now),
             )  # fmt: skip
             if reply is None:
                 continue
