@@ -62,7 +62,7 @@ class DhcpClient:
         self._replies: asyncio.Queue[dhcp.Message] = asyncio.Queue(maxsize=64)
         self._task: asyncio.Task[None] | None = None
         self._assigned: str | None = None  # "address/prefix" as added to the interface
-        self._who: dhcp.ClientIdentity | None = None
+        self._chaddr = b""  # the interface's hardware address, read at start
         # A flood of junk on 68 must not flood the log.
         self._junk = LogLimit("malformed DHCP messages dropped", log=log, prefix="dhcp")
 
@@ -79,10 +79,7 @@ class DhcpClient:
             log.error("dhcp: not started: %s", exc)
             self.network.set_state(ClientState.UNAVAILABLE, str(exc))
             return
-        identity = self.ctx.device.identity
-        self._who = dhcp.ClientIdentity.ethernet(
-            chaddr, mac_address(identity), identity.hostname.split(".")[0]
-        )
+        self._chaddr = chaddr
         loop = asyncio.get_running_loop()
         self._transport, _ = await loop.create_datagram_endpoint(lambda: _Receiver(self), sock=sock)
         self._task = asyncio.create_task(self._run(), name="dhcp-client")
@@ -94,7 +91,7 @@ class DhcpClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         lease = self.network.lease
-        if lease is not None and self._transport is not None and self._who is not None:
+        if lease is not None and self._transport is not None:
             release = dhcp.release(
                 _xid(), self._who, IPv4Address(lease.address), IPv4Address(lease.server)
             )
@@ -106,6 +103,14 @@ class DhcpClient:
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+
+    @property
+    def _who(self) -> dhcp.ClientIdentity:
+        """Read for each message: a host name edited at run time goes in the next one."""
+        identity = self.ctx.device.identity
+        return dhcp.ClientIdentity.ethernet(
+            self._chaddr, mac_address(identity), identity.hostname.split(".")[0]
+        )
 
     def _open(self) -> tuple[socket.socket, bytes]:
         if os.geteuid() != 0:
@@ -121,8 +126,9 @@ class DhcpClient:
             # RFC 2131 4.1: sent from 0.0.0.0 to the limited broadcast before the device has
             # an address; bound to the interface so that nothing leaves by another.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, name)
+            # No SO_REUSEADDR: a second client on this interface (dhclient, another daemon)
+            # finds 68 taken and this one says so, rather than both taking the replies.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("0.0.0.0", dhcp.CLIENT_PORT))
             sock.setblocking(False)
         except NotOwned:
@@ -142,8 +148,7 @@ class DhcpClient:
             if self._junk.allow():
                 log.warning("dhcp: from %s: dropped: %s", sender[0], exc)
             return
-        assert self._who is not None
-        if message.op != dhcp.BOOTREPLY or message.chaddr != self._who.chaddr or kind is None:
+        if message.op != dhcp.BOOTREPLY or message.chaddr != self._chaddr or kind is None:
             return
         with contextlib.suppress(asyncio.QueueFull):
             self._replies.put_nowait(message)
@@ -184,7 +189,6 @@ class DhcpClient:
     async def _obtain(self) -> dhcp.Message:
         """RFC 2131 3.1: DISCOVER, the first OFFER, REQUEST, ACK; again from DISCOVER after
         a NAK or silence."""
-        assert self._who is not None
         while True:
             self.network.set_state(ClientState.INIT)
             xid, started = _xid(), time.monotonic()
@@ -263,7 +267,6 @@ class DhcpClient:
     async def _keep(self) -> None:
         """BOUND until T1, then RENEWING (unicast to the server) until T2, then REBINDING
         (broadcast) until the lease ends (RFC 2131 4.4.5). Returns when the lease is lost."""
-        assert self._who is not None
         while (lease := self.network.lease) is not None:
             now = time.time()
             if now >= lease.expires:
