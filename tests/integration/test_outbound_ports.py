@@ -12,7 +12,8 @@ import pytest
 from tests.conftest import Mfpd, run_cli
 
 pytestmark = pytest.mark.integration
-CLIENTS = {"smtp": 25, "ftp": 21, "smb": 445}
+CLIENTS = {"smtp": 25, "ftp": 21, "smb": 445, "dns": 53}
+PROTOCOL = {"dns": "udp"}
 
 
 def test_client_rows_planned_live_and_audited(mfpd: Mfpd) -> None:
@@ -25,7 +26,10 @@ def test_client_rows_planned_live_and_audited(mfpd: Mfpd) -> None:
     assert {name: rows[name]["port"] for name in rows} == {
         name: port + mfpd.offset for name, port in CLIENTS.items()
     }
-    assert all(r["protocol"] == "tcp" and r["standard_port"] == CLIENTS[n] for n, r in rows.items())
+    assert all(
+        r["protocol"] == PROTOCOL.get(n, "tcp") and r["standard_port"] == CLIENTS[n]
+        for n, r in rows.items()
+    )
 
     result = run_cli("audit", "--state-dir", str(mfpd.state_dir), "--json", timeout=60)
     report = json.loads(result.stdout)
@@ -36,7 +40,7 @@ def test_client_rows_planned_live_and_audited(mfpd: Mfpd) -> None:
         assert shown[name]["promised"]["state"] == "client" and not shown[name]["promised_open"]
         assert shown[name]["state"] == "closed"
     text = run_cli("audit", "--state-dir", str(mfpd.state_dir), timeout=60).stdout
-    assert "ftp client" in text and "smb client" in text and "smtp client" in text
+    assert all(f"{name} client" in text for name in CLIENTS)
 
     # Something listening where the device only ever connects out: the audit says so.
     with socket.socket() as intruder:
