@@ -501,3 +501,84 @@ def credential_entries(ctx: Any) -> list[Any]:
     """The audit log's credential-use entries, oldest first (entries() gives newest first)."""
     found = [e for e in ctx.audit.log.entries() if e.event == "credential-use"]
     return sorted(found, key=lambda e: e.id)
+
+
+# --- Knot DNS -------------------------------------------------------------------------------
+
+KNOTD = "/usr/sbin/knotd"
+KDIG = "/usr/bin/kdig"
+
+
+@dataclass(frozen=True)
+class DnsServer:
+    port: int
+    key_name: str  # the TSIG key the zones take updates signed with
+    secret: str  # its base64 secret
+    zone: str
+    reverse_zone: str
+
+    def query(self, name: str, rdtype: str) -> list[str]:
+        """What the server answers now (kdig, the field's client): the records' data."""
+        done = subprocess.run(
+            [KDIG, "@127.0.0.1", "-p", str(self.port), "+short", "+time=3", "+retry=1",
+             name, rdtype],
+            capture_output=True, text=True, timeout=20, check=True,
+        )  # fmt: skip
+        return sorted(line for line in done.stdout.splitlines() if line)
+
+    def wait_for(self, name: str, rdtype: str, expected: list[str], timeout: float = 20) -> None:
+        """Until the server answers `expected` (an update the daemon sends in the background);
+        the last answer in the failure otherwise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.query(name, rdtype)
+            if found == sorted(expected) or time.monotonic() > deadline:
+                assert found == sorted(expected), f"{name} {rdtype}: {found}"
+                return
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def knot_server(tmp: Path, records: str = "") -> Iterator[DnsServer]:
+    """knotd on 127.0.0.1 (UDP and TCP) with a private configuration in `tmp`: the zone
+    test.example (ns and mailhost at 127.0.0.1, plus `records`) and 127.in-addr.arpa, both
+    taking RFC 2136 updates signed with one hmac-sha256 TSIG key and nothing else."""
+    import base64
+
+    directory = tmp / "knot"
+    for sub in ("run", "db", "zones"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    server = DnsServer(
+        free_port(), "mfpd-key.", base64.b64encode(os.urandom(32)).decode(),
+        "test.example.", "127.in-addr.arpa.",
+    )  # fmt: skip
+    soa = "ns.test.example. hostmaster.test.example. 1 3600 600 86400 60"
+    (directory / "zones" / "test.example.zone").write_text(
+        f"$ORIGIN test.example.\n$TTL 60\n@ SOA {soa}\n@ NS ns\n"
+        f"ns A 127.0.0.1\nmailhost A 127.0.0.1\n{records}"
+    )
+    (directory / "zones" / "127.in-addr.arpa.zone").write_text(
+        f"$ORIGIN 127.in-addr.arpa.\n$TTL 60\n@ SOA {soa}\n@ NS ns.test.example.\n"
+    )
+    conf = directory / "knot.conf"
+    conf.write_text(
+        f'server:\n    rundir: "{directory}/run"\n    listen: 127.0.0.1@{server.port}\n'
+        f'database:\n    storage: "{directory}/db"\n'
+        f"key:\n  - id: {server.key_name}\n    algorithm: hmac-sha256\n"
+        f"    secret: {server.secret}\n"
+        f"acl:\n  - id: update\n    key: {server.key_name}\n    action: update\n"
+        f'template:\n  - id: default\n    storage: "{directory}/zones"\n'
+        f'    file: "%s.zone"\n    zonefile-sync: -1\n    zonefile-load: whole\n'
+        f"    journal-content: none\n"
+        f"zone:\n  - domain: {server.zone}\n    acl: update\n"
+        f"  - domain: {server.reverse_zone}\n    acl: update\n"
+        f"log:\n  - target: stderr\n    any: info\n"
+    )
+    output = directory / "knotd.log"
+    with open(output, "wb") as out:
+        proc = subprocess.Popen([KNOTD, "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_listening(server.port, proc, output=output)
+        yield server
+    finally:
+        stop(proc)
