@@ -19,7 +19,7 @@ import pytest
 from mfpd.outbound.ddns import DynamicDns, update_records
 from mfpd.outbound.destinations import DeliveryError, DeliveryInfo, deliver, parse_destination
 from mfpd.outbound.dns import resolver_of
-from tests.conftest import FAST_CONFIG, Mfpd, has, requires
+from tests.conftest import FAST_CONFIG, Mfpd, NamespacedMfpd, has, network_namespace, requires
 from tests.integration.test_web_api import Api, token
 from tests.outbound_servers import (
     KDIG,
@@ -205,3 +205,35 @@ def test_renaming_the_device_publishes_its_new_name(tmp_path: Path, mfpd_factory
             server.wait_for("1.0.0.127.in-addr.arpa", "PTR", ["mfp-c.test.example."])
             assert server.query("mfp-b.test.example", "A") == []
         daemon.stop()
+
+
+def test_ddns_finds_the_primary_and_the_reverse_zone_from_their_soa(tmp_path: Path) -> None:
+    """No ddns_server and no reverse_zone: RFC 2136 section 4's way, the update goes to the
+    MNAME of the zone's SOA (on port 53, so in a network namespace of the test's own), and
+    each PTR to its reverse zone's. The daemon listens on the wildcard: its address is the
+    one it reaches the server from (192.0.2.10)."""
+    with network_namespace("mfpd-ddns") as namespace:
+        # On the namespace's loopback (no dummy or veth module needed): a local address.
+        subprocess.run(
+            ["ip", "-n", namespace, "addr", "add", "192.0.2.10/32", "dev", "lo"],
+            check=True, timeout=30,
+        )  # fmt: skip
+        with knot_server(
+            tmp_path, address="192.0.2.10", port=53, namespace=namespace,
+            reverse_zone="2.0.192.in-addr.arpa.",
+        ) as server:  # fmt: skip
+            config = (
+                FAST_CONFIG + '[identity]\nhostname = "mfp-ns"\n'
+                f'[dns]\nservers = ["192.0.2.10"]\nddns = true\nzone = "test.example"\n'
+                f'tsig_key_name = "{server.key_name}"\ntsig_secret = "{server.secret}"\n'
+            )
+            daemon = NamespacedMfpd(tmp_path / "state", config, namespace, bind="0.0.0.0")
+            try:
+                daemon.start()
+                server.wait_for("mfp-ns.test.example", "A", ["192.0.2.10"])
+                server.wait_for("10.2.0.192.in-addr.arpa", "PTR", ["mfp-ns.test.example."])
+            finally:
+                daemon.finish()
+    log = daemon.log.read_text()
+    assert "ns.test.example:53: mfp-ns.test.example. A 192.0.2.10 accepted" in log
+    assert "ns.test.example:53: PTR of 192.0.2.10 -> mfp-ns.test.example. accepted" in log
