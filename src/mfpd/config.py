@@ -7,6 +7,7 @@ Unknown keys and bad values are errors that name the key (`ConfigError`), never 
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import ssl
 import tomllib
@@ -727,6 +728,30 @@ class DnsConfig(_Strict):
             dns_server_address(server, 53)
         return servers
 
+    @field_validator("domain", "zone", "reverse_zone")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if name:
+            dns_name(name)
+        return name
+
+    @field_validator("search")
+    @classmethod
+    def _search(cls, names: list[str]) -> list[str]:
+        for name in names:
+            dns_name(name)
+        return names
+
+    @field_validator("tsig_secret")
+    @classmethod
+    def _secret(cls, secret: str) -> str:
+        if secret and not secret.startswith("enc:"):  # security/secrets.py PREFIX: sealed
+            try:
+                base64.b64decode(secret, validate=True)
+            except ValueError:
+                raise ValueError("tsig_secret: not base64") from None
+        return secret
+
     @model_validator(mode="after")
     def _ddns(self) -> DnsConfig:
         if self.ddns and not self.zone:
@@ -736,6 +761,15 @@ class DnsConfig(_Strict):
         if self.ddns_server:
             dns_server_address(self.ddns_server, 53, literal=False)
         return self
+
+
+def dns_name(text: str) -> str:
+    """A domain name as RFC 1035 2.3.4 bounds it: labels of 1 to 63 octets, 253 in all (a
+    trailing dot allowed)."""
+    labels = text.removesuffix(".").split(".")
+    if len(text.removesuffix(".")) > 253 or not all(0 < len(label) < 64 for label in labels):
+        raise ValueError(f"{text!r}: not a domain name")
+    return text
 
 
 def dns_server_address(text: str, default_port: int, *, literal: bool = True) -> tuple[str, int]:

@@ -12,8 +12,10 @@ carries on as before."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
+import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +52,7 @@ TSIG_ERRORS: tuple[tuple[type[dns.tsig.PeerError], str], ...] = (
     (dns.tsig.PeerBadTruncation, "BADTRUNC"),
 )
 _WILDCARDS = ("", "0.0.0.0", "::")
+HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 
 
 class UpdateRefused(Exception):
@@ -101,6 +104,12 @@ class DynamicDns:
             try:
                 return await self._update(name, addresses)
             except UpdateRefused:
+                return False
+            except (dns.exception.DNSException, ValueError, OSError) as exc:
+                # Whatever else (an address that is not one, a socket error): the same log
+                # line and audit entry; the daemon carries on.
+                with contextlib.suppress(UpdateRefused):
+                    self._refused(f"host name {name!r}", "", f"{type(exc).__name__}: {exc}")
                 return False
 
     async def wait(self) -> None:
@@ -170,14 +179,19 @@ class DynamicDns:
     def _fqdn(self, name: str, zone: dns.name.Name) -> dns.name.Name:
         """The device's name in the zone: a short host name under it; a dotted one as it is,
         and then it must be in the zone (no other name is the device's to change)."""
+        labels = name.rstrip(".").split(".")
+        if not all(HOST_LABEL.fullmatch(label) for label in labels):
+            # RFC 1123 2.1 host names: letters, digits and hyphens (an administrator's
+            # "Front desk" is a fine printer name, not a host name to publish).
+            self._refused(f"host name {name!r}", "", "not a host name (RFC 1123 2.1)")
         try:
-            if "." in name.rstrip("."):
+            if len(labels) > 1:
                 fqdn = dns.name.from_text(name)
             else:
                 fqdn = dns.name.from_text(name, origin=zone)
         except dns.exception.DNSException as exc:
             self._refused(f"host name {name!r}", "", f"not a DNS name: {exc}")
-        if not name or not fqdn.is_subdomain(zone) or fqdn == zone:
+        if not fqdn.is_subdomain(zone) or fqdn == zone:
             self._refused(f"host name {name!r}", "", f"not a name in the zone {zone}")
         return fqdn
 
