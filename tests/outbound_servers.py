@@ -501,3 +501,107 @@ def credential_entries(ctx: Any) -> list[Any]:
     """The audit log's credential-use entries, oldest first (entries() gives newest first)."""
     found = [e for e in ctx.audit.log.entries() if e.event == "credential-use"]
     return sorted(found, key=lambda e: e.id)
+
+
+# --- Knot DNS -------------------------------------------------------------------------------
+
+KNOTD = "/usr/sbin/knotd"
+KDIG = "/usr/bin/kdig"
+
+
+@dataclass(frozen=True)
+class DnsServer:
+    address: str
+    port: int
+    key_name: str  # the TSIG key the zones take updates signed with
+    secret: str  # its base64 secret
+    zone: str
+    reverse_zone: str
+    namespace: str | None = None  # the network namespace it runs in, if any
+
+    def query(self, name: str, rdtype: str, *, check: bool = True) -> list[str]:
+        """What the server answers now (kdig, the field's client): the records' data."""
+        inside = ["ip", "netns", "exec", self.namespace] if self.namespace else []
+        done = subprocess.run(
+            [*inside, KDIG, f"@{self.address}", "-p", str(self.port), "+short", "+time=3",
+             "+retry=1", name, rdtype],
+            capture_output=True, text=True, timeout=20, check=check,
+        )  # fmt: skip
+        return sorted(line for line in done.stdout.splitlines() if line)
+
+    def wait_for(self, name: str, rdtype: str, expected: list[str], timeout: float = 20) -> None:
+        """Until the server answers `expected` (an update the daemon sends in the background);
+        the last answer in the failure otherwise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.query(name, rdtype)
+            if found == sorted(expected) or time.monotonic() > deadline:
+                assert found == sorted(expected), f"{name} {rdtype}: {found}"
+                return
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def knot_server(
+    tmp: Path,
+    records: str = "",
+    *,
+    address: str = "127.0.0.1",
+    port: int | None = None,
+    namespace: str | None = None,
+    reverse_zone: str = "127.in-addr.arpa.",
+) -> Iterator[DnsServer]:
+    """knotd on `address` (UDP and TCP; a free port of loopback unless given), in a network
+    namespace if given, with a private configuration in `tmp`: the zone test.example (its
+    primary ns, and mailhost, at `address`, plus `records`) and `reverse_zone`, both taking
+    RFC 2136 updates signed with one hmac-sha256 TSIG key and nothing else."""
+    import base64
+
+    directory = tmp / "knot"
+    for sub in ("run", "db", "zones"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    server = DnsServer(
+        address, port or free_port(), "mfpd-key.", base64.b64encode(os.urandom(32)).decode(),
+        "test.example.", reverse_zone, namespace,
+    )  # fmt: skip
+    soa = "ns.test.example. hostmaster.test.example. 1 3600 600 86400 60"
+    (directory / "zones" / "test.example.zone").write_text(
+        f"$ORIGIN test.example.\n$TTL 60\n@ SOA {soa}\n@ NS ns\n"
+        f"ns A {address}\nmailhost A {address}\n{records}"
+    )
+    (directory / "zones" / f"{reverse_zone}zone").write_text(
+        f"$ORIGIN {reverse_zone}\n$TTL 60\n@ SOA {soa}\n@ NS ns.test.example.\n"
+    )
+    conf = directory / "knot.conf"
+    conf.write_text(
+        f'server:\n    rundir: "{directory}/run"\n    listen: {address}@{server.port}\n'
+        f'database:\n    storage: "{directory}/db"\n'
+        f"key:\n  - id: {server.key_name}\n    algorithm: hmac-sha256\n"
+        f"    secret: {server.secret}\n"
+        f"acl:\n  - id: update\n    key: {server.key_name}\n    action: update\n"
+        f'template:\n  - id: default\n    storage: "{directory}/zones"\n'
+        f'    file: "%s.zone"\n    zonefile-sync: -1\n    zonefile-load: whole\n'
+        f"    journal-content: none\n"
+        f"zone:\n  - domain: {server.zone}\n    acl: update\n"
+        f"  - domain: {server.reverse_zone}\n    acl: update\n"
+        f"log:\n  - target: stderr\n    any: info\n"
+    )
+    output = directory / "knotd.log"
+    inside = ["ip", "netns", "exec", namespace] if namespace else []
+    with open(output, "wb") as out:
+        proc = subprocess.Popen(
+            [*inside, KNOTD, "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        if namespace is None:
+            wait_listening(server.port, proc, output=output)
+        else:
+            # Not reachable from here: asked from inside, until it answers for its zone.
+            deadline = time.monotonic() + 15
+            while not server.query(server.zone, "SOA", check=False):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"knotd did not start: {output.read_text()[-2000:]}")
+                time.sleep(0.1)
+        yield server
+    finally:
+        stop(proc)

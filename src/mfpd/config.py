@@ -7,6 +7,7 @@ Unknown keys and bad values are errors that name the key (`ConfigError`), never 
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import ssl
 import tomllib
@@ -701,7 +702,99 @@ class IfaxConfig(_Strict):
 class DnsConfig(_Strict):
     """The resolver every outbound client uses, and dynamic updates of the device's names."""
 
-    servers: list[str] = Field(default_factory=list)  # empty: the system's resolver
+    # host or host:port each ([v6]:port for IPv6); empty: the system's resolver (getaddrinfo:
+    # /etc/hosts and /etc/resolv.conf, as every other program on the host resolves).
+    servers: list[str] = Field(default_factory=list, max_length=8)
+    domain: str = ""  # the device's domain: a short name is tried in it first
+    search: list[str] = Field(default_factory=list, max_length=8)  # then in these
+    timeout: Annotated[float, Field(gt=0, le=60)] = 5.0  # one whole look-up, all servers
+    # Dynamic update (RFC 2136) of the device's A/AAAA and PTR records, signed with TSIG
+    # (RFC 8945), at start and whenever its host name or address changes.
+    ddns: bool = False
+    ddns_server: str = ""  # host:port; empty: the zone's primary, the SOA's MNAME
+    zone: str = ""  # the forward zone the device's name is in (required with ddns)
+    reverse_zone: str = ""  # empty: each address's reverse zone, found from its SOA
+    tsig_key_name: str = ""  # empty: unsigned updates (a server should refuse them)
+    tsig_secret: str = ""  # base64; or sealed ("enc:...", security/secrets.py)
+    tsig_algorithm: Literal[
+        "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1"
+    ] = "hmac-sha256"
+    ttl: Annotated[int, Field(ge=0, le=86400)] = 3600
+
+    @field_validator("servers")
+    @classmethod
+    def _servers(cls, servers: list[str]) -> list[str]:
+        for server in servers:
+            dns_server_address(server, 53)
+        return servers
+
+    @field_validator("domain", "zone", "reverse_zone")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if name:
+            dns_name(name)
+        return name
+
+    @field_validator("search")
+    @classmethod
+    def _search(cls, names: list[str]) -> list[str]:
+        for name in names:
+            dns_name(name)
+        return names
+
+    @field_validator("tsig_secret")
+    @classmethod
+    def _secret(cls, secret: str) -> str:
+        if secret and not secret.startswith("enc:"):  # security/secrets.py PREFIX: sealed
+            try:
+                base64.b64decode(secret, validate=True)
+            except ValueError:
+                raise ValueError("tsig_secret: not base64") from None
+        return secret
+
+    @model_validator(mode="after")
+    def _ddns(self) -> DnsConfig:
+        if self.ddns and not self.zone:
+            raise ValueError("[dns] ddns needs a zone")
+        if bool(self.tsig_key_name) != bool(self.tsig_secret):
+            raise ValueError("[dns] tsig_key_name and tsig_secret go together")
+        if self.ddns_server:
+            dns_server_address(self.ddns_server, 53, literal=False)
+        return self
+
+
+def dns_name(text: str) -> str:
+    """A domain name as RFC 1035 2.3.4 bounds it: labels of 1 to 63 octets, 253 in all (a
+    trailing dot allowed)."""
+    labels = text.removesuffix(".").split(".")
+    if len(text.removesuffix(".")) > 253 or not all(0 < len(label) < 64 for label in labels):
+        raise ValueError(f"{text!r}: not a domain name")
+    return text
+
+
+def dns_server_address(text: str, default_port: int, *, literal: bool = True) -> tuple[str, int]:
+    """host[:port] or [v6]:port as (host, port); with `literal`, the host must be an IP
+    address (a resolver's own servers cannot be names it would have to resolve)."""
+    host, port = text, default_port
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":") or not rest[1:].isdigit():
+                raise ValueError(f"{text!r}: expected [address]:port")
+            port = int(rest[1:])
+    elif text.count(":") == 1:
+        host, _, number = text.partition(":")
+        if not number.isdigit():
+            raise ValueError(f"{text!r}: expected host:port")
+        port = int(number)
+    if not host or not 0 < port < 65536:
+        raise ValueError(f"{text!r}: expected host:port")
+    if literal:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"{text!r}: a DNS server is an IP address") from None
+    return host, port
 
 
 class NetworkConfig(_Strict):

@@ -28,6 +28,7 @@ from mfpd.device.scan_jobs import ScanJobs
 from mfpd.device.scanner import ScannerError
 from mfpd.device.spool import Spool
 from mfpd.device.store import DEVICE_KEY, JobStore
+from mfpd.outbound.ddns import DynamicDns
 from mfpd.outbound.destinations import deliverer
 from mfpd.ports import PORTS_FILE, configured_services, format_table
 from mfpd.security.audit import EventLog
@@ -198,6 +199,9 @@ class Daemon:
         # Files of jobs that ended while the daemon was down, before anything new arrives.
         await overwriter.sweep()
         flusher = asyncio.create_task(self._flush_summaries(audit), name="audit-summaries")
+        if ctx.config.dns.ddns:
+            ctx.ddns = DynamicDns(ctx)
+            ctx.ddns.follow(device.events)
         manager = ServiceManager(ctx)
         nft = NftTable(table_name(self.state_dir))
 
@@ -249,6 +253,8 @@ class Daemon:
             print(format_table(manager.table()), file=self.out, flush=True)
             manager.write_table()
             log.info("%s ready", device.identity.make_and_model)
+            if ctx.ddns is not None:
+                ctx.ddns.schedule()  # the name and address the device starts with
             tasks.append(
                 asyncio.create_task(self._watch_certificate(certificate, device), name="cert")
             )
@@ -258,6 +264,8 @@ class Daemon:
             # printer-shutdown to subscribers; Get-Notifications waiting for events answer now.
             ctx.subscriptions.close()
             await control.stop()
+            if ctx.ddns is not None:
+                await ctx.ddns.stop()
             await manager.stop_all(STOP_GRACE)
             if dhcp is not None:
                 await dhcp.stop()

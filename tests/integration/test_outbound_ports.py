@@ -1,6 +1,7 @@
 """The outbound clients in the port table: `mfpd ports`, the live ports.json and `mfpd audit`
-show smtp 25, ftp 21 and smb 445 as "client" (shared/PORTS.md), closed on the device; a
-listener on one of them is a finding of the audit, since the device never listens there."""
+show smtp 25, ftp 21, smb 445 and dns 53 (UDP) as "client" (shared/PORTS.md), closed on the
+device; a listener on one of them is a finding of the audit, since the device never listens
+there. NetWare (396) is a row "unavailable", closed by design."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pytest
 from tests.conftest import Mfpd, run_cli
 
 pytestmark = pytest.mark.integration
-CLIENTS = {"smtp": 25, "ftp": 21, "smb": 445}
+CLIENTS = {"smtp": 25, "ftp": 21, "smb": 445, "dns": 53}
+PROTOCOL = {"dns": "udp"}
+NETWARE = 396
 
 
 def test_client_rows_planned_live_and_audited(mfpd: Mfpd) -> None:
@@ -25,7 +28,10 @@ def test_client_rows_planned_live_and_audited(mfpd: Mfpd) -> None:
     assert {name: rows[name]["port"] for name in rows} == {
         name: port + mfpd.offset for name, port in CLIENTS.items()
     }
-    assert all(r["protocol"] == "tcp" and r["standard_port"] == CLIENTS[n] for n, r in rows.items())
+    assert all(
+        r["protocol"] == PROTOCOL.get(n, "tcp") and r["standard_port"] == CLIENTS[n]
+        for n, r in rows.items()
+    )
 
     result = run_cli("audit", "--state-dir", str(mfpd.state_dir), "--json", timeout=60)
     report = json.loads(result.stdout)
@@ -36,7 +42,17 @@ def test_client_rows_planned_live_and_audited(mfpd: Mfpd) -> None:
         assert shown[name]["promised"]["state"] == "client" and not shown[name]["promised_open"]
         assert shown[name]["state"] == "closed"
     text = run_cli("audit", "--state-dir", str(mfpd.state_dir), timeout=60).stdout
-    assert "ftp client" in text and "smb client" in text and "smtp client" in text
+    assert all(f"{name} client" in text for name in CLIENTS)
+
+    # NetWare (396): refused by design, a row of its own, closed, and no mismatch.
+    netware = NETWARE + mfpd.offset
+    assert [(r["port"], r["state"], r["note"]) for r in live if r["service"] == "netware"] == [
+        (netware, "unavailable", "not implemented: NetWare support is obsolete")
+    ]
+    assert [(p["port"], p["state"], p["promised"]["service"]) for p in report["closed_by_design"]
+            if p["port"] == netware] == [(netware, "closed", "netware")]  # fmt: skip
+    assert f"closed by design: tcp/{netware} (netware: not implemented: NetWare" in text
+    assert not [r for r in live if r["state"] == "listening" and r["standard_port"] in (53, 396)]
 
     # Something listening where the device only ever connects out: the audit says so.
     with socket.socket() as intruder:

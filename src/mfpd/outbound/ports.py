@@ -9,12 +9,14 @@ from mfpd.config import Config
 from mfpd.services.base import PortEntry
 
 STATE = "client"
-# service, standard port, what uses it (shared/PORTS.md: 25 SMTP, 21 FTP; SMB over TCP 445,
-# RFC 1001/1002-less direct hosting, as smbprotocol speaks it).
+# service, protocol, standard port, what uses it (shared/PORTS.md: 25 SMTP, 21 FTP, 53 DNS;
+# SMB over TCP 445, RFC 1001/1002-less direct hosting, as smbprotocol speaks it).
 CLIENTS = (
-    ("smtp", 25, "scan to email and e-mail alerts"),
-    ("ftp", 21, "scan to FTP and FTPS (passive data connections)"),
-    ("smb", 445, "scan to SMB (SMB 2/3)"),
+    ("smtp", "tcp", 25, "scan to email and e-mail alerts"),
+    ("ftp", "tcp", 21, "scan to FTP and FTPS (passive data connections)"),
+    ("smb", "tcp", 445, "scan to SMB (SMB 2/3)"),
+    # UDP as the paper lists it; DDNS updates go over TCP 53 to the same servers.
+    ("dns", "udp", 53, "name resolution of every outbound client, and DDNS updates"),
 )
 # BOOTP/DHCP client (shared/PORTS.md: "only while doing DHCP; closed for good when DHCP is
 # disabled"): a row only when [network] dhcp is on.
@@ -26,13 +28,16 @@ def client_rows(config: Config, bind: str, offset: int) -> list[PortEntry]:
     row of the table, so that `mfpd audit` of a daemon run with an offset checks the ports
     that daemon would have opened had it been a server there."""
     rows = []
-    for service, standard, use in CLIENTS:
+    for service, protocol, standard, use in CLIENTS:
         note = f"outbound only: {use}"
         if service == "smtp":
             note += (
                 f"; server {config.smtp.server}" if config.smtp.server else "; no [smtp] server set"
             )
-        rows.append(PortEntry(service, "tcp", bind, standard + offset, standard, STATE, note))
+        elif service == "dns":
+            servers = config.dns.servers
+            note += f"; servers {', '.join(servers)}" if servers else "; the system's resolver"
+        rows.append(PortEntry(service, protocol, bind, standard + offset, standard, STATE, note))
     if config.network.dhcp:
         # Port 68 itself whatever the offset: servers answer there (RFC 2131 4.1). Bound to
         # the one interface, on the wildcard address, as the client has no address at first.
