@@ -253,8 +253,10 @@ class Daemon:
             print(format_table(manager.table()), file=self.out, flush=True)
             manager.write_table()
             log.info("%s ready", device.identity.make_and_model)
-            if ctx.ddns is not None:
-                ctx.ddns.schedule()  # the name and address the device starts with
+            # The name and address the device starts with; with DHCP, the address comes
+            # with the lease, and the client publishes it then.
+            if ctx.ddns is not None and dhcp is None:
+                ctx.ddns.schedule()
             tasks.append(
                 asyncio.create_task(self._watch_certificate(certificate, device), name="cert")
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -25,9 +26,11 @@ from tests.conftest import (
     NamespacedMfpd,
     need,
     network_namespace,
+    requires,
     run_cli,
     run_in_namespace,
 )
+from tests.outbound_servers import KDIG, KNOTD, knot_server
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +76,11 @@ def link() -> Iterator[tuple[str, str]]:
 
 @contextlib.contextmanager
 def dnsmasq(
-    office_ns: str, directory: Path, *extra: str, pool: str = "10.77.0.50,10.77.0.60"
+    office_ns: str,
+    directory: Path,
+    *extra: str,
+    pool: str = "10.77.0.50,10.77.0.60",
+    dns: tuple[str, ...] = DNS,
 ) -> Iterator[Path]:
     """dnsmasq serving DHCP (DNS off: --port=0) on the office's end, 2-minute leases from
     `pool`; yields its lease file."""
@@ -89,7 +96,7 @@ def dnsmasq(
                 f"--pid-file={directory / 'dnsmasq.pid'}",
                 f"--dhcp-range={pool},255.255.255.0,2m",
                 f"--dhcp-option=option:router,{SERVER}",
-                f"--dhcp-option=option:dns-server,{','.join(DNS)}",
+                f"--dhcp-option=option:dns-server,{','.join(dns)}",
                 f"--domain={DOMAIN}", f"--dhcp-leasefile={leases}", *extra,
             ],
             stdout=out, stderr=subprocess.STDOUT, text=True,
@@ -324,3 +331,35 @@ def test_a_nak_at_renewal_starts_over(link: tuple[str, str], tmp_path: Path) -> 
     finally:
         device.finish(timeout=WAIT)
     assert f"dhcp: NAK for {first['address']}" in device.log.read_text()
+
+
+@requires(os.path.exists(KNOTD) and os.path.exists(KDIG), "knotd and kdig (Debian knot)")
+def test_the_lease_feeds_the_resolver_and_ddns(link: tuple[str, str], tmp_path: Path) -> None:
+    """[dns] names no server: the lease's DNS server (Knot, on the office's end, port 53)
+    becomes the resolver's, which finds the zone's primary from its SOA; the device's A and
+    PTR records follow the leased address by DDNS (RFC 2136, TSIG), read back with kdig."""
+    device_ns, office_ns = link
+    with (
+        knot_server(
+            tmp_path, address=SERVER, port=53, namespace=office_ns,
+            reverse_zone="0.77.10.in-addr.arpa.",
+        ) as knot,
+        dnsmasq(office_ns, tmp_path / "office", dns=(SERVER,)),
+    ):  # fmt: skip
+        text = config(True) + (
+            f'[dns]\nddns = true\nzone = "test.example"\ntimeout = 3\n'
+            f'tsig_key_name = "{knot.key_name}"\ntsig_secret = "{knot.secret}"\n'
+        )
+        device = NamespacedMfpd(tmp_path / "state", text, device_ns, "0.0.0.0")
+        device.start(timeout=WAIT)
+        try:
+            held = wait_until("a lease", lambda: network(device)["lease"])
+            assert held["dns_servers"] == [SERVER]
+            knot.wait_for("xrx-dhcp-test.test.example", "A", [held["address"]], timeout=WAIT)
+            reverse = ".".join(reversed(held["address"].split("."))) + ".in-addr.arpa"
+            knot.wait_for(reverse, "PTR", ["xrx-dhcp-test.test.example."], timeout=WAIT)
+        finally:
+            device.finish(timeout=WAIT)
+    log = device.log.read_text()
+    assert f"xrx-dhcp-test.test.example. A {held['address']} accepted" in log
+    assert "not updated" not in log  # no update tried before the device had an address

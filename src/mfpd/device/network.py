@@ -12,6 +12,7 @@ import enum
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from mfpd.config import DnsConfig
 from mfpd.device.events import EventBus
 
 
@@ -85,6 +86,20 @@ class Network:
     def dns_servers(self) -> list[str]:
         """The DNS servers of the lease: what the resolver uses when [dns] servers is empty."""
         return list(self.lease.dns_servers) if self.lease else []
+
+    def resolver_config(self, configured: DnsConfig) -> DnsConfig:
+        """[dns] as the resolver takes it (outbound/dns.py): the lease's DNS servers (RFC
+        2132 3.8) where the file sets none, and its domain (3.17) likewise. What the
+        administrator wrote wins, as on the device's own panel."""
+        lease = self.lease
+        if lease is None:
+            return configured
+        update: dict[str, Any] = {}
+        if not configured.servers and lease.dns_servers:
+            update["servers"] = list(lease.dns_servers)
+        if not configured.domain and lease.domain:
+            update["domain"] = lease.domain
+        return configured.model_copy(update=update) if update else configured
 
     def status(self) -> dict[str, Any]:
         return {

@@ -1,6 +1,7 @@
 """The resolver of every outbound client (SMTP, FTP, SMB, LDAP, POP3, Kerberos, DDNS): the
 servers of [dns] servers, asked with dnspython's asyncio resolver, answers kept for their TTL;
-with no servers set, the system's resolver (getaddrinfo), as every other program on the host.
+with no servers set, those of the DHCP lease if the device holds one, else the system's
+resolver (getaddrinfo), as every other program on the host.
 
 One resolver per ServiceContext (its cache with it), made again when [dns] changes."""
 
@@ -124,8 +125,10 @@ class DeviceResolver:
 
 def resolver_of(ctx: ServiceContext) -> DeviceResolver:
     """The context's resolver (made at first use, and again when [dns] changed, so that an
-    answer from a server no longer configured is not kept)."""
+    answer from a server no longer configured is not kept). With [dns] servers empty and a
+    DHCP lease held, the lease's servers and domain (device/network.py)."""
+    config = ctx.device.network.resolver_config(ctx.config.dns)
     resolver = ctx.resolver
-    if resolver is None or resolver.config != ctx.config.dns:
-        resolver = ctx.resolver = DeviceResolver(ctx.config.dns)
+    if resolver is None or resolver.config != config:
+        resolver = ctx.resolver = DeviceResolver(config)
     return resolver

@@ -26,6 +26,7 @@ from ipaddress import IPv4Address
 from mfpd.codecs import dhcp
 from mfpd.device.network import ClientState, Lease, Network
 from mfpd.log_limit import LogLimit
+from mfpd.outbound.ddns import update_records
 from mfpd.services.base import ServiceContext
 from mfpd.services.snmp.mib_system import mac_address
 
@@ -65,6 +66,7 @@ class DhcpClient:
         self._chaddr = b""  # the interface's hardware address, read at start
         # A flood of junk on 68 must not flood the log.
         self._junk = LogLimit("malformed DHCP messages dropped", log=log, prefix="dhcp")
+        self._ddns: set[asyncio.Task[bool]] = set()
 
     @property
     def network(self) -> Network:
@@ -86,10 +88,11 @@ class DhcpClient:
 
     async def stop(self) -> None:
         """RFC 2131 4.4.6: the lease given back, then the address removed."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        tasks = [task for task in (self._task, *self._ddns) if task is not None]
+        for task in tasks:
+            task.cancel()
+        # A DDNS update's own failure is its log line and audit entry (outbound/ddns.py).
+        await asyncio.gather(*tasks, return_exceptions=True)
         lease = self.network.lease
         if lease is not None and self._transport is not None:
             release = dhcp.release(
@@ -256,6 +259,8 @@ class DhcpClient:
             await self._unassign()
         await self._assign(lease)
         self.network.bound(lease)
+        if held is None or held.address != lease.address:
+            self._publish(lease)
         verb = "obtained" if first else "renewed"
         log.info(
             "dhcp: %s %s/%d from %s for %d s (router %s, DNS %s, domain %s)",
@@ -263,6 +268,16 @@ class DhcpClient:
             ", ".join(lease.routers) or "none", ", ".join(lease.dns_servers) or "none",
             lease.domain or "none",
         )  # fmt: skip
+
+    def _publish(self, lease: Lease) -> None:
+        """A new address: the device's A and PTR records follow it (DDNS, outbound/ddns.py,
+        when [dns] ddns is on), in the background: DNS never holds up the lease."""
+        name = self.ctx.device.identity.hostname
+        task = asyncio.create_task(
+            update_records(self.ctx, name, [lease.address]), name="dhcp-ddns"
+        )
+        self._ddns.add(task)
+        task.add_done_callback(self._ddns.discard)
 
     async def _keep(self) -> None:
         """BOUND until T1, then RENEWING (unicast to the server) until T2, then REBINDING
