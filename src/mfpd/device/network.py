@@ -99,7 +99,15 @@ class Network:
             update["servers"] = list(lease.dns_servers)
         if not configured.domain and lease.domain:
             update["domain"] = lease.domain
-        return configured.model_copy(update=update) if update else configured
+        if not update:
+            return configured
+        # Validated as the file's [dns] is: a server's domain option that is no domain name
+        # (RFC 1035 2.3.4) is left out rather than handed to the resolver.
+        try:
+            return DnsConfig.model_validate({**configured.model_dump(), **update})
+        except ValueError:
+            update.pop("domain", None)
+            return configured.model_copy(update=update)
 
     def status(self) -> dict[str, Any]:
         return {
