@@ -1,5 +1,5 @@
 """The outbound clients in the port table: `mfpd ports`, the live ports.json and `mfpd audit`
-show smtp 25, ftp 21 and smb 445 as "client" (shared/PORTS.md), closed on the device; a
+show smtp 25, ftp 21, smb 445 and ldap 389 as "client" (shared/PORTS.md), closed on the device; a
 listener on one of them is a finding of the audit, since the device never listens there."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import Mfpd, run_cli
 
 pytestmark = pytest.mark.integration
-CLIENTS = {"smtp": 25, "ftp": 21, "smb": 445}
+CLIENTS = {"smtp": 25, "ftp": 21, "smb": 445, "ldap": 389}
 
 
 def test_client_rows_planned_live_and_audited(mfpd: Mfpd) -> None:

@@ -15,6 +15,8 @@ CLIENTS = (
     ("smtp", 25, "scan to email and e-mail alerts"),
     ("ftp", 21, "scan to FTP and FTPS (passive data connections)"),
     ("smb", 445, "scan to SMB (SMB 2/3)"),
+    # 389 (RFC 4511; StartTLS there, 4.14); an ldaps:// [ldap] url connects to 636 instead.
+    ("ldap", 389, "the address book and directory logins (ldap:// with StartTLS, or ldaps://)"),
 )
 
 
@@ -29,5 +31,7 @@ def client_rows(config: Config, bind: str, offset: int) -> list[PortEntry]:
             note += (
                 f"; server {config.smtp.server}" if config.smtp.server else "; no [smtp] server set"
             )
+        if service == "ldap":
+            note += f"; server {config.ldap.url}" if config.ldap.url else "; no [ldap] url set"
         rows.append(PortEntry(service, "tcp", bind, standard + offset, standard, STATE, note))
     return rows

@@ -18,6 +18,7 @@ from aiohttp import web
 from mfpd.config import HTTP_DEPENDENTS
 from mfpd.device.identity import EDITABLE
 from mfpd.device.operator import FAULTS
+from mfpd.security.login import MAX_PASSWORD, Role
 from mfpd.security.tls import TLS_DIR, CertificateError, ca_bundle_info, certificate_info
 from mfpd.services.base import PortEntry
 from mfpd.services.web import access
@@ -30,7 +31,6 @@ from mfpd.services.web.api import (
 )
 from mfpd.services.web.pages_ip_filter import post_ip_filter
 from mfpd.services.web.pages_ipsec import NOT_ENFORCED, TUNNEL_LIFE, post_ipsec
-from mfpd.services.web.pages_login import MAX_PASSWORD
 from mfpd.services.web.pages_render import (
     actor,
     ctx_of,
@@ -203,21 +203,28 @@ def _ca_bundle(request: web.Request) -> dict[str, object]:
     return ca_bundle_info(ctx.state_dir / TLS_DIR, ctx.config.tls)
 
 
+def _refused(request: web.Request, key: str) -> web.StreamResponse | None:
+    """The operator section (faults, refills) is an operator's too; the rest is settings."""
+    return access.require_role(request, Role.OPERATOR if key == "operator" else Role.ADMINISTRATOR)
+
+
 async def get_section(request: web.Request) -> web.StreamResponse:
-    refused = access.require_admin(request)
+    key = request.match_info.get("section", "general")
+    refused = _refused(request, key)
     if refused is not None:
         return refused
-    section = _BY_KEY.get(request.match_info.get("section", "general"))
+    section = _BY_KEY.get(key)
     if section is None:
         raise web.HTTPNotFound(text="404 Not Found\n")
     return section_page(request, section)
 
 
 async def post_section(request: web.Request) -> web.StreamResponse:
-    refused = access.require_admin(request)
+    key = request.match_info.get("section", "general")
+    refused = _refused(request, key)
     if refused is not None:
         return refused
-    section = _BY_KEY.get(request.match_info.get("section", "general"))
+    section = _BY_KEY.get(key)
     if section is None:
         raise web.HTTPNotFound(text="404 Not Found\n")
     form = await form_of(request)
