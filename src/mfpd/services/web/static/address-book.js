@@ -51,10 +51,39 @@
     input.addEventListener("input", () => {
       clearTimeout(timer);
       const text = input.value.trim();
-      if (text.length < MIN_CHARS || text.includes("@") && list.querySelector("option[value='" + CSS.escape(text) + "']")) return;
+      // Nothing to ask for one letter, nor for an address just picked from the list.
+      const picked = list.querySelector("option[value='" + CSS.escape(text) + "']");
+      if (text.length < MIN_CHARS || picked) return;
       timer = setTimeout(() => search(text), WAIT_MS);
     });
   }
 
+  // A picker that feeds a list (a textarea, one recipient per line): Add appends the
+  // picked address with its prefix (mailto:), once, and clears the field for the next.
+  function attachAdd(button) {
+    const input = button.parentElement.querySelector("input[data-address-book]");
+    const target = document.getElementById(button.dataset.addressBookAdd);
+    if (!input || !target) return;
+    function add() {
+      const value = input.value.trim();
+      if (!value) return;
+      const line = (button.dataset.prefix || "") + value;
+      const lines = target.value.split("\n").map((l) => l.trim()).filter((l) => l);
+      if (!lines.includes(line)) lines.push(line);
+      target.value = lines.join("\n");
+      target.dispatchEvent(new Event("input", { bubbles: true }));
+      input.value = "";
+      input.focus();
+    }
+    button.addEventListener("click", add);
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();  // Enter adds, not submits the template form
+        add();
+      }
+    });
+  }
+
   document.querySelectorAll("input[data-address-book]").forEach(attach);
+  document.querySelectorAll("[data-address-book-add]").forEach(attachAdd);
 })();
