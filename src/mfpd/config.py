@@ -699,8 +699,9 @@ class LdapConfig(_Strict):
     # carries pwdAccountLockedTime (OpenLDAP ppolicy, draft-behera-ldap-password-policy
     # 5.3.3) or nsAccountLock: TRUE (389 Directory Server, FreeIPA).
     disabled_group: str = ""
-    # Referrals (RFC 4511 4.1.10) followed through the same client policy, at most this many
-    # hops; 0: ignored.
+    # Referrals (RFC 4511 4.1.10) in address-book searches, followed through the same client
+    # policy, at most this many hops; 0: ignored. bind_dn's password goes to the configured
+    # server only (elsewhere the search is anonymous); logins never follow referrals.
     referral_hops: Annotated[int, Field(ge=0, le=10)] = 2
     # Entries asked of the server per search (it may cap lower: its sizelimit).
     size_limit: Annotated[int, Field(ge=1, le=1000)] = 50

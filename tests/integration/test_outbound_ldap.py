@@ -6,6 +6,7 @@ account checks behind LDAP logins."""
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -146,3 +147,21 @@ async def test_accounts_their_groups_and_locks(tmp_path: Path, server: Slapd) ->
     assert dave.outcome == "disabled" and "disabled group" in dave.reason
     lena = await ldap_login(ctx, "lena", "lena-pw")
     assert lena.outcome == "disabled" and "pwdAccountLockedTime" in lena.reason
+
+
+async def test_the_bind_password_goes_to_the_configured_server_only(
+    tmp_path: Path, server: Slapd
+) -> None:
+    """Configured as localhost, the referral (to 127.0.0.1, the same slapd under another name)
+    is followed anonymously: one credential-use, and carol still found. Fails when the
+    service account's password goes to every referred server (two entries)."""
+    if socket.getaddrinfo("localhost", server.port, type=socket.SOCK_STREAM)[0][4][0] != (
+        "127.0.0.1"
+    ):
+        pytest.skip("localhost does not resolve to 127.0.0.1 first here")
+    extra = f'bind_dn = "{READER_DN}"\nbind_password = "{READER_PW}"\n'
+    ctx = context(tmp_path, server, extra, url=f"ldap://localhost:{server.port}")
+    assert names(await find_people(ctx, "carol")) == ["Carol Contractor"]
+    assert [(e.address, e.outcome) for e in credential_entries(ctx)] == [
+        (f"localhost:{server.port}", "success")
+    ]

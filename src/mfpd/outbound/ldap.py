@@ -304,14 +304,22 @@ async def _service_credentials(ctx: ServiceContext) -> tuple[str, str]:
 
 
 async def search(
-    ctx: ServiceContext, base: str, query: str, attributes: list[str], limit: int
+    ctx: ServiceContext,
+    base: str,
+    query: str,
+    attributes: list[str],
+    limit: int,
+    *,
+    hops: int | None = None,
 ) -> _Answer:
     """`query` under `base` on the configured server, bound as [ldap] bind_dn (or
-    anonymous), following referrals up to [ldap] referral_hops."""
+    anonymous), following referrals up to `hops` ([ldap] referral_hops)."""
     config = ctx.config.ldap
     if not config.url:
         raise DirectoryError("no directory is configured ([ldap] url)")
-    user, password = await _service_credentials(ctx)
+    hops = config.referral_hops if hops is None else hops
+    own_user, own_password = await _service_credentials(ctx)
+    _, own_host, own_port, _ = _parse_url(config.url)
     pending = [(config.url, base, 0)]
     hits: list[_Hit] = []
     truncated = False
@@ -319,6 +327,11 @@ async def search(
     while pending and len(hits) < limit:
         url, where, hop = pending.pop(0)
         target = await _target(ctx, url)
+        # The service account's password goes to the configured server only: a referral is
+        # data in the directory, and naming another host must not make us send it there.
+        # Elsewhere the search is anonymous.
+        own = (target.host.lower(), target.port) == (own_host.lower(), own_port)
+        user, password = (own_user, own_password) if own else ("", "")
         try:
             answer = await asyncio.to_thread(
                 _search, target, user, password, where, query, attributes, limit - len(hits)
@@ -338,7 +351,7 @@ async def search(
             credential_used(ctx, service="ldap", user=user, server=target.label, outcome="success")
         hits.extend(answer.hits)
         truncated = truncated or answer.truncated
-        if hop >= config.referral_hops:
+        if hop >= hops:
             truncated = truncated or bool(answer.references)
             continue
         for reference in answer.references[:MAX_REFERRALS]:
@@ -350,7 +363,7 @@ async def search(
             except DirectoryError:
                 continue
             pending.append((reference, dn or where, hop + 1))
-    return _Answer(hits[:limit], [], truncated or len(hits) > limit)
+    return _Answer(hits[:limit], [], truncated or bool(pending) or len(hits) > limit)
 
 
 def _person(config: LdapConfig, hit: _Hit) -> Person:
@@ -454,7 +467,8 @@ async def ldap_login(ctx: ServiceContext, login: str, password: str) -> LdapLogi
         return LdapLogin("wrong-password", reason="empty password")
     attributes = [config.login_attribute, MEMBER_OF, LOCKED_TIME, NS_LOCK]
     query = f"({config.login_attribute}={escape(login)})"
-    answer = await search(ctx, config.user_base or config.base, query, attributes, 2)
+    # No referrals: the user's password is bound only at the configured server.
+    answer = await search(ctx, config.user_base or config.base, query, attributes, 2, hops=0)
     if not answer.hits:
         return LdapLogin("unknown", reason=f"no entry with {config.login_attribute}={login}")
     if len(answer.hits) > 1:
@@ -480,7 +494,7 @@ async def _groups(ctx: ServiceContext, hit: _Hit, login: str) -> set[str]:
     names |= {normalize(dn.split(",", 1)[0].partition("=")[2]) for dn in names}
     dn = escape(hit.dn)
     query = f"(|(member={dn})(uniqueMember={dn})(memberUid={escape(login)}))"
-    answer = await search(ctx, config.group_base or config.base, query, ["cn"], MAX_GROUPS)
+    answer = await search(ctx, config.group_base or config.base, query, ["cn"], MAX_GROUPS, hops=0)
     for group in answer.hits:
         names.add(normalize(group.dn))
         names.update(normalize(cn) for cn in group.attributes.get("cn", []))
