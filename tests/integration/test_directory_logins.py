@@ -189,3 +189,28 @@ def test_the_address_book_over_the_api_and_the_page(
     nobody = alice.get(f"{base(daemon)}/address-book", params={"q": "*)(uid=*"}, timeout=TIMEOUT)
     assert "Nobody matches." in nobody.text and "@example.com" not in nobody.text
     assert "<table" not in nobody.text
+
+
+def test_a_directory_administrator_changes_the_local_administrator_s_password(
+    mfpd_factory: Callable[..., Mfpd], server: Slapd
+) -> None:
+    """The Security page's password form is the local administrator's, whoever administers:
+    alice proves it with that account's current password and stays logged in as herself.
+    Fails when the form checks the current password against the logged-in name (alice)."""
+    daemon = mfpd_factory(config(server))
+    alice, _ = log_in(daemon, "alice", "alice-pw")
+    page = alice.get(f"{base(daemon)}/properties/security", timeout=TIMEOUT)
+    answer = alice.post(
+        f"{base(daemon)}/properties/security",
+        data={
+            "csrf": csrf_of(page.text), "form": "password",
+            "current_password": admin_password(daemon),
+            "new_password": "new-local-pw", "confirm_password": "new-local-pw",
+        },
+        allow_redirects=False,
+        timeout=TIMEOUT,
+    )  # fmt: skip
+    assert answer.status_code == 303, answer.text[-500:]
+    assert status_of(alice, daemon, "GET", "/properties/services") == 200
+    assert "alice" in alice.get(f"{base(daemon)}/", timeout=TIMEOUT).text
+    assert log_in(daemon, "admin", "new-local-pw")[1] == 303

@@ -286,7 +286,9 @@ async def _password(
     request: web.Request, section: Section, form: dict[str, str]
 ) -> web.StreamResponse:
     state = access.web_state(request)
-    user = access.user_of(request) or state.admin.user
+    # The form changes the local administrator's password, whoever administers: a directory
+    # administrator proves it with that account's current password too.
+    user = state.admin.user
     new = form.get("new_password", "")
     remote = request.remote or "unknown"
     error = ""
@@ -315,7 +317,10 @@ async def _password(
         feed.credential_change(access.audit_actor(request), "web.admin_password")
     # Every other session of the administrator ends; this one continues under a new id.
     state.sessions.end_all(user)
-    access.remember(request, state.sessions.login(None, user))
+    me = access.user_of(request) or user
+    access.remember(
+        request, state.sessions.login(access.session_of(request), me, access.role_of(request))
+    )
     state.log.record("config", f"administrator password changed by {actor(request)}", user=user)
     note = (
         " Turn “factory default credentials” off for it to be used."
