@@ -97,7 +97,7 @@ def directory_ldif(port: int) -> str:
     return "\n".join(entries)
 
 
-def _slapd_conf(tmp: Path, pki: Pki) -> str:
+def _slapd_conf(tmp: Path, pki: Pki, size_limit: int) -> str:
     schemas = "".join(
         f"include {SCHEMA / name}.schema\n" for name in ("core", "cosine", "nis", "inetorgperson")
     )
@@ -110,7 +110,7 @@ argsfile {tmp}/slapd.args
 TLSCACertificateFile {pki.ca}
 TLSCertificateFile {pki.cert}
 TLSCertificateKeyFile {pki.key}
-sizelimit 500
+sizelimit {size_limit}
 database mdb
 suffix "{BASE}"
 rootdn "{ROOT_DN}"
@@ -123,13 +123,14 @@ access to * by * read
 
 
 @contextlib.contextmanager
-def slapd(tmp: Path, *, pki: Pki | None = None) -> Iterator[Slapd]:
-    """slapd on two free loopback ports, its directory loaded; stopped on exit."""
+def slapd(tmp: Path, *, pki: Pki | None = None, size_limit: int = 500) -> Iterator[Slapd]:
+    """slapd on two free loopback ports, its directory loaded, answering at most
+    `size_limit` entries a search; stopped on exit."""
     tmp.mkdir(parents=True, exist_ok=True)
     pki = pki or make_pki(tmp / "pki")
     (tmp / "db").mkdir(exist_ok=True)
     conf = tmp / "slapd.conf"
-    conf.write_text(_slapd_conf(tmp, pki))
+    conf.write_text(_slapd_conf(tmp, pki, size_limit))
     port, tls_port = free_port(), free_port()
     ldif = tmp / "directory.ldif"
     ldif.write_text(directory_ldif(port))

@@ -80,6 +80,12 @@ async def test_the_size_limit_cuts_the_answer_and_says_so(tmp_path: Path, server
     assert len(everyone.people) == 7 and not everyone.truncated  # 6 people and carol
 
 
+async def test_the_server_s_size_limit_cuts_the_answer_too(tmp_path: Path) -> None:
+    with slapd(tmp_path / "slapd", size_limit=3) as server:
+        found = await find_people(context(tmp_path, server), "")
+    assert len(found.people) == 3 and found.truncated
+
+
 async def test_starttls_and_ldaps_with_the_imported_ca(tmp_path: Path, server: Slapd) -> None:
     starttls = context(tmp_path / "a", server, "starttls = true\n")
     assert names(await find_people(starttls, "ali")) == ["Alice Admin"]

@@ -14,6 +14,7 @@ find, not filter syntax."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import ssl
 import time
@@ -219,12 +220,15 @@ def _open(target: _Target, user: str, password: str) -> Any:
     try:
         conn.open()
         if target.starttls and not conn.start_tls():
-            conn.unbind()
             raise DirectoryError(
                 f"{target.label}: StartTLS refused: {conn.result.get('description', '')}"
             )
         conn.bind()
-    except (LDAPException, OSError) as exc:
+    except (LDAPException, OSError, DirectoryError) as exc:
+        with contextlib.suppress(LDAPException, OSError):
+            conn.unbind()  # closes the socket, whatever state the exchange stopped in
+        if isinstance(exc, DirectoryError):
+            raise
         raise DirectoryError(f"{target.label}: {_reason(exc)}") from None
     return conn
 
