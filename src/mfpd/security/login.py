@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 MAX_USER = 128
 MAX_PASSWORD = 1024
+# LoginResult.reason of a name the method does not know: the local fallback may answer it.
+UNKNOWN = "unknown user"
 
 
 class Role(StrEnum):
@@ -70,9 +72,6 @@ async def authenticate(ctx: ServiceContext, user: str, password: str) -> LoginRe
         return result
     local = await _local(ctx, user, password)
     return _with_reason(local, f"{method}: unknown user")
-
-
-UNKNOWN = "unknown user"
 
 
 def _with_reason(result: LoginResult, why: str) -> LoginResult:
