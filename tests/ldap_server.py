@@ -5,7 +5,8 @@ with a bounded wait for its ports and stopped after the test.
 
 The directory, dc=example,dc=com:
 - ou=people: alice (in cn=printer-admins, a groupOfNames), oscar (in cn=printer-operators, a
-  posixGroup: memberUid), ursula (no group: a user), dave (in cn=disabled), lena (locked by
+  posixGroup: memberUid), mona (operators too, by her memberOf only: the memberof overlay),
+  ursula (no group: a user), dave (in cn=disabled), lena (locked by
   ppolicy: pwdAccountLockedTime), zed "Zed (Contractor)" (parentheses in his name), and
   ou=partners, a referral (RFC 3296) to ou=contractors, outside ou=people.
 - ou=contractors: carol.
@@ -84,6 +85,8 @@ def directory_ldif(port: int) -> str:
         _person("dave", "Dave Disabled"),
         _person("lena", "Lena Locked") + "pwdAccountLockedTime: 000001010000Z\n",
         _person("zed", "Zed (Contractor)", mail=False, fax="+1 555 0199"),
+        # Her group says so only in her entry's memberOf, as Active Directory shows it.
+        _person("mona", "Mona Member") + f"memberOf: cn=printer-operators,{GROUPS}\n",
         _person("carol", "Carol Contractor", f"ou=contractors,{BASE}"),
         f"dn: ou=partners,{PEOPLE}\nobjectClass: referral\nobjectClass: extensibleObject\n"
         f"ou: partners\nref: ldap://127.0.0.1:{port}/ou=contractors,{BASE}\n",
@@ -105,6 +108,7 @@ def _slapd_conf(tmp: Path, pki: Pki, size_limit: int) -> str:
 modulepath {MODULES}
 moduleload back_mdb
 moduleload ppolicy
+moduleload memberof
 pidfile {tmp}/slapd.pid
 argsfile {tmp}/slapd.args
 TLSCACertificateFile {pki.ca}
@@ -117,6 +121,7 @@ rootdn "{ROOT_DN}"
 rootpw {ROOT_PW}
 directory {tmp}/db
 overlay ppolicy
+overlay memberof
 access to attrs=userPassword by self =xw by anonymous auth by * none
 access to * by * read
 """

@@ -77,7 +77,7 @@ async def test_the_size_limit_cuts_the_answer_and_says_so(tmp_path: Path, server
     found = await find_people(context(tmp_path, server, "size_limit = 2\n"), "")
     assert len(found.people) == 2 and found.truncated
     everyone = await find_people(context(tmp_path / "b", server), "")
-    assert len(everyone.people) == 7 and not everyone.truncated  # 6 people and carol
+    assert len(everyone.people) == 8 and not everyone.truncated  # 7 people and carol
 
 
 async def test_the_server_s_size_limit_cuts_the_answer_too(tmp_path: Path) -> None:
@@ -144,6 +144,10 @@ async def test_accounts_their_groups_and_locks(tmp_path: Path, server: Slapd) ->
     assert {"printer-admins", f"cn=printer-admins,{GROUPS}"} <= alice.groups
     oscar = await ldap_login(ctx, "oscar", "oscar-pw")  # a posixGroup's memberUid
     assert oscar.outcome == "ok" and "printer-operators" in oscar.groups
+    mona = await ldap_login(ctx, "mona", "mona-pw")  # memberOf on her entry only
+    assert mona.outcome == "ok" and {"printer-operators", f"cn=printer-operators,{GROUPS}"} <= (
+        mona.groups
+    )
     assert (await ldap_login(ctx, "alice", "wrong")).outcome == "wrong-password"
     # RFC 4513 5.1.2: an empty password would be an unauthenticated bind, which succeeds.
     assert (await ldap_login(ctx, "alice", "")).outcome == "wrong-password"
