@@ -670,7 +670,8 @@ class AuthConfig(_Strict):
     """Who logs in to the web UI: the device's own administrator, or directory accounts."""
 
     method: Literal["local", "ldap", "kerberos"] = "local"
-    # The local administrator still logs in when the directory is down or says no.
+    # The local administrator ([web] admin_user) still logs in when the directory is down or
+    # does not know the name (never when it knows the user and refuses the password).
     local_fallback: bool = True
 
 
@@ -680,8 +681,36 @@ class LdapConfig(_Strict):
     url: str = ""  # ldap://host:389 or ldaps://host:636; empty: no directory
     base: str = ""
     bind_dn: str = ""  # empty: anonymous
-    bind_password: str = ""
+    bind_password: str = ""  # may be sealed (security/secrets.py)
     starttls: bool = False
+    # Where people and groups are searched; empty: `base`.
+    user_base: str = ""
+    group_base: str = ""
+    # The directory's attributes for each of the device's fields (scan-to-home: `home`).
+    name_attribute: str = "cn"
+    email_attribute: str = "mail"
+    fax_attribute: str = "facsimileTelephoneNumber"
+    home_attribute: str = "homeDirectory"
+    login_attribute: str = "uid"
+    # Groups (their cn or whole DN) whose members log in as administrator or operator;
+    # anyone else the directory lets bind is a user.
+    admin_groups: list[str] = Field(default_factory=list)
+    operator_groups: list[str] = Field(default_factory=list)
+    # A group whose members are refused at login. Besides it, an account is disabled when it
+    # carries pwdAccountLockedTime (OpenLDAP ppolicy, draft-behera-ldap-password-policy
+    # 5.3.3) or nsAccountLock: TRUE (389 Directory Server, FreeIPA).
+    disabled_group: str = ""
+    # Referrals (RFC 4511 4.1.10) in address-book searches, followed through the same client
+    # policy, at most this many hops; 0: ignored. bind_dn's password goes to the configured
+    # server only (elsewhere the search is anonymous); logins never follow referrals.
+    referral_hops: Annotated[int, Field(ge=0, le=10)] = 2
+    # Entries asked of the server per search (it may cap lower: its sizelimit).
+    size_limit: Annotated[int, Field(ge=1, le=1000)] = 50
+    # How long an address-book answer is reused; 0: never.
+    cache_seconds: Annotated[float, Field(ge=0)] = 60.0
+    timeout: Annotated[float, Field(gt=0)] = 10.0
+    # Users (not only the administrator) may search the address book.
+    address_book_for_users: bool = True
 
 
 class KerberosConfig(_Strict):

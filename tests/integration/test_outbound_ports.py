@@ -1,7 +1,7 @@
 """The outbound clients in the port table: `mfpd ports`, the live ports.json and `mfpd audit`
-show smtp 25, ftp 21, smb 445 and dns 53 (UDP) as "client" (shared/PORTS.md), closed on the
-device; a listener on one of them is a finding of the audit, since the device never listens
-there. NetWare (396) is a row "unavailable", closed by design."""
+show smtp 25, ftp 21, smb 445, ldap 389 and dns 53 (UDP) as "client" (shared/PORTS.md),
+closed on the device; a listener on one of them is a finding of the audit, since the device
+never listens there. NetWare (396) is a row "unavailable", closed by design."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import Mfpd, run_cli
 
 pytestmark = pytest.mark.integration
-CLIENTS = {"smtp": 25, "ftp": 21, "smb": 445, "dns": 53}
+CLIENTS = {"smtp": 25, "ftp": 21, "smb": 445, "dns": 53, "ldap": 389}
 PROTOCOL = {"dns": "udp"}
 NETWARE = 396
 

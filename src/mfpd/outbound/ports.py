@@ -17,6 +17,13 @@ CLIENTS = (
     ("smb", "tcp", 445, "scan to SMB (SMB 2/3)"),
     # UDP as the paper lists it; DDNS updates go over TCP 53 to the same servers.
     ("dns", "udp", 53, "name resolution of every outbound client, and DDNS updates"),
+    # 389 (RFC 4511; StartTLS there, 4.14); an ldaps:// [ldap] url connects to 636 instead.
+    (
+        "ldap",
+        "tcp",
+        389,
+        "the address book and directory logins (ldap:// with StartTLS, or ldaps://)",
+    ),
 )
 
 
@@ -34,5 +41,7 @@ def client_rows(config: Config, bind: str, offset: int) -> list[PortEntry]:
         elif service == "dns":
             servers = config.dns.servers
             note += f"; servers {', '.join(servers)}" if servers else "; the system's resolver"
+        elif service == "ldap":
+            note += f"; server {config.ldap.url}" if config.ldap.url else "; no [ldap] url set"
         rows.append(PortEntry(service, protocol, bind, standard + offset, standard, STATE, note))
     return rows
