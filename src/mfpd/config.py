@@ -687,7 +687,15 @@ class KerberosConfig(_Strict):
     """The logins of [auth] method = "kerberos" (an AS exchange with the KDC)."""
 
     realm: str = ""
-    kdc: str = ""  # host:port
+    kdc: str = ""  # host:port (88 when no port is given)
+    # The whole login (both requests of the AS exchange) ends within this many seconds.
+    timeout: Annotated[float, Field(gt=0)] = 10.0
+    # UDP first (RFC 4120 7.2.1), as most clients do; TCP when false or the reply is too big.
+    udp: bool = False
+    # The device roles of principals the KDC accepts ("alice" or "alice@REALM"); anyone
+    # else who logs in is a user.
+    admin_principals: list[str] = Field(default_factory=list)
+    operator_principals: list[str] = Field(default_factory=list)
 
 
 class IfaxConfig(_Strict):

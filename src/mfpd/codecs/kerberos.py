@@ -1,0 +1,288 @@
+"""The Kerberos 5 AS exchange as bytes and values (RFC 4120 3.1), sans I/O: the AS-REQ a login
+sends, the KRB-ERROR or AS-REP the KDC answers, the key a password makes, and the proof that
+the reply decrypts with it. The ASN.1 and the AES profiles are minikerberos's.
+
+Only the AES enctypes are ever requested or used: aes256/aes128-cts-hmac-sha1-96 (RFC 3962).
+Single DES is deprecated by RFC 6649 and RC4 (arcfour-hmac) and triple DES by RFC 8429; a
+principal that has no AES key cannot log in, and a reply in any other enctype is refused
+rather than decrypted. The RFC 8009 enctypes (aes*-cts-hmac-sha2) are not requested:
+minikerberos has no profile for them, and a KDC that offers them also holds the SHA-1 AES
+keys unless an administrator removed them."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from minikerberos.protocol.asn1_structs import (
+    AS_REQ,
+    ETYPE_INFO2,
+    KDC_REQ_BODY,
+    METHOD_DATA,
+    PA_ENC_TS_ENC,
+    EncASRepPart,
+    EncryptedData,
+    EncTGSRepPart,
+    KDCOptions,
+    KerberosResponse,
+    PrincipalName,
+)
+from minikerberos.protocol.encryption import InvalidChecksum, Key, _enctype_table
+
+
+class Etype(enum.IntEnum):
+    """The enctypes a login uses (RFC 3962 7), strongest first."""
+
+    AES256_CTS_HMAC_SHA1_96 = 18
+    AES128_CTS_HMAC_SHA1_96 = 17
+
+
+class ErrorCode(enum.IntEnum):
+    """The KRB-ERROR codes a login tells apart (RFC 4120 7.5.9)."""
+
+    C_PRINCIPAL_UNKNOWN = 6
+    ETYPE_NOSUPP = 14
+    CLIENT_REVOKED = 18
+    KEY_EXPIRED = 23
+    PREAUTH_FAILED = 24
+    PREAUTH_REQUIRED = 25
+    BAD_INTEGRITY = 31
+    SKEW = 37
+    RESPONSE_TOO_BIG = 52
+
+
+AES = frozenset(int(e) for e in Etype)
+# RFC 4120 7.5.2: PA-ENC-TIMESTAMP and PA-ETYPE-INFO2 (the salt and string-to-key parameters).
+PA_ENC_TIMESTAMP = 2
+PA_ETYPE_INFO2 = 19
+# RFC 4120 7.5.1 key usages: the encrypted timestamp, the AS-REP's encrypted part.
+USAGE_PA_ENC_TIMESTAMP = 1
+USAGE_AS_REP_ENC_PART = 3
+NT_PRINCIPAL = 1
+NT_SRV_INST = 2
+# RFC 3962 4: the PBKDF2 iteration count is the s2kparams; 4096 when absent. A KDC (or one
+# pretending to be it) could ask for billions and hold the device for hours: RFC 3962 4 lets
+# an implementation refuse counts it finds too large.
+DEFAULT_ITERATIONS = 4096
+MAX_ITERATIONS = 1 << 20
+
+
+class KerberosCodecError(ValueError):
+    """A message that is not what the exchange expects (malformed, or a refused enctype)."""
+
+
+class NoAesKey(KerberosCodecError):
+    """The KDC holds no AES key for the principal (only DES, triple DES or RC4 ones)."""
+
+
+class WrongKey(KerberosCodecError):
+    """The reply does not decrypt with the password's key (RFC 4120 3.1.5)."""
+
+
+@dataclass(frozen=True)
+class SaltInfo:
+    """One ETYPE-INFO2 entry (RFC 4120 5.2.7.5): how the KDC made the principal's key."""
+
+    etype: int
+    salt: bytes | None
+    s2kparams: bytes | None
+
+
+@dataclass(frozen=True)
+class KdcError:
+    code: int
+    stime: datetime.datetime  # the KDC's clock when it answered (RFC 4120 5.9.1)
+    text: str
+    salts: tuple[SaltInfo, ...]  # from e-data, when the error carries METHOD-DATA
+
+
+@dataclass(frozen=True)
+class AsReply:
+    etype: int
+    cipher: bytes
+    salts: tuple[SaltInfo, ...]  # the AS-REP's own padata (RFC 4120 3.1.3)
+    cname: tuple[str, ...]
+    crealm: str
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """What the decrypted part of an AS-REP says (RFC 4120 5.4.2)."""
+
+    nonce: int
+    authtime: datetime.datetime
+    endtime: datetime.datetime
+
+
+def principal_parts(user: str) -> tuple[str, ...]:
+    """`alice` or `svc/host` as name components (RFC 1964 2.1.1 syntax, no escapes)."""
+    return tuple(user.split("/"))
+
+
+def as_req(
+    parts: tuple[str, ...],
+    realm: str,
+    now: datetime.datetime,
+    nonce: int,
+    padata: list[dict[str, Any]] | None = None,
+) -> bytes:
+    """An AS-REQ for the realm's TGT (RFC 4120 5.4.1) offering the AES enctypes only."""
+    body = {
+        "kdc-options": KDCOptions(set()),
+        "cname": PrincipalName({"name-type": NT_PRINCIPAL, "name-string": list(parts)}),
+        "realm": realm,
+        "sname": PrincipalName({"name-type": NT_SRV_INST, "name-string": ["krbtgt", realm]}),
+        "till": (now + datetime.timedelta(hours=1)).replace(microsecond=0),
+        "nonce": nonce,
+        "etype": [int(e) for e in Etype],
+    }
+    request: dict[str, Any] = {"pvno": 5, "msg-type": 10, "req-body": KDC_REQ_BODY(body)}
+    if padata:
+        request["padata"] = padata
+    return bytes(AS_REQ(request).dump())
+
+
+def enc_timestamp(key: Key, now: datetime.datetime) -> dict[str, Any]:
+    """PA-ENC-TIMESTAMP (RFC 4120 5.2.7.2): the client's clock under the password's key."""
+    stamp = PA_ENC_TS_ENC({"patimestamp": now.replace(microsecond=0), "pausec": now.microsecond})
+    cipher = _enctype_table[key.enctype].encrypt(key, USAGE_PA_ENC_TIMESTAMP, stamp.dump(), None)
+    value = EncryptedData({"etype": key.enctype, "cipher": cipher})
+    return {"padata-type": PA_ENC_TIMESTAMP, "padata-value": value.dump()}
+
+
+def read_reply(data: bytes) -> KdcError | AsReply:
+    """The KDC's answer: a KRB-ERROR or an AS-REP; KerberosCodecError for anything else."""
+    try:
+        message = KerberosResponse.load(data, strict=True)
+        name = message.name
+        native = message.native
+    except (ValueError, TypeError, KeyError) as exc:
+        raise KerberosCodecError(f"not a Kerberos reply: {exc}") from None
+    try:
+        if name == "KRB_ERROR":
+            return KdcError(
+                code=int(native["error-code"]),
+                stime=_aware(native["stime"]),
+                text=str(native.get("e-text") or ""),
+                salts=_salts_from_method_data(native.get("e-data")),
+            )
+        if name != "AS_REP":
+            raise KerberosCodecError(f"a {name} where an AS-REP was due")
+        part = native["enc-part"]
+        return AsReply(
+            etype=int(part["etype"]),
+            cipher=bytes(part["cipher"]),
+            salts=_salts(native.get("padata") or []),
+            cname=tuple(native["cname"]["name-string"]),
+            crealm=str(native["crealm"]),
+        )
+    except (ValueError, TypeError, KeyError) as exc:
+        raise KerberosCodecError(f"malformed {name}: {exc}") from None
+
+
+def pick_salt(
+    salts: tuple[SaltInfo, ...], parts: tuple[str, ...], realm: str, *, etype: int | None = None
+) -> SaltInfo:
+    """For pre-authentication (`etype` None): the strongest AES entry of the KDC's
+    ETYPE-INFO2, which the KDC includes for each key it holds of the enctypes asked for
+    (RFC 4120 5.2.7.5); NoAesKey when it names none: DES, triple DES and RC4 are never used
+    (RFC 6649, RFC 8429). For an AS-REP in `etype`: its entry, else the default salt, the
+    realm and the name's components (RFC 4120 4)."""
+    if etype is not None and etype not in AES:
+        raise KerberosCodecError(f"enctype {etype} is not AES: refused")
+    ours = [s for s in salts if s.etype in AES and etype in (None, s.etype)]
+    if ours:
+        return max(ours, key=lambda s: s.etype)
+    if etype is None:
+        named = ", ".join(str(s.etype) for s in salts) or "none"
+        raise NoAesKey(f"the KDC offers enctypes {named}, and no AES")
+    return SaltInfo(etype, (realm + "".join(parts)).encode(), None)
+
+
+def password_key(password: str, info: SaltInfo, parts: tuple[str, ...], realm: str) -> Key:
+    """The principal's long-term key for `info` (RFC 3962 4: PBKDF2-HMAC-SHA1 and DK). Slow
+    by design: call it in a worker thread."""
+    if info.etype not in AES:
+        raise KerberosCodecError(f"enctype {info.etype} is not AES: refused")
+    params = info.s2kparams
+    if params is not None:
+        if len(params) != 4:
+            raise KerberosCodecError("AES string-to-key parameters are 4 bytes")
+        if not 0 < int.from_bytes(params, "big") <= MAX_ITERATIONS:
+            raise KerberosCodecError(f"PBKDF2 iteration count beyond {MAX_ITERATIONS}")
+    salt = info.salt if info.salt is not None else (realm + "".join(parts)).encode()
+    profile = _enctype_table[info.etype]
+    key: Key = profile.string_to_key(password.encode(), salt, params)
+    return key
+
+
+def open_reply(reply: AsReply, key: Key, nonce: int) -> Ticket:
+    """Decrypt the AS-REP's encrypted part with the password's key and check its nonce
+    (RFC 4120 3.1.5). WrongKey when it does not decrypt: the password is not the KDC's."""
+    if reply.etype != key.enctype:
+        if reply.etype not in AES:
+            raise KerberosCodecError(f"AS-REP in enctype {reply.etype}, not AES: refused")
+        raise KerberosCodecError(f"AS-REP in enctype {reply.etype}, not the {key.enctype} asked")
+    try:
+        plain = _enctype_table[key.enctype].decrypt(key, USAGE_AS_REP_ENC_PART, reply.cipher)
+    except InvalidChecksum:
+        raise WrongKey("the reply does not decrypt with this password") from None
+    except ValueError as exc:
+        raise KerberosCodecError(f"AS-REP encrypted part: {exc}") from None
+    part = _enc_part(plain)
+    try:
+        ticket = Ticket(
+            nonce=int(part["nonce"]),
+            authtime=_aware(part["authtime"]),
+            endtime=_aware(part["endtime"]),
+        )
+    except (ValueError, TypeError, KeyError) as exc:
+        raise KerberosCodecError(f"AS-REP encrypted part: {exc}") from None
+    if ticket.nonce != nonce:
+        # RFC 4120 3.1.5: a reply to another request (a replay) is not this login's proof.
+        raise KerberosCodecError("the AS-REP answers another request (nonce differs)")
+    return ticket
+
+
+def _enc_part(plain: bytes) -> dict[str, Any]:
+    # RFC 4120 5.4.2 says EncASRepPart; MIT (and RFC 4120's own note) also sends the
+    # EncTGSRepPart tag, and clients take either.
+    for spec in (EncASRepPart, EncTGSRepPart):
+        try:
+            native: dict[str, Any] = spec.load(plain, strict=False).native
+            return native
+        except (ValueError, TypeError):
+            continue
+    raise KerberosCodecError("AS-REP encrypted part is not an EncKDCRepPart")
+
+
+def _salts_from_method_data(e_data: bytes | None) -> tuple[SaltInfo, ...]:
+    if not e_data:
+        return ()
+    try:
+        return _salts(METHOD_DATA.load(e_data).native)
+    except (ValueError, TypeError):
+        return ()  # e-data of another kind (RFC 4120 5.9.1 leaves it open)
+
+
+def _salts(padata: list[dict[str, Any]]) -> tuple[SaltInfo, ...]:
+    found: list[SaltInfo] = []
+    for entry in padata:
+        if entry.get("padata-type") != PA_ETYPE_INFO2:
+            continue
+        for info in ETYPE_INFO2.load(entry["padata-value"]).native:
+            salt = info.get("salt")
+            found.append(
+                SaltInfo(
+                    etype=int(info["etype"]),
+                    salt=salt.encode() if isinstance(salt, str) else salt,
+                    s2kparams=info.get("s2kparams"),
+                )
+            )
+    return tuple(found)
+
+
+def _aware(value: datetime.datetime) -> datetime.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
