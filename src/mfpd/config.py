@@ -696,6 +696,10 @@ class KerberosConfig(_Strict):
     # else who logs in is a user.
     admin_principals: list[str] = Field(default_factory=list)
     operator_principals: list[str] = Field(default_factory=list)
+    # The device's own service key (e.g. host/mfp.example.com@REALM, from kadmin's ktadd):
+    # each login then also checks that the KDC holds it (a spoofed KDC does not). Empty: no
+    # such check, as on the WorkCentre.
+    keytab: str = ""
 
 
 class IfaxConfig(_Strict):

@@ -232,3 +232,60 @@ async def test_garbage_reply(tmp_path: Path, stand_in: tuple[int, list[bytes]]) 
     replies.append(b"\x30\x03\x02\x01\x05 not kerberos")
     result = await kerberos_login(_ctx(tmp_path, f"127.0.0.1:{port}"), "alice", ALICE)
     assert (result.ok, result.reason) == (False, "kdc-error"), result
+
+
+# --- [kerberos] keytab: the KDC proves itself ------------------------------------------------
+
+SERVICE = "host/mfp.test.realm"
+
+
+def _keytab(kdc: Kdc, path: Path, service: str = SERVICE) -> Path:
+    """A new service principal (kvno 1) and its keys exported as they are (-norandkey)."""
+    kdc.kadmin(f"addprinc -randkey {service}")
+    kdc.kadmin(f"ktadd -norandkey -k {path} {service}")
+    return path
+
+
+async def test_keytab_proves_the_kdc(tmp_path: Path, kdc: Kdc) -> None:
+    """With the device's service key the login also gets a ticket for it (TGS exchange)
+    and opens it: the KDC holds the key, so it is the realm's. A wrong password stays
+    wrong-password."""
+    service = "host/proof.test.realm"
+    ctx = _ctx(tmp_path, f"127.0.0.1:{kdc.port}")
+    ctx.config.kerberos.keytab = str(_keytab(kdc, tmp_path / "mfp.keytab", service))
+    result = await kerberos_login(ctx, "alice", ALICE)
+    assert (result.ok, result.reason) == (True, "ok"), result
+    assert f"proved itself with {service}@TEST.REALM" in result.message
+    tgs = [line for line in kdc.log_lines() if "TGS_REQ" in line and "alice@" in line]
+    assert len(tgs) == 1 and f"for {service}@TEST.REALM" in tgs[0], tgs
+    assert (await kerberos_login(ctx, "bob", "wrong")).reason == "wrong-password"
+
+    # The service key changed at the KDC since the keytab was exported (kvno 2): refused.
+    kdc.kadmin(f"ktadd -k {tmp_path / 'newer.keytab'} {service}")
+    stale = await kerberos_login(ctx, "alice", ALICE)
+    assert (stale.ok, stale.reason) == (False, "kdc-error"), stale
+    assert "has no key" in stale.message and "kvno" in stale.message
+
+
+async def test_keytab_refuses_a_rogue_kdc(tmp_path: Path, kdc: Kdc) -> None:
+    """A second KDC for the same realm name, run by somebody else, who made an alice whose
+    password they chose: without a keytab the device believes it (the risk the module
+    names); with the real realm's keytab the login is refused."""
+    keytab = _keytab(kdc, tmp_path / "real.keytab")
+    with mit_kdc(tmp_path / "rogue") as rogue:
+        rogue.kadmin("addprinc -pw chosen-by-the-attacker +requires_preauth alice")
+        rogue.kadmin(f"addprinc -randkey {SERVICE}")  # kvno 1, as the real one: another key
+        ctx = _ctx(tmp_path, f"127.0.0.1:{rogue.port}")
+        fooled = await kerberos_login(ctx, "alice", "chosen-by-the-attacker")
+        assert fooled.ok
+        ctx.config.kerberos.keytab = str(keytab)
+        result = await kerberos_login(ctx, "alice", "chosen-by-the-attacker")
+    assert (result.ok, result.reason) == (False, "kdc-error"), result
+    assert "not the realm's" in result.message
+
+
+async def test_keytab_unreadable_refuses(tmp_path: Path, kdc: Kdc) -> None:
+    ctx = _ctx(tmp_path, f"127.0.0.1:{kdc.port}")
+    ctx.config.kerberos.keytab = str(tmp_path / "absent.keytab")
+    result = await kerberos_login(ctx, "alice", ALICE)
+    assert (result.ok, result.reason) == (False, "kdc-error") and "keytab" in result.message

@@ -22,8 +22,8 @@ from minikerberos.protocol.asn1_structs import (
 from minikerberos.protocol.encryption import _enctype_table
 
 from mfpd.codecs.kerberos import (
-    AsReply,
     KdcError,
+    KdcReply,
     KerberosCodecError,
     NoAesKey,
     SaltInfo,
@@ -125,9 +125,9 @@ def _reply_data(key_etype: int, key: object, nonce: int) -> bytes:
     return bytes(data)
 
 
-def _reply(key_etype: int, key: object, nonce: int) -> AsReply:
+def _reply(key_etype: int, key: object, nonce: int) -> KdcReply:
     reply = read_reply(_reply_data(key_etype, key, nonce))
-    assert isinstance(reply, AsReply)
+    assert isinstance(reply, KdcReply)
     return reply
 
 
@@ -156,7 +156,7 @@ _VALID = [
 @given(st.binary(max_size=600))
 def test_read_reply_any_bytes(data: bytes) -> None:
     with contextlib.suppress(KerberosCodecError):
-        assert isinstance(read_reply(data), (KdcError, AsReply))
+        assert isinstance(read_reply(data), (KdcError, KdcReply))
 
 
 @given(st.data())
@@ -169,7 +169,7 @@ def test_read_reply_mutated(data: st.DataObject) -> None:
     cut = data.draw(st.integers(1, len(original)))
     mutated = bytes(original[:cut]) + data.draw(st.binary(max_size=8))
     with contextlib.suppress(KerberosCodecError):
-        assert isinstance(read_reply(mutated), (KdcError, AsReply))
+        assert isinstance(read_reply(mutated), (KdcError, KdcReply))
 
 
 def test_kdc_address() -> None:

@@ -17,19 +17,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from minikerberos.protocol.asn1_structs import (
+    AP_REQ,
     AS_REQ,
     ETYPE_INFO2,
     KDC_REQ_BODY,
     METHOD_DATA,
     PA_ENC_TS_ENC,
+    TGS_REQ,
+    APOptions,
+    Authenticator,
+    Checksum,
     EncASRepPart,
     EncryptedData,
     EncTGSRepPart,
+    EncTicketPart,
     KDCOptions,
     KerberosResponse,
     PrincipalName,
 )
-from minikerberos.protocol.encryption import InvalidChecksum, Key, _enctype_table
+from minikerberos.protocol.asn1_structs import Ticket as TicketAsn1
+from minikerberos.protocol.encryption import (
+    InvalidChecksum,
+    Key,
+    _checksum_table,
+    _enctype_table,
+)
 
 
 class Etype(enum.IntEnum):
@@ -57,9 +69,17 @@ AES = frozenset(int(e) for e in Etype)
 # RFC 4120 7.5.2: PA-ENC-TIMESTAMP and PA-ETYPE-INFO2 (the salt and string-to-key parameters).
 PA_ENC_TIMESTAMP = 2
 PA_ETYPE_INFO2 = 19
-# RFC 4120 7.5.1 key usages: the encrypted timestamp, the AS-REP's encrypted part.
+# RFC 4120 7.5.1 key usages: the encrypted timestamp, a ticket's encrypted part, the
+# AS-REP's, the TGS-REQ authenticator's checksum and the authenticator, the TGS-REP's.
 USAGE_PA_ENC_TIMESTAMP = 1
+USAGE_TICKET = 2
 USAGE_AS_REP_ENC_PART = 3
+USAGE_TGS_REQ_CHECKSUM = 6
+USAGE_TGS_REQ_AUTHENTICATOR = 7
+USAGE_TGS_REP_ENC_PART = 8
+# RFC 3962 7: hmac-sha1-96-aes128 and -aes256, the checksums of the AES keys.
+CHECKSUM_OF = {17: 15, 18: 16}
+PA_TGS_REQ = 1
 NT_PRINCIPAL = 1
 NT_SRV_INST = 2
 # RFC 3962 4: the PBKDF2 iteration count is the s2kparams; 4096 when absent. A KDC (or one
@@ -99,21 +119,28 @@ class KdcError:
 
 
 @dataclass(frozen=True)
-class AsReply:
+class KdcReply:
+    """An AS-REP or a TGS-REP (RFC 4120 5.4.2), its encrypted part not yet opened."""
+
+    kind: str  # "AS_REP" or "TGS_REP"
     etype: int
     cipher: bytes
-    salts: tuple[SaltInfo, ...]  # the AS-REP's own padata (RFC 4120 3.1.3)
+    salts: tuple[SaltInfo, ...]  # the reply's own padata (RFC 4120 3.1.3)
     cname: tuple[str, ...]
     crealm: str
+    ticket: bytes  # the Ticket as sent (DER), for a TGS-REQ or for its service to open
 
 
 @dataclass(frozen=True)
-class Ticket:
-    """What the decrypted part of an AS-REP says (RFC 4120 5.4.2)."""
+class Issued:
+    """What the decrypted part of a KDC reply says (RFC 4120 5.4.2): the session key and the
+    times, with the ticket it goes with."""
 
     nonce: int
     authtime: datetime.datetime
     endtime: datetime.datetime
+    session_key: Key
+    ticket: bytes
 
 
 def principal_parts(user: str) -> tuple[str, ...]:
@@ -152,8 +179,9 @@ def enc_timestamp(key: Key, now: datetime.datetime) -> dict[str, Any]:
     return {"padata-type": PA_ENC_TIMESTAMP, "padata-value": value.dump()}
 
 
-def read_reply(data: bytes) -> KdcError | AsReply:
-    """The KDC's answer: a KRB-ERROR or an AS-REP; KerberosCodecError for anything else."""
+def read_reply(data: bytes, kind: str = "AS_REP") -> KdcError | KdcReply:
+    """The KDC's answer: a KRB-ERROR or the reply of `kind` (AS_REP, TGS_REP);
+    KerberosCodecError for anything else."""
     try:
         message = KerberosResponse.load(data, strict=True)
         name = message.name
@@ -168,15 +196,18 @@ def read_reply(data: bytes) -> KdcError | AsReply:
                 text=str(native.get("e-text") or ""),
                 salts=_salts_from_method_data(native.get("e-data")),
             )
-        if name != "AS_REP":
-            raise KerberosCodecError(f"a {name} where an AS-REP was due")
+        if name != kind:
+            raise KerberosCodecError(f"a {name} where an {kind} was due")
         part = native["enc-part"]
-        return AsReply(
+        return KdcReply(
+            kind=name,
             etype=int(part["etype"]),
             cipher=bytes(part["cipher"]),
             salts=_salts(native.get("padata") or []),
             cname=tuple(native["cname"]["name-string"]),
             crealm=str(native["crealm"]),
+            # The field's own context tag [5] off: the Ticket as its service reads it.
+            ticket=bytes(message.chosen["ticket"].untag().dump()),
         )
     except (ValueError, TypeError, KeyError) as exc:
         raise KerberosCodecError(f"malformed {name}: {exc}") from None
@@ -218,32 +249,133 @@ def password_key(password: str, info: SaltInfo, parts: tuple[str, ...], realm: s
     return key
 
 
-def open_reply(reply: AsReply, key: Key, nonce: int) -> Ticket:
-    """Decrypt the AS-REP's encrypted part with the password's key and check its nonce
-    (RFC 4120 3.1.5). WrongKey when it does not decrypt: the password is not the KDC's."""
+def open_reply(reply: KdcReply, key: Key, nonce: int) -> Issued:
+    """Decrypt a reply's encrypted part (the password's key for an AS-REP, the TGT's session
+    key for a TGS-REP) and check its nonce (RFC 4120 3.1.5, 3.3.4). WrongKey when it does
+    not decrypt: for an AS-REP, the password is not the one the KDC holds."""
     if reply.etype != key.enctype:
         if reply.etype not in AES:
-            raise KerberosCodecError(f"AS-REP in enctype {reply.etype}, not AES: refused")
-        raise KerberosCodecError(f"AS-REP in enctype {reply.etype}, not the {key.enctype} asked")
+            raise KerberosCodecError(f"{reply.kind} in enctype {reply.etype} is not AES: refused")
+        raise KerberosCodecError(
+            f"{reply.kind} in enctype {reply.etype}, not the {key.enctype} asked"
+        )
+    usage = USAGE_AS_REP_ENC_PART if reply.kind == "AS_REP" else USAGE_TGS_REP_ENC_PART
     try:
-        plain = _enctype_table[key.enctype].decrypt(key, USAGE_AS_REP_ENC_PART, reply.cipher)
+        plain = _enctype_table[key.enctype].decrypt(key, usage, reply.cipher)
     except InvalidChecksum:
         raise WrongKey("the reply does not decrypt with this password") from None
     except ValueError as exc:
-        raise KerberosCodecError(f"AS-REP encrypted part: {exc}") from None
+        raise KerberosCodecError(f"{reply.kind} encrypted part: {exc}") from None
     part = _enc_part(plain)
     try:
-        ticket = Ticket(
+        session = part["key"]
+        if int(session["keytype"]) not in AES:
+            raise KerberosCodecError(f"session key of enctype {session['keytype']}: refused")
+        issued = Issued(
             nonce=int(part["nonce"]),
             authtime=_aware(part["authtime"]),
             endtime=_aware(part["endtime"]),
+            session_key=Key(int(session["keytype"]), bytes(session["keyvalue"])),
+            ticket=reply.ticket,
         )
     except (ValueError, TypeError, KeyError) as exc:
-        raise KerberosCodecError(f"AS-REP encrypted part: {exc}") from None
-    if ticket.nonce != nonce:
+        raise KerberosCodecError(f"{reply.kind} encrypted part: {exc}") from None
+    if issued.nonce != nonce:
         # RFC 4120 3.1.5: a reply to another request (a replay) is not this login's proof.
-        raise KerberosCodecError("the AS-REP answers another request (nonce differs)")
-    return ticket
+        raise KerberosCodecError(f"the {reply.kind} answers another request (nonce differs)")
+    return issued
+
+
+def tgs_req(
+    tgt: Issued,
+    parts: tuple[str, ...],
+    realm: str,
+    service: tuple[str, ...],
+    now: datetime.datetime,
+    nonce: int,
+) -> bytes:
+    """A TGS-REQ (RFC 4120 3.3.1, 5.4.1) for `service`@realm with the TGT: an AP-REQ whose
+    authenticator, under the TGT's session key, carries a checksum of the request body."""
+    body = KDC_REQ_BODY(
+        {
+            "kdc-options": KDCOptions(set()),
+            "realm": realm,
+            "sname": PrincipalName({"name-type": NT_PRINCIPAL, "name-string": list(service)}),
+            "till": (now + datetime.timedelta(hours=1)).replace(microsecond=0),
+            "nonce": nonce,
+            "etype": [int(e) for e in Etype],
+        }
+    )
+    key = tgt.session_key
+    cksumtype = CHECKSUM_OF[key.enctype]
+    checksum = _checksum_table[cksumtype].checksum(key, USAGE_TGS_REQ_CHECKSUM, body.dump())
+    authenticator = Authenticator(
+        {
+            "authenticator-vno": 5,
+            "crealm": realm,
+            "cname": PrincipalName({"name-type": NT_PRINCIPAL, "name-string": list(parts)}),
+            "cksum": Checksum({"cksumtype": cksumtype, "checksum": checksum}),
+            "cusec": now.microsecond,
+            "ctime": now.replace(microsecond=0),
+        }
+    )
+    sealed = _enctype_table[key.enctype].encrypt(
+        key, USAGE_TGS_REQ_AUTHENTICATOR, authenticator.dump(), None
+    )
+    ap_req = AP_REQ(
+        {
+            "pvno": 5,
+            "msg-type": 14,
+            "ap-options": APOptions(set()),
+            "ticket": TicketAsn1.load(tgt.ticket),
+            "authenticator": EncryptedData({"etype": key.enctype, "cipher": sealed}),
+        }
+    )
+    padata = [{"padata-type": PA_TGS_REQ, "padata-value": ap_req.dump()}]
+    return bytes(TGS_REQ({"pvno": 5, "msg-type": 12, "padata": padata, "req-body": body}).dump())
+
+
+@dataclass(frozen=True)
+class SealedTicket:
+    """A service ticket's encrypted part as the service sees it (RFC 4120 5.3)."""
+
+    sname: tuple[str, ...]
+    etype: int
+    kvno: int | None
+    cipher: bytes
+
+
+def read_ticket(data: bytes) -> SealedTicket:
+    try:
+        native = TicketAsn1.load(data).native
+        part = native["enc-part"]
+        return SealedTicket(
+            sname=tuple(native["sname"]["name-string"]),
+            etype=int(part["etype"]),
+            kvno=None if part.get("kvno") is None else int(part["kvno"]),
+            cipher=bytes(part["cipher"]),
+        )
+    except (ValueError, TypeError, KeyError) as exc:
+        raise KerberosCodecError(f"malformed ticket: {exc}") from None
+
+
+def open_ticket(ticket: SealedTicket, key: Key) -> tuple[tuple[str, ...], str]:
+    """The client a service ticket was issued to (cname, crealm), read with the service's
+    key (RFC 4120 5.3). WrongKey when it does not decrypt: whoever issued it does not hold
+    the service's key."""
+    if ticket.etype != key.enctype or ticket.etype not in AES:
+        raise KerberosCodecError(f"ticket in enctype {ticket.etype}, not the key's {key.enctype}")
+    try:
+        plain = _enctype_table[key.enctype].decrypt(key, USAGE_TICKET, ticket.cipher)
+    except InvalidChecksum:
+        raise WrongKey("the ticket does not decrypt with the service's key") from None
+    except ValueError as exc:
+        raise KerberosCodecError(f"ticket: {exc}") from None
+    try:
+        part = EncTicketPart.load(plain).native
+        return tuple(part["cname"]["name-string"]), str(part["crealm"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise KerberosCodecError(f"ticket's encrypted part: {exc}") from None
 
 
 def _enc_part(plain: bytes) -> dict[str, Any]:
@@ -255,7 +387,7 @@ def _enc_part(plain: bytes) -> dict[str, Any]:
             return native
         except (ValueError, TypeError):
             continue
-    raise KerberosCodecError("AS-REP encrypted part is not an EncKDCRepPart")
+    raise KerberosCodecError("the encrypted part is not an EncKDCRepPart")
 
 
 def _salts_from_method_data(e_data: bytes | None) -> tuple[SaltInfo, ...]:

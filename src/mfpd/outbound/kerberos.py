@@ -7,12 +7,14 @@ The password never leaves the device: it makes the key (codecs/kerberos.py), the
 encrypts the pre-authentication timestamp, and the proof that the password is right is that
 the KDC's reply decrypts with it and carries this request's nonce.
 
-What this does not prove: that the KDC is the realm's. Whoever answers on the KDC's address
-can make a reply that decrypts with a password of their own choosing (a spoofed KDC accepts
-any password it likes). Only a service key shared with the real KDC (a keytab, checked with
-a TGS exchange for the device's own service ticket, as pam_krb5's "validate" does) would
-close that; the WorkCentre's own Kerberos login does without, and so does this one for now:
-a network path to the KDC that nobody else can answer on is what the login relies on."""
+What the AS exchange alone does not prove: that the KDC is the realm's. Whoever answers on
+the KDC's address can make a reply that decrypts with any password (the spoofed-KDC attack:
+they choose the "user's key" themselves). The WorkCentre's own Kerberos login goes no
+further. With [kerberos] keytab set (the device's own service key, e.g. host/mfp@REALM,
+exported with kadmin's ktadd) the login also asks the KDC for a ticket to that service
+(RFC 4120 3.3) and opens it with the keytab's key: only the real KDC holds that key, as
+pam_krb5's "validate" and MIT's krb5_verify_init_creds check. Without a keytab, a network
+path to the KDC that nobody else can answer on is what the login relies on."""
 
 from __future__ import annotations
 
@@ -22,23 +24,32 @@ import datetime
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from minikerberos.protocol.encryption import Key
+
 from mfpd.codecs.kerberos import (
-    AsReply,
+    AES,
     ErrorCode,
+    Issued,
     KdcError,
+    KdcReply,
     KerberosCodecError,
     NoAesKey,
     WrongKey,
     as_req,
     enc_timestamp,
     open_reply,
+    open_ticket,
     password_key,
     pick_salt,
     principal_parts,
     read_reply,
+    read_ticket,
+    tgs_req,
 )
+from mfpd.codecs.keytab import KeytabEntry, KeytabError, read_keytab
 from mfpd.outbound.destinations import DeliveryError
 from mfpd.outbound.policy import ClientPolicy, client_policy, credential_used
 
@@ -203,15 +214,56 @@ class _Login:
             # key, is the test of the password (RFC 4120 3.1.5).
             info = pick_salt(reply.salts, self.parts, self.realm, etype=reply.etype)
             key = await asyncio.to_thread(password_key, self.password, info, self.parts, self.realm)
-        open_reply(reply, key, nonce)
+        issued = open_reply(reply, key, nonce)
         self.check_client(reply)
-        return "ok", "the KDC issued a ticket", None
+        if not self.config.keytab:
+            return "ok", "the KDC issued a ticket", None
+        service = await self.validate(policy, port, issued)
+        return "ok", f"the KDC issued a ticket, and proved itself with {service}", None
+
+    async def validate(self, policy: ClientPolicy, port: int, tgt: Issued) -> str:
+        """Ask for a ticket to the device's own service and open it with the keytab's key:
+        the proof that the KDC that said yes is the realm's (module docstring). Any failure
+        is KerberosCodecError: the login is refused (kdc-error), whatever the password."""
+        entries = await asyncio.to_thread(_service_keys, Path(self.config.keytab), self.realm)
+        service = entries[0].name
+        named = "/".join(service) + "@" + self.realm
+        sent, nonce = self.clock(), secrets.randbits(31)
+        request = tgs_req(tgt, self.parts, self.realm, service, sent, nonce)
+        reply = read_reply(await self.send(policy, port, request), "TGS_REP")
+        if isinstance(reply, KdcError):
+            raise KerberosCodecError(f"the KDC gave no ticket for {named}: error {reply.code}")
+        try:
+            ticket = read_ticket(open_reply(reply, tgt.session_key, nonce).ticket)
+            key = next(
+                Key(e.etype, e.key)
+                for e in entries
+                if e.name == ticket.sname and e.etype == ticket.etype
+                and ticket.kvno in (None, e.kvno)
+            )  # fmt: skip
+        except StopIteration:
+            raise KerberosCodecError(
+                f"[kerberos] keytab has no key {ticket.etype} kvno {ticket.kvno} for {named}"
+                " (a key changed since the keytab was exported?)"
+            ) from None
+        except WrongKey:
+            raise KerberosCodecError("the TGS-REP does not decrypt with the session key") from None
+        try:
+            cname, crealm = open_ticket(ticket, key)
+        except WrongKey:
+            raise KerberosCodecError(
+                f"the ticket for {named} does not open with the keytab's key: the KDC that "
+                "answered is not the realm's, or the keytab is stale"
+            ) from None
+        if cname != self.parts or crealm.upper() != self.realm:
+            raise KerberosCodecError(f"the ticket for {named} names another client")
+        return named
 
     @property
     def principal(self) -> str:
         return "/".join(self.parts) + "@" + self.realm
 
-    def check_client(self, reply: AsReply) -> None:
+    def check_client(self, reply: KdcReply) -> None:
         # RFC 4120 3.1.5: the reply names the client asked for (no canonicalization asked).
         if reply.cname != self.parts or reply.crealm.upper() != self.realm:
             named = "/".join(reply.cname) + "@" + reply.crealm
@@ -252,6 +304,19 @@ def _refused(
     if code == ErrorCode.KEY_EXPIRED:
         return "kdc-error", f"the password of {principal} has expired{detail}", None
     return "kdc-error", f"KDC error {code}{detail}", None
+
+
+def _service_keys(path: Path, realm: str) -> list[KeytabEntry]:
+    """The keytab's AES keys in `realm`, those of its first principal; KerberosCodecError
+    when there are none (the login cannot be checked, so it is refused)."""
+    try:
+        entries = read_keytab(path.read_bytes())
+    except (OSError, KeytabError) as exc:
+        raise KerberosCodecError(f"[kerberos] keytab {path}: {exc}") from None
+    ours = [e for e in entries if e.realm.upper() == realm and e.etype in AES]
+    if not ours:
+        raise KerberosCodecError(f"[kerberos] keytab {path} has no AES key in {realm}")
+    return [e for e in ours if e.name == ours[0].name]
 
 
 def _no_aes(principal: str) -> str:
