@@ -690,8 +690,9 @@ class KerberosConfig(_Strict):
     kdc: str = ""  # host:port (88 when no port is given)
     # The whole login (both requests of the AS exchange) ends within this many seconds.
     timeout: Annotated[float, Field(gt=0)] = 10.0
-    # UDP first (RFC 4120 7.2.1), as most clients do; TCP when false or the reply is too big.
-    udp: bool = False
+    # UDP first (RFC 4120 7.2.1), as the WorkCentre (shared/PORTS.md: 88/udp) and MIT's
+    # clients do, TCP for a reply too big for a datagram; false: TCP only (7.2.2).
+    udp: bool = True
     # The device roles of principals the KDC accepts ("alice" or "alice@REALM"); anyone
     # else who logs in is a user.
     admin_principals: list[str] = Field(default_factory=list)

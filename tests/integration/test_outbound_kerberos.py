@@ -161,6 +161,17 @@ async def test_kdc_down(tmp_path: Path, udp: bool) -> None:
     ]
 
 
+async def test_not_configured(tmp_path: Path) -> None:
+    """No KDC to ask is reported as one that does not answer (the dispatcher may then fall
+    back to the local administrator), and nothing is sent nor audited."""
+    for kdc in ("", "kdc.test:eighty-eight"):
+        result = await kerberos_login(_ctx(tmp_path, kdc), "alice", ALICE)
+        assert (result.ok, result.reason) == (False, "kdc-unreachable"), result
+    ctx = outbound_context(tmp_path, '[kerberos]\nkdc = "127.0.0.1:88"\n')
+    assert (await kerberos_login(ctx, "alice", ALICE)).reason == "kdc-unreachable"
+    assert credential_entries(ctx) == []
+
+
 async def test_kdc_silent(tmp_path: Path) -> None:
     """A KDC that accepts the connection and never answers: the login ends at [kerberos]
     timeout as kdc-unreachable."""

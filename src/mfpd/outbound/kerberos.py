@@ -1,7 +1,8 @@
 """Logins of [auth] method = "kerberos": an AS exchange (RFC 4120 3.1) with the KDC of
 [kerberos] kdc for user@realm, through the client policy (the device's source address, the
-timeouts, an audit entry for each use of a credential), over TCP (RFC 4120 7.2.2), or UDP
-first where [kerberos] udp says so (7.2.1, TCP again when the KDC answers RESPONSE_TOO_BIG).
+timeouts, an audit entry for each use of a credential), over UDP (RFC 4120 7.2.1, the
+device's 88/udp) and TCP again when the KDC answers RESPONSE_TOO_BIG, or over TCP alone
+(7.2.2) with [kerberos] udp = false.
 
 The password never leaves the device: it makes the key (codecs/kerberos.py), the key
 encrypts the pre-authentication timestamp, and the proof that the password is right is that
@@ -99,8 +100,10 @@ async def kerberos_login(
         if their_realm.upper() != realm:
             return _result(ctx, config, user, "unknown-principal", f"not in realm {realm}")
     principal = f"{name}@{realm}"
+    # No KDC to ask, like one that does not answer: kdc-unreachable, which lets the login
+    # dispatcher fall back to the local administrator ([auth] local_fallback).
     if not realm or not config.kdc.strip():
-        return _result(ctx, config, principal, "kdc-error", "no [kerberos] realm or kdc is set")
+        return _result(ctx, config, principal, "kdc-unreachable", "no [kerberos] realm or kdc set")
     if not name or len(name) > _MAX_USER or not name.isprintable():
         return _result(ctx, config, principal, "unknown-principal", "not a principal name")
     if not password:
@@ -109,7 +112,7 @@ async def kerberos_login(
     try:
         host, port = kdc_address(config.kdc)
     except ValueError as exc:
-        return _result(ctx, config, principal, "kdc-error", str(exc))
+        return _result(ctx, config, principal, "kdc-unreachable", str(exc))
     login = _Login(ctx, config, principal_parts(name), realm, password, clock or _utc_now)
     try:
         async with asyncio.timeout(config.timeout):

@@ -10,7 +10,8 @@ from mfpd.services.base import PortEntry
 
 STATE = "client"
 # service, standard port, what uses it (shared/PORTS.md: 25 SMTP, 21 FTP; SMB over TCP 445,
-# RFC 1001/1002-less direct hosting, as smbprotocol speaks it).
+# RFC 1001/1002-less direct hosting, as smbprotocol speaks it). Kerberos, on UDP and TCP,
+# has its rows below.
 CLIENTS = (
     ("smtp", 25, "scan to email and e-mail alerts"),
     ("ftp", 21, "scan to FTP and FTPS (passive data connections)"),
@@ -30,4 +31,18 @@ def client_rows(config: Config, bind: str, offset: int) -> list[PortEntry]:
                 f"; server {config.smtp.server}" if config.smtp.server else "; no [smtp] server set"
             )
         rows.append(PortEntry(service, "tcp", bind, standard + offset, standard, STATE, note))
+    rows += _kerberos_rows(config, bind, offset)
     return rows
+
+
+def _kerberos_rows(config: Config, bind: str, offset: int) -> list[PortEntry]:
+    """88: UDP as shared/PORTS.md lists it (RFC 4120 7.2.1), and TCP, which a login uses
+    for replies too large for a datagram, or alone when [kerberos] udp is off (7.2.2)."""
+    kdc = config.kerberos.kdc
+    where = f"; KDC {kdc}" if kdc else "; no [kerberos] kdc set"
+    use = 'outbound only: web UI logins of [auth] method = "kerberos"'
+    tcp = "" if not config.kerberos.udp else " (replies too large for UDP)"
+    return [
+        PortEntry("kerberos", "udp", bind, 88 + offset, 88, STATE, use + where),
+        PortEntry("kerberos", "tcp", bind, 88 + offset, 88, STATE, use + tcp + where),
+    ]
