@@ -36,7 +36,10 @@ ALICE = "alice-Secret-1"  # pre-authentication required (as Active Directory doe
 BOB = "bob-Secret-2"  # no pre-authentication (MIT's default for addprinc)
 OLD = "old-Secret-3"
 # What the KDC logs of each AS-REQ: the enctypes the client offered.
-OFFERED = "(2 etypes {aes256-cts-hmac-sha1-96(18), aes128-cts-hmac-sha1-96(17)})"
+OFFERED = (
+    "(4 etypes {aes256-cts-hmac-sha384-192(20), aes256-cts-hmac-sha1-96(18), "
+    "aes128-cts-hmac-sha256-128(19), aes128-cts-hmac-sha1-96(17)})"
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +86,7 @@ async def test_right_password(tmp_path: Path, kdc: Kdc, udp: bool) -> None:
 
 
 async def test_only_aes_offered_from_the_source_address(tmp_path: Path, kdc: Kdc) -> None:
-    """Every AS-REQ offers aes256 and aes128 only (never DES, 3DES or RC4: RFC 6649,
+    """Every AS-REQ offers the four AES enctypes only (never DES, 3DES or RC4: RFC 6649,
     RFC 8429), and leaves from the daemon's bind address (the client policy)."""
     ctx = _ctx(tmp_path, f"127.0.0.1:{kdc.port}", bind="127.0.0.2")
     before = len(kdc.log_lines())
@@ -300,3 +303,50 @@ async def test_keytab_unreadable_refuses(tmp_path: Path, kdc: Kdc) -> None:
     ctx.config.kerberos.keytab = str(tmp_path / "absent.keytab")
     result = await kerberos_login(ctx, "alice", ALICE)
     assert (result.ok, result.reason) == (False, "kdc-error") and "keytab" in result.message
+
+
+# --- RFC 8009: a realm whose keys are aes*-cts-hmac-sha2 only ----------------------------------
+
+SHA2 = "aes256-cts-hmac-sha384-192:normal aes128-cts-hmac-sha256-128:normal"
+
+
+@pytest.fixture(scope="module")
+def kdc_sha2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kdc]:
+    with mit_kdc(tmp_path_factory.mktemp("krb-sha2"), enctypes=SHA2) as server:
+        server.kadmin(f"addprinc -pw {ALICE} +requires_preauth alice")
+        server.kadmin(f"addprinc -pw {BOB} bob")
+        server.kadmin(
+            f"addprinc -pw {OLD} +requires_preauth -e aes128-cts-hmac-sha256-128:normal carol"
+        )
+        yield server
+
+
+async def test_sha2_realm(tmp_path: Path, kdc_sha2: Kdc) -> None:
+    """Keys, pre-authentication, replies and (with a keytab) the TGS exchange in RFC 8009's
+    enctypes, against MIT's implementation: right passwords in, wrong ones out."""
+    ctx = _ctx(tmp_path, f"127.0.0.1:{kdc_sha2.port}")
+    for user, password in (("alice", ALICE), ("bob", BOB), ("carol", OLD)):
+        assert (await kerberos_login(ctx, user, password)).ok, user
+        assert (await kerberos_login(ctx, user, "wrong")).reason == "wrong-password", user
+    issued = [line for line in kdc_sha2.log_lines() if ": ISSUE: " in line]
+    assert any("rep=aes256-cts-hmac-sha384-192(20)" in line for line in issued), issued
+    assert any("rep=aes128-cts-hmac-sha256-128(19)" in line for line in issued), issued
+    ctx.config.kerberos.keytab = str(_keytab(kdc_sha2, tmp_path / "sha2.keytab"))
+    result = await kerberos_login(ctx, "alice", ALICE)
+    assert result.ok and "proved itself" in result.message, result
+
+
+def test_sha2_string_to_key_as_mit(tmp_path: Path, kdc_sha2: Kdc) -> None:
+    """The keys RFC 8009 4 makes of a password are MIT's (kadmin.local ktadd -norandkey)."""
+    from mfpd.codecs.kerberos import SaltInfo, password_key
+    from mfpd.codecs.keytab import read_keytab
+
+    kdc_sha2.kadmin(f"addprinc -pw {OLD} dave")
+    kdc_sha2.kadmin(f"ktadd -norandkey -k {tmp_path / 'dave.keytab'} dave")
+    entries = read_keytab((tmp_path / "dave.keytab").read_bytes())
+    assert sorted(e.etype for e in entries) == [19, 20]
+    for entry in entries:
+        ours = password_key(
+            OLD, SaltInfo(entry.etype, b"TEST.REALMdave", None), ("dave",), "TEST.REALM"
+        )
+        assert ours.contents == entry.key, entry.etype

@@ -19,7 +19,6 @@ from minikerberos.protocol.asn1_structs import (
     Ticket,
     TicketFlags,
 )
-from minikerberos.protocol.encryption import _enctype_table
 
 from mfpd.codecs.kerberos import (
     KdcError,
@@ -34,6 +33,7 @@ from mfpd.codecs.kerberos import (
     pick_salt,
     read_reply,
 )
+from mfpd.codecs.kerberos_crypto import PROFILES, EncKey
 from mfpd.config import parse_config
 from mfpd.outbound.kerberos import kdc_address, kerberos_role
 from tests.outbound_servers import as_rep_in, preauth_required
@@ -71,8 +71,9 @@ def test_pbkdf2_count_bounded() -> None:
 
 
 def test_pick_salt() -> None:
+    # The KDC's choice (its first AES entry), past anything else it names.
     salts = (SaltInfo(23, None, None), SaltInfo(17, b"s17", None), SaltInfo(18, b"s18", None))
-    assert pick_salt(salts, PARTS, REALM).etype == 18
+    assert pick_salt(salts, PARTS, REALM).etype == 17
     with pytest.raises(NoAesKey, match="enctypes 23, 3"):
         pick_salt((SaltInfo(23, None, None), SaltInfo(3, None, None)), PARTS, REALM)
     with pytest.raises(NoAesKey, match="none"):
@@ -85,7 +86,7 @@ def test_pick_salt() -> None:
 
 def test_as_req_offers_aes_only() -> None:
     request = read_request(as_req(("alice",), "TEST.REALM", NOW, 42))
-    assert request["req-body"]["etype"] == [18, 17]
+    assert request["req-body"]["etype"] == [20, 18, 19, 17]
     assert request["req-body"]["nonce"] == 42
     assert request["req-body"]["cname"]["name-string"] == ["alice"]
     assert "padata" not in request or not request["padata"]
@@ -98,7 +99,7 @@ def read_request(data: bytes) -> dict[str, object]:
     return native
 
 
-def _reply_data(key_etype: int, key: object, nonce: int) -> bytes:
+def _reply_data(key_etype: int, key: EncKey, nonce: int) -> bytes:
     sname = PrincipalName({"name-type": 2, "name-string": ["krbtgt", "TEST.REALM"]})
     part = EncASRepPart(
         {
@@ -112,7 +113,7 @@ def _reply_data(key_etype: int, key: object, nonce: int) -> bytes:
             "sname": sname,
         }
     ).dump()
-    cipher = _enctype_table[key_etype].encrypt(key, 3, part, None)
+    cipher = PROFILES[key_etype].encrypt(key, 3, part)
     blob = EncryptedData({"etype": key_etype, "cipher": cipher})
     ticket = Ticket({"tkt-vno": 5, "realm": "TEST.REALM", "sname": sname, "enc-part": blob})
     data = AS_REP(
@@ -125,7 +126,7 @@ def _reply_data(key_etype: int, key: object, nonce: int) -> bytes:
     return bytes(data)
 
 
-def _reply(key_etype: int, key: object, nonce: int) -> KdcReply:
+def _reply(key_etype: int, key: EncKey, nonce: int) -> KdcReply:
     reply = read_reply(_reply_data(key_etype, key, nonce))
     assert isinstance(reply, KdcReply)
     return reply

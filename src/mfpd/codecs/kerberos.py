@@ -1,13 +1,12 @@
 """The Kerberos 5 AS exchange as bytes and values (RFC 4120 3.1), sans I/O: the AS-REQ a login
 sends, the KRB-ERROR or AS-REP the KDC answers, the key a password makes, and the proof that
-the reply decrypts with it. The ASN.1 and the AES profiles are minikerberos's.
+the reply decrypts with it. The ASN.1 is minikerberos's; the enctypes kerberos_crypto.py's.
 
-Only the AES enctypes are ever requested or used: aes256/aes128-cts-hmac-sha1-96 (RFC 3962).
-Single DES is deprecated by RFC 6649 and RC4 (arcfour-hmac) and triple DES by RFC 8429; a
-principal that has no AES key cannot log in, and a reply in any other enctype is refused
-rather than decrypted. The RFC 8009 enctypes (aes*-cts-hmac-sha2) are not requested:
-minikerberos has no profile for them, and a KDC that offers them also holds the SHA-1 AES
-keys unless an administrator removed them."""
+Only the AES enctypes are ever requested or used: aes256/aes128-cts-hmac-sha1-96 (RFC 3962)
+and aes256-cts-hmac-sha384-192/aes128-cts-hmac-sha256-128 (RFC 8009). Single DES is
+deprecated by RFC 6649 and RC4 (arcfour-hmac) and triple DES by RFC 8429; a principal that
+has no AES key cannot log in, and a reply in any other enctype is refused rather than
+decrypted."""
 
 from __future__ import annotations
 
@@ -36,19 +35,8 @@ from minikerberos.protocol.asn1_structs import (
     PrincipalName,
 )
 from minikerberos.protocol.asn1_structs import Ticket as TicketAsn1
-from minikerberos.protocol.encryption import (
-    InvalidChecksum,
-    Key,
-    _checksum_table,
-    _enctype_table,
-)
 
-
-class Etype(enum.IntEnum):
-    """The enctypes a login uses (RFC 3962 7), strongest first."""
-
-    AES256_CTS_HMAC_SHA1_96 = 18
-    AES128_CTS_HMAC_SHA1_96 = 17
+from mfpd.codecs.kerberos_crypto import PROFILES, EncKey, IntegrityError
 
 
 class ErrorCode(enum.IntEnum):
@@ -65,7 +53,9 @@ class ErrorCode(enum.IntEnum):
     RESPONSE_TOO_BIG = 52
 
 
-AES = frozenset(int(e) for e in Etype)
+# The enctypes a login offers and accepts, strongest first (kerberos_crypto.PROFILES).
+ETYPES = tuple(PROFILES)
+AES = frozenset(ETYPES)
 # RFC 4120 7.5.2: PA-ENC-TIMESTAMP and PA-ETYPE-INFO2 (the salt and string-to-key parameters).
 PA_ENC_TIMESTAMP = 2
 PA_ETYPE_INFO2 = 19
@@ -77,8 +67,6 @@ USAGE_AS_REP_ENC_PART = 3
 USAGE_TGS_REQ_CHECKSUM = 6
 USAGE_TGS_REQ_AUTHENTICATOR = 7
 USAGE_TGS_REP_ENC_PART = 8
-# RFC 3962 7: hmac-sha1-96-aes128 and -aes256, the checksums of the AES keys.
-CHECKSUM_OF = {17: 15, 18: 16}
 PA_TGS_REQ = 1
 NT_PRINCIPAL = 1
 NT_SRV_INST = 2
@@ -139,7 +127,7 @@ class Issued:
     nonce: int
     authtime: datetime.datetime
     endtime: datetime.datetime
-    session_key: Key
+    session_key: EncKey
     ticket: bytes
 
 
@@ -163,7 +151,7 @@ def as_req(
         "sname": PrincipalName({"name-type": NT_SRV_INST, "name-string": ["krbtgt", realm]}),
         "till": (now + datetime.timedelta(hours=1)).replace(microsecond=0),
         "nonce": nonce,
-        "etype": [int(e) for e in Etype],
+        "etype": list(ETYPES),
     }
     request: dict[str, Any] = {"pvno": 5, "msg-type": 10, "req-body": KDC_REQ_BODY(body)}
     if padata:
@@ -171,11 +159,11 @@ def as_req(
     return bytes(AS_REQ(request).dump())
 
 
-def enc_timestamp(key: Key, now: datetime.datetime) -> dict[str, Any]:
+def enc_timestamp(key: EncKey, now: datetime.datetime) -> dict[str, Any]:
     """PA-ENC-TIMESTAMP (RFC 4120 5.2.7.2): the client's clock under the password's key."""
     stamp = PA_ENC_TS_ENC({"patimestamp": now.replace(microsecond=0), "pausec": now.microsecond})
-    cipher = _enctype_table[key.enctype].encrypt(key, USAGE_PA_ENC_TIMESTAMP, stamp.dump(), None)
-    value = EncryptedData({"etype": key.enctype, "cipher": cipher})
+    cipher = PROFILES[key.etype].encrypt(key, USAGE_PA_ENC_TIMESTAMP, stamp.dump())
+    value = EncryptedData({"etype": key.etype, "cipher": cipher})
     return {"padata-type": PA_ENC_TIMESTAMP, "padata-value": value.dump()}
 
 
@@ -216,66 +204,63 @@ def read_reply(data: bytes, kind: str = "AS_REP") -> KdcError | KdcReply:
 def pick_salt(
     salts: tuple[SaltInfo, ...], parts: tuple[str, ...], realm: str, *, etype: int | None = None
 ) -> SaltInfo:
-    """For pre-authentication (`etype` None): the strongest AES entry of the KDC's
-    ETYPE-INFO2, which the KDC includes for each key it holds of the enctypes asked for
-    (RFC 4120 5.2.7.5); NoAesKey when it names none: DES, triple DES and RC4 are never used
-    (RFC 6649, RFC 8429). For an AS-REP in `etype`: its entry, else the default salt, the
-    realm and the name's components (RFC 4120 4)."""
+    """For pre-authentication (`etype` None): the first AES entry of the KDC's ETYPE-INFO2,
+    which names the key the KDC chose among those asked for (RFC 4120 5.2.7.5); NoAesKey
+    when it names none: DES, triple DES and RC4 are never used (RFC 6649, RFC 8429). For a
+    reply in `etype`: its entry, else the default salt, the realm and the name's components
+    (RFC 4120 4)."""
     if etype is not None and etype not in AES:
         raise KerberosCodecError(f"enctype {etype} is not AES: refused")
     ours = [s for s in salts if s.etype in AES and etype in (None, s.etype)]
     if ours:
-        return max(ours, key=lambda s: s.etype)
+        return ours[0]
     if etype is None:
         named = ", ".join(str(s.etype) for s in salts) or "none"
         raise NoAesKey(f"the KDC offers enctypes {named}, and no AES")
     return SaltInfo(etype, (realm + "".join(parts)).encode(), None)
 
 
-def password_key(password: str, info: SaltInfo, parts: tuple[str, ...], realm: str) -> Key:
-    """The principal's long-term key for `info` (RFC 3962 4: PBKDF2-HMAC-SHA1 and DK). Slow
-    by design: call it in a worker thread."""
+def password_key(password: str, info: SaltInfo, parts: tuple[str, ...], realm: str) -> EncKey:
+    """The principal's long-term key for `info` (RFC 3962 4, RFC 8009 4: PBKDF2 and a key
+    derivation). Slow by design: call it in a worker thread."""
     if info.etype not in AES:
         raise KerberosCodecError(f"enctype {info.etype} is not AES: refused")
     params = info.s2kparams
     if params is not None:
         if len(params) != 4:
             raise KerberosCodecError("AES string-to-key parameters are 4 bytes")
+        # RFC 3962 4, RFC 8009 4: the count is the parameter.
         if not 0 < int.from_bytes(params, "big") <= MAX_ITERATIONS:
             raise KerberosCodecError(f"PBKDF2 iteration count beyond {MAX_ITERATIONS}")
     salt = info.salt if info.salt is not None else (realm + "".join(parts)).encode()
-    profile = _enctype_table[info.etype]
-    key: Key = profile.string_to_key(password.encode(), salt, params)
-    return key
+    return PROFILES[info.etype].string_to_key(password.encode(), salt, params)
 
 
-def open_reply(reply: KdcReply, key: Key, nonce: int) -> Issued:
+def open_reply(reply: KdcReply, key: EncKey, nonce: int) -> Issued:
     """Decrypt a reply's encrypted part (the password's key for an AS-REP, the TGT's session
     key for a TGS-REP) and check its nonce (RFC 4120 3.1.5, 3.3.4). WrongKey when it does
     not decrypt: for an AS-REP, the password is not the one the KDC holds."""
-    if reply.etype != key.enctype:
+    if reply.etype != key.etype:
         if reply.etype not in AES:
             raise KerberosCodecError(f"{reply.kind} in enctype {reply.etype} is not AES: refused")
         raise KerberosCodecError(
-            f"{reply.kind} in enctype {reply.etype}, not the {key.enctype} asked"
+            f"{reply.kind} in enctype {reply.etype}, not the {key.etype} asked"
         )
     usage = USAGE_AS_REP_ENC_PART if reply.kind == "AS_REP" else USAGE_TGS_REP_ENC_PART
     try:
-        plain = _enctype_table[key.enctype].decrypt(key, usage, reply.cipher)
-    except InvalidChecksum:
+        plain = PROFILES[key.etype].decrypt(key, usage, reply.cipher)
+    except IntegrityError:
         raise WrongKey("the reply does not decrypt with this password") from None
     except ValueError as exc:
         raise KerberosCodecError(f"{reply.kind} encrypted part: {exc}") from None
     part = _enc_part(plain)
     try:
         session = part["key"]
-        if int(session["keytype"]) not in AES:
-            raise KerberosCodecError(f"session key of enctype {session['keytype']}: refused")
         issued = Issued(
             nonce=int(part["nonce"]),
             authtime=_aware(part["authtime"]),
             endtime=_aware(part["endtime"]),
-            session_key=Key(int(session["keytype"]), bytes(session["keyvalue"])),
+            session_key=_session_key(int(session["keytype"]), bytes(session["keyvalue"])),
             ticket=reply.ticket,
         )
     except (ValueError, TypeError, KeyError) as exc:
@@ -303,12 +288,13 @@ def tgs_req(
             "sname": PrincipalName({"name-type": NT_PRINCIPAL, "name-string": list(service)}),
             "till": (now + datetime.timedelta(hours=1)).replace(microsecond=0),
             "nonce": nonce,
-            "etype": [int(e) for e in Etype],
+            "etype": list(ETYPES),
         }
     )
     key = tgt.session_key
-    cksumtype = CHECKSUM_OF[key.enctype]
-    checksum = _checksum_table[cksumtype].checksum(key, USAGE_TGS_REQ_CHECKSUM, body.dump())
+    profile = PROFILES[key.etype]
+    checksum = profile.checksum(key, USAGE_TGS_REQ_CHECKSUM, body.dump())
+    cksumtype = profile.checksum_type
     authenticator = Authenticator(
         {
             "authenticator-vno": 5,
@@ -319,16 +305,14 @@ def tgs_req(
             "ctime": now.replace(microsecond=0),
         }
     )
-    sealed = _enctype_table[key.enctype].encrypt(
-        key, USAGE_TGS_REQ_AUTHENTICATOR, authenticator.dump(), None
-    )
+    sealed = profile.encrypt(key, USAGE_TGS_REQ_AUTHENTICATOR, authenticator.dump())
     ap_req = AP_REQ(
         {
             "pvno": 5,
             "msg-type": 14,
             "ap-options": APOptions(set()),
             "ticket": TicketAsn1.load(tgt.ticket),
-            "authenticator": EncryptedData({"etype": key.enctype, "cipher": sealed}),
+            "authenticator": EncryptedData({"etype": key.etype, "cipher": sealed}),
         }
     )
     padata = [{"padata-type": PA_TGS_REQ, "padata-value": ap_req.dump()}]
@@ -359,15 +343,15 @@ def read_ticket(data: bytes) -> SealedTicket:
         raise KerberosCodecError(f"malformed ticket: {exc}") from None
 
 
-def open_ticket(ticket: SealedTicket, key: Key) -> tuple[tuple[str, ...], str]:
+def open_ticket(ticket: SealedTicket, key: EncKey) -> tuple[tuple[str, ...], str]:
     """The client a service ticket was issued to (cname, crealm), read with the service's
     key (RFC 4120 5.3). WrongKey when it does not decrypt: whoever issued it does not hold
     the service's key."""
-    if ticket.etype != key.enctype or ticket.etype not in AES:
-        raise KerberosCodecError(f"ticket in enctype {ticket.etype}, not the key's {key.enctype}")
+    if ticket.etype != key.etype or ticket.etype not in AES:
+        raise KerberosCodecError(f"ticket in enctype {ticket.etype}, not the key's {key.etype}")
     try:
-        plain = _enctype_table[key.enctype].decrypt(key, USAGE_TICKET, ticket.cipher)
-    except InvalidChecksum:
+        plain = PROFILES[key.etype].decrypt(key, USAGE_TICKET, ticket.cipher)
+    except IntegrityError:
         raise WrongKey("the ticket does not decrypt with the service's key") from None
     except ValueError as exc:
         raise KerberosCodecError(f"ticket: {exc}") from None
@@ -376,6 +360,14 @@ def open_ticket(ticket: SealedTicket, key: Key) -> tuple[tuple[str, ...], str]:
         return tuple(part["cname"]["name-string"]), str(part["crealm"])
     except (ValueError, TypeError, KeyError) as exc:
         raise KerberosCodecError(f"ticket's encrypted part: {exc}") from None
+
+
+def _session_key(etype: int, value: bytes) -> EncKey:
+    if etype not in AES:
+        raise KerberosCodecError(f"session key of enctype {etype}: refused")
+    if len(value) != PROFILES[etype].key_size:
+        raise KerberosCodecError(f"session key of {len(value)} bytes for enctype {etype}")
+    return EncKey(etype, value)
 
 
 def _enc_part(plain: bytes) -> dict[str, Any]:

@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from minikerberos.protocol.encryption import Key
-
 from mfpd.codecs.kerberos import (
     AES,
     ErrorCode,
@@ -50,6 +48,7 @@ from mfpd.codecs.kerberos import (
     read_ticket,
     tgs_req,
 )
+from mfpd.codecs.kerberos_crypto import EncKey
 from mfpd.codecs.keytab import KeytabEntry, KeytabError, read_keytab
 from mfpd.outbound.destinations import DeliveryError
 from mfpd.outbound.policy import ClientPolicy, client_policy, credential_used
@@ -239,7 +238,7 @@ class _Login:
         try:
             ticket = read_ticket(open_reply(reply, tgt.session_key, nonce).ticket)
             key = next(
-                Key(e.etype, e.key)
+                EncKey(e.etype, e.key)
                 for e in entries
                 if e.name == ticket.sname and e.etype == ticket.etype
                 and ticket.kvno in (None, e.kvno)
