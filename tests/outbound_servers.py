@@ -593,20 +593,24 @@ def mit_kdc(
 # pretending to be it, could answer, built with minikerberos's ASN.1.
 
 
-def preauth_required(etypes: list[int]) -> bytes:
-    info = ETYPE_INFO2([{"etype": e, "salt": "TEST.REALMalice"} for e in etypes]).dump()
-    e_data = METHOD_DATA([{"padata-type": 19, "padata-value": info}]).dump()
+def krb_error(code: int, e_data: bytes | None = None) -> bytes:
+    """A KRB-ERROR (RFC 4120 5.9.1) from the KDC of TEST.REALM, stamped now."""
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-    return bytes(
-        KRB_ERROR(
-            {
-                "pvno": 5, "msg-type": 30, "stime": now, "susec": 0, "error-code": 25,
-                "realm": "TEST.REALM",
-                "sname": PrincipalName({"name-type": 2, "name-string": ["krbtgt", "TEST.REALM"]}),
-                "e-data": e_data,
-            }
-        ).dump()
-    )  # fmt: skip
+    fields: dict[str, Any] = {
+        "pvno": 5, "msg-type": 30, "stime": now, "susec": 0, "error-code": code,
+        "realm": "TEST.REALM",
+        "sname": PrincipalName({"name-type": 2, "name-string": ["krbtgt", "TEST.REALM"]}),
+    }  # fmt: skip
+    if e_data is not None:
+        fields["e-data"] = e_data
+    return bytes(KRB_ERROR(fields).dump())
+
+
+def preauth_required(etypes: list[int]) -> bytes:
+    """KDC_ERR_PREAUTH_REQUIRED whose ETYPE-INFO2 names `etypes`, as a KDC asks for the
+    encrypted timestamp (RFC 4120 5.2.7.5)."""
+    info = ETYPE_INFO2([{"etype": e, "salt": "TEST.REALMalice"} for e in etypes]).dump()
+    return krb_error(25, METHOD_DATA([{"padata-type": 19, "padata-value": info}]).dump())
 
 
 def as_rep_in(etype: int) -> bytes:

@@ -24,6 +24,7 @@ from tests.outbound_servers import (
     as_rep_in,
     credential_entries,
     free_port,
+    krb_error,
     mit_kdc,
     outbound_context,
     preauth_required,
@@ -231,6 +232,33 @@ async def test_weak_offer_refused(
     assert (result.ok, result.reason) == (False, "kdc-error"), result
     assert "and no AES" in result.message and "has no AES key" in result.message
     assert replies == []  # exactly one request was answered
+
+
+async def test_udp_too_big_then_tcp(tmp_path: Path, stand_in: tuple[int, list[bytes]]) -> None:
+    """Over UDP the stand-in answers KRB_ERR_RESPONSE_TOO_BIG; the login asks again over TCP
+    on the same port (RFC 4120 7.2.1), where the answer (DES only) is the one it acts on."""
+    port, replies = stand_in
+    replies.append(preauth_required([3]))
+    loop = asyncio.get_running_loop()
+    heard: list[bytes] = []
+
+    class TooBig(asyncio.DatagramProtocol):
+        def connection_made(self, transport: Any) -> None:
+            self.transport = transport  # asyncio's datagram transport (no DatagramTransport)
+
+        def datagram_received(self, data: bytes, addr: Any) -> None:
+            heard.append(data)
+            self.transport.sendto(krb_error(52), addr)
+
+    transport, _ = await loop.create_datagram_endpoint(TooBig, local_addr=("127.0.0.1", port))
+    try:
+        result = await kerberos_login(_ctx(tmp_path, f"127.0.0.1:{port}", udp=True), "alice", ALICE)
+    finally:
+        transport.close()
+    assert len(heard) == 1 and replies == []
+    assert (
+        result.reason == "kdc-error" and "the KDC offers enctypes 3, and no AES" in result.message
+    )
 
 
 async def test_reply_in_rc4_refused(tmp_path: Path, stand_in: tuple[int, list[bytes]]) -> None:

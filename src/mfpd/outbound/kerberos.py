@@ -94,15 +94,15 @@ async def kerberos_login(
     config = ctx.config.kerberos
     realm = config.realm.strip().upper()
     name = user.strip()
+    # No KDC to ask, like one that does not answer: kdc-unreachable, which lets the login
+    # dispatcher fall back to the local administrator ([auth] local_fallback).
+    if not realm or not config.kdc.strip():
+        return _result(ctx, config, name, "kdc-unreachable", "no [kerberos] realm or kdc set")
     if "@" in name:
         name, _, their_realm = name.rpartition("@")
         if their_realm.upper() != realm:
             return _result(ctx, config, user, "unknown-principal", f"not in realm {realm}")
     principal = f"{name}@{realm}"
-    # No KDC to ask, like one that does not answer: kdc-unreachable, which lets the login
-    # dispatcher fall back to the local administrator ([auth] local_fallback).
-    if not realm or not config.kdc.strip():
-        return _result(ctx, config, principal, "kdc-unreachable", "no [kerberos] realm or kdc set")
     if not name or len(name) > _MAX_USER or not name.isprintable():
         return _result(ctx, config, principal, "unknown-principal", "not a principal name")
     if not password:
