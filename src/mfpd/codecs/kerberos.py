@@ -70,10 +70,10 @@ USAGE_TGS_REP_ENC_PART = 8
 PA_TGS_REQ = 1
 NT_PRINCIPAL = 1
 NT_SRV_INST = 2
-# RFC 3962 4: the PBKDF2 iteration count is the s2kparams; 4096 when absent. A KDC (or one
+# RFC 3962 4, RFC 8009 4: the PBKDF2 iteration count is the s2kparams. A KDC (or one
 # pretending to be it) could ask for billions and hold the device for hours: RFC 3962 4 lets
-# an implementation refuse counts it finds too large.
-DEFAULT_ITERATIONS = 4096
+# an implementation refuse counts it finds too large. 2^20 is about a second of one core
+# (hashlib's PBKDF2, in a worker thread that the login's timeout cannot stop).
 MAX_ITERATIONS = 1 << 20
 
 

@@ -42,7 +42,7 @@ class Profile(Protocol):
 
 
 class _Sha1Aes:
-    """RFC 3962, through minikerberos (its PBKDF2-HMAC-SHA1, DK and CTS)."""
+    """RFC 3962, through minikerberos (its DK, CTS and HMAC-SHA1-96)."""
 
     def __init__(self, etype: int, checksum_type: int, key_size: int) -> None:
         self.etype, self.checksum_type, self.key_size = etype, checksum_type, key_size
@@ -52,9 +52,12 @@ class _Sha1Aes:
         return Key(self.etype, key.contents)
 
     def string_to_key(self, password: bytes, salt: bytes, params: bytes | None) -> EncKey:
-        return EncKey(
-            self.etype, bytes(self._profile.string_to_key(password, salt, params).contents)
-        )
+        # RFC 3962 4: PBKDF2-HMAC-SHA1 (hashlib's: minikerberos's own is far slower), then
+        # DK(random-to-key(seed), "kerberos") with minikerberos's DK.
+        iterations = int.from_bytes(params, "big") if params else 4096
+        seed = hashlib.pbkdf2_hmac("sha1", password, salt, iterations, self.key_size)
+        key = self._profile.derive(self._profile.random_to_key(seed), b"kerberos")
+        return EncKey(self.etype, bytes(key.contents))
 
     def encrypt(self, key: EncKey, usage: int, plain: bytes) -> bytes:
         return bytes(self._profile.encrypt(self._key(key), usage, plain, None))
