@@ -1,6 +1,7 @@
-"""The Kerberos 5 AS exchange as bytes and values (RFC 4120 3.1), sans I/O: the AS-REQ a login
-sends, the KRB-ERROR or AS-REP the KDC answers, the key a password makes, and the proof that
-the reply decrypts with it. The ASN.1 is minikerberos's; the enctypes kerberos_crypto.py's.
+"""The Kerberos 5 messages of a login as bytes and values, sans I/O: the AS exchange (RFC 4120
+3.1: the AS-REQ, the KRB-ERROR or AS-REP the KDC answers, the key a password makes, the proof
+that the reply decrypts with it), and the TGS exchange and service ticket of the keytab check
+(3.3, 5.3). The ASN.1 is minikerberos's; the enctypes kerberos_crypto.py's.
 
 Only the AES enctypes are ever requested or used: aes256/aes128-cts-hmac-sha1-96 (RFC 3962)
 and aes256-cts-hmac-sha384-192/aes128-cts-hmac-sha256-128 (RFC 8009). Single DES is
