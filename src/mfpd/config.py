@@ -717,7 +717,20 @@ class KerberosConfig(_Strict):
     """The logins of [auth] method = "kerberos" (an AS exchange with the KDC)."""
 
     realm: str = ""
-    kdc: str = ""  # host:port
+    kdc: str = ""  # host:port (88 when no port is given)
+    # The whole login (both requests of the AS exchange) ends within this many seconds.
+    timeout: Annotated[float, Field(gt=0)] = 10.0
+    # UDP first (RFC 4120 7.2.1), as the WorkCentre (shared/PORTS.md: 88/udp) and MIT's
+    # clients do, TCP for a reply too big for a datagram; false: TCP only (7.2.2).
+    udp: bool = True
+    # The device roles of principals the KDC accepts ("alice" or "alice@REALM"); anyone
+    # else who logs in is a user.
+    admin_principals: list[str] = Field(default_factory=list)
+    operator_principals: list[str] = Field(default_factory=list)
+    # The device's own service key (e.g. host/mfp.example.com@REALM, from kadmin's ktadd):
+    # each login then also checks that the KDC holds it (a spoofed KDC does not). Empty: no
+    # such check, as on the WorkCentre.
+    keytab: str = ""
 
 
 class IfaxConfig(_Strict):

@@ -10,7 +10,8 @@ from mfpd.services.base import PortEntry
 
 STATE = "client"
 # service, protocol, standard port, what uses it (shared/PORTS.md: 25 SMTP, 21 FTP, 53 DNS;
-# SMB over TCP 445, RFC 1001/1002-less direct hosting, as smbprotocol speaks it).
+# SMB over TCP 445, RFC 1001/1002-less direct hosting, as smbprotocol speaks it). Kerberos, on UDP
+# and TCP, has its rows below.
 CLIENTS = (
     ("smtp", "tcp", 25, "scan to email and e-mail alerts"),
     ("ftp", "tcp", 21, "scan to FTP and FTPS (passive data connections)"),
@@ -44,4 +45,18 @@ def client_rows(config: Config, bind: str, offset: int) -> list[PortEntry]:
         elif service == "ldap":
             note += f"; server {config.ldap.url}" if config.ldap.url else "; no [ldap] url set"
         rows.append(PortEntry(service, protocol, bind, standard + offset, standard, STATE, note))
+    rows += _kerberos_rows(config, bind, offset)
     return rows
+
+
+def _kerberos_rows(config: Config, bind: str, offset: int) -> list[PortEntry]:
+    """88: UDP as shared/PORTS.md lists it (RFC 4120 7.2.1), and TCP, which a login uses
+    for replies too large for a datagram, or alone when [kerberos] udp is off (7.2.2)."""
+    kdc = config.kerberos.kdc
+    where = f"; KDC {kdc}" if kdc else "; no [kerberos] kdc set"
+    use = 'outbound only: web UI logins of [auth] method = "kerberos"'
+    tcp = "" if not config.kerberos.udp else " (replies too large for UDP)"
+    return [
+        PortEntry("kerberos", "udp", bind, 88 + offset, 88, STATE, use + where),
+        PortEntry("kerberos", "tcp", bind, 88 + offset, 88, STATE, use + tcp + where),
+    ]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from mfpd.outbound.kerberos import kerberos_login, kerberos_role
 from mfpd.outbound.ldap import DirectoryError, ldap_login, normalize
 
 if TYPE_CHECKING:
@@ -109,8 +110,15 @@ async def _ldap(ctx: ServiceContext, user: str, password: str) -> LoginResult:
 
 
 async def _kerberos(ctx: ServiceContext, user: str, password: str) -> LoginResult:
-    # The hook of outbound/kerberos.py (the kerberos branch): `kerberos_login(ctx, user,
-    # password)` -> KerberosResult(ok, principal, reason, message); its "kdc-unreachable"
-    # raises _Unavailable, "unknown-principal" answers reason UNKNOWN, and the role comes
-    # from [kerberos] admin_principals / operator_principals.
-    raise _Unavailable("not configured (no Kerberos client in this build)")
+    """An AS exchange with the KDC (outbound/kerberos.py): an unreachable KDC lets the
+    fallback answer, an unknown principal is an unknown user, and the role comes from
+    [kerberos] admin_principals / operator_principals."""
+    result = await kerberos_login(ctx, user, password)
+    if result.reason == "kdc-unreachable":
+        raise _Unavailable(result.message)
+    if result.reason == "unknown-principal":
+        return LoginResult(False, user, None, "kerberos", UNKNOWN)
+    if not result.ok:
+        return LoginResult(False, user, None, "kerberos", f"{result.reason}: {result.message}")
+    role = Role(kerberos_role(ctx.config.kerberos, result.principal))
+    return LoginResult(True, user, role, "kerberos", f"ticket for {result.principal}")
