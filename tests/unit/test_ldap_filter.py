@@ -64,7 +64,7 @@ def _ctx(tmp_path: Path, text: str) -> Any:
     admin.set_password("local-secret")
     return SimpleNamespace(
         config=config, web=SimpleNamespace(admin=admin), bind="127.0.0.1", state_dir=tmp_path,
-        secrets=None, audit=None, log=logging.getLogger("test"),
+        secrets=None, audit=None, resolver=None, log=logging.getLogger("test"),
     )  # fmt: skip
 
 
