@@ -670,7 +670,8 @@ class AuthConfig(_Strict):
     """Who logs in to the web UI: the device's own administrator, or directory accounts."""
 
     method: Literal["local", "ldap", "kerberos"] = "local"
-    # The local administrator still logs in when the directory is down or says no.
+    # The local administrator ([web] admin_user) still logs in when the directory is down or
+    # does not know the name (never when it knows the user and refuses the password).
     local_fallback: bool = True
 
 
@@ -680,15 +681,56 @@ class LdapConfig(_Strict):
     url: str = ""  # ldap://host:389 or ldaps://host:636; empty: no directory
     base: str = ""
     bind_dn: str = ""  # empty: anonymous
-    bind_password: str = ""
+    bind_password: str = ""  # may be sealed (security/secrets.py)
     starttls: bool = False
+    # Where people and groups are searched; empty: `base`.
+    user_base: str = ""
+    group_base: str = ""
+    # The directory's attributes for each of the device's fields (scan-to-home: `home`).
+    name_attribute: str = "cn"
+    email_attribute: str = "mail"
+    fax_attribute: str = "facsimileTelephoneNumber"
+    home_attribute: str = "homeDirectory"
+    login_attribute: str = "uid"
+    # Groups (their cn or whole DN) whose members log in as administrator or operator;
+    # anyone else the directory lets bind is a user.
+    admin_groups: list[str] = Field(default_factory=list)
+    operator_groups: list[str] = Field(default_factory=list)
+    # A group whose members are refused at login. Besides it, an account is disabled when it
+    # carries pwdAccountLockedTime (OpenLDAP ppolicy, draft-behera-ldap-password-policy
+    # 5.3.3) or nsAccountLock: TRUE (389 Directory Server, FreeIPA).
+    disabled_group: str = ""
+    # Referrals (RFC 4511 4.1.10) in address-book searches, followed through the same client
+    # policy, at most this many hops; 0: ignored. bind_dn's password goes to the configured
+    # server only (elsewhere the search is anonymous); logins never follow referrals.
+    referral_hops: Annotated[int, Field(ge=0, le=10)] = 2
+    # Entries asked of the server per search (it may cap lower: its sizelimit).
+    size_limit: Annotated[int, Field(ge=1, le=1000)] = 50
+    # How long an address-book answer is reused; 0: never.
+    cache_seconds: Annotated[float, Field(ge=0)] = 60.0
+    timeout: Annotated[float, Field(gt=0)] = 10.0
+    # Users (not only the administrator) may search the address book.
+    address_book_for_users: bool = True
 
 
 class KerberosConfig(_Strict):
     """The logins of [auth] method = "kerberos" (an AS exchange with the KDC)."""
 
     realm: str = ""
-    kdc: str = ""  # host:port
+    kdc: str = ""  # host:port (88 when no port is given)
+    # The whole login (both requests of the AS exchange) ends within this many seconds.
+    timeout: Annotated[float, Field(gt=0)] = 10.0
+    # UDP first (RFC 4120 7.2.1), as the WorkCentre (shared/PORTS.md: 88/udp) and MIT's
+    # clients do, TCP for a reply too big for a datagram; false: TCP only (7.2.2).
+    udp: bool = True
+    # The device roles of principals the KDC accepts ("alice" or "alice@REALM"); anyone
+    # else who logs in is a user.
+    admin_principals: list[str] = Field(default_factory=list)
+    operator_principals: list[str] = Field(default_factory=list)
+    # The device's own service key (e.g. host/mfp.example.com@REALM, from kadmin's ktadd):
+    # each login then also checks that the KDC holds it (a spoofed KDC does not). Empty: no
+    # such check, as on the WorkCentre.
+    keytab: str = ""
 
 
 class IfaxConfig(_Strict):

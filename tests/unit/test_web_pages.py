@@ -86,6 +86,7 @@ def _app(
         ports=lambda: list(ports or []),
         restart=restart,
     )
+    ctx.web = state  # as the daemon wires it: logins reach the administrator through it
     # The listener's wiring (services/ipp/server.py) without the IPP routes.
     app = web.Application(middlewares=web_middlewares(state))
     app[SERVICE] = SimpleNamespace(name="http", ctx=ctx)
