@@ -18,6 +18,7 @@ from ldap3.operation.search import parse_filter
 from ldap3.utils.conv import unescape_filter_chars
 
 from mfpd.config import parse_config
+from mfpd.device.machine import build_device
 from mfpd.outbound.ldap import PEOPLE, people_filter
 from mfpd.security.auth import Administrator
 from mfpd.security.login import Role, authenticate
@@ -65,6 +66,7 @@ def _ctx(tmp_path: Path, text: str) -> Any:
     return SimpleNamespace(
         config=config, web=SimpleNamespace(admin=admin), bind="127.0.0.1", state_dir=tmp_path,
         secrets=None, audit=None, resolver=None, log=logging.getLogger("test"),
+        device=build_device(config),
     )  # fmt: skip
 
 
