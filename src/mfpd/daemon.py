@@ -22,8 +22,14 @@ from mfpd.device.events import Event
 from mfpd.device.identity import installation_uuid
 from mfpd.device.image_overwrite import ImageOverwriter
 from mfpd.device.machine import Device, build_device
+from mfpd.device.mailboxes import Mailboxes
+from mfpd.device.originals import Originals
+from mfpd.device.scan_jobs import ScanJobs
+from mfpd.device.scanner import ScannerError
 from mfpd.device.spool import Spool
 from mfpd.device.store import DEVICE_KEY, JobStore
+from mfpd.outbound.ddns import DynamicDns
+from mfpd.outbound.destinations import deliverer
 from mfpd.ports import PORTS_FILE, configured_services, format_table
 from mfpd.security.audit import EventLog
 from mfpd.security.audit_events import Actor, AuditFeed
@@ -31,10 +37,12 @@ from mfpd.security.audit_log import AuditLog
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
 from mfpd.security.gate import Gate, rules_of
 from mfpd.security.nftables import Listener, NftTable, table_name
+from mfpd.security.secrets import Secrets
 from mfpd.security.tls import TLS_DIR, certificate_expiry, log_certificate_expiry
 from mfpd.service_manager import ServiceManager
 from mfpd.services import PROTOCOLS
 from mfpd.services.base import PortEntry, ServiceContext
+from mfpd.services.dhcp_client import DhcpClient
 from mfpd.services.ipp.subscriptions import SubscriptionStore
 from mfpd.services.web.state import WebState
 from mfpd.settings import (
@@ -185,9 +193,15 @@ class Daemon:
         overwriter = ImageOverwriter(spool, lambda: ctx.config.security, audit_log)
         overwriter.follow(device.events)
         ctx.overwriter = overwriter
+        self._scanner(ctx, store)
+        assert ctx.scans is not None
+        ctx.scans.erase = overwriter.erase
         # Files of jobs that ended while the daemon was down, before anything new arrives.
         await overwriter.sweep()
         flusher = asyncio.create_task(self._flush_summaries(audit), name="audit-summaries")
+        if ctx.config.dns.ddns:
+            ctx.ddns = DynamicDns(ctx)
+            ctx.ddns.follow(device.events)
         manager = ServiceManager(ctx)
         nft = NftTable(table_name(self.state_dir))
 
@@ -214,7 +228,15 @@ class Daemon:
             self.state_dir, device, spool, ctx.web, overwriter, audit, certificate
         )
         tasks = [engine_task, saver, flusher]
+        scans = ctx.scans
+        assert scans is not None
+        # The device's address first, as a device takes it at power-on; the listeners do
+        # not wait for it (they listen on the bind address, usually the wildcard).
+        dhcp = DhcpClient(ctx) if self.config.network.dhcp else None
         try:
+            if dhcp is not None:
+                await dhcp.start()
+            await scans.start()
             await manager.start_all()
             # Only the start is judged: a service switched on later from the web UI whose port
             # is taken shows "failed" in the port table and leaves the daemon running.
@@ -231,6 +253,10 @@ class Daemon:
             print(format_table(manager.table()), file=self.out, flush=True)
             manager.write_table()
             log.info("%s ready", device.identity.make_and_model)
+            # The name and address the device starts with; with DHCP, the address comes
+            # with the lease, and the client publishes it then.
+            if ctx.ddns is not None and dhcp is None:
+                ctx.ddns.schedule()
             tasks.append(
                 asyncio.create_task(self._watch_certificate(certificate, device), name="cert")
             )
@@ -240,7 +266,12 @@ class Daemon:
             # printer-shutdown to subscribers; Get-Notifications waiting for events answer now.
             ctx.subscriptions.close()
             await control.stop()
+            if ctx.ddns is not None:
+                await ctx.ddns.stop()
             await manager.stop_all(STOP_GRACE)
+            if dhcp is not None:
+                await dhcp.stop()
+            await scans.stop()
             nft.remove()
             engine.stop()
             for task in tasks:
@@ -259,6 +290,23 @@ class Daemon:
             if self._lock_file is not None:
                 self._lock_file.close()
         return 0
+
+    def _scanner(self, ctx: ServiceContext, store: JobStore) -> None:
+        """The scanner's parts on the context: jobs, originals, mailboxes, secrets; the
+        originals directory of the configuration goes in the feeder at the first start."""
+        ctx.secrets = Secrets(self.state_dir)
+        ctx.mailboxes = Mailboxes(self.state_dir, lambda: ctx.config.scan)
+        ctx.originals = Originals(self.state_dir, ctx.device.scanner)
+        scans = ScanJobs(ctx.device, store, self.state_dir, lambda: ctx.config)
+        scans.after_job = ctx.originals.prune
+        scans.deliver = deliverer(ctx)
+        ctx.scans = scans
+        directory = ctx.config.scan.originals
+        if directory and not ctx.device.scanner.feeder:
+            try:
+                log.info("scan: %s", ctx.originals.load_directory(Path(directory)))
+            except (OSError, ScannerError) as exc:
+                log.error("scan: [scan] originals = %s: %s", directory, exc)
 
     def _web_state(self, ctx: ServiceContext, manager: ServiceManager) -> WebState:
         """The web server's shared state; at first start, the administrator's password,

@@ -42,15 +42,16 @@ MAX_FIELD = 256
 
 # Event IDs. Where the WorkCentre's Audit Log has the event, its ID (System Administrator
 # Guide, "Audit Log Event Identification Numbers": 1 System startup, 2 System shutdown,
-# 3/4 On Demand Image Overwrite started/complete, 5 Print job, 30 System administrator
-# login, 33 Audit Log download, 38 Security certificate, 40 SNMPv3, 41 IP filtering, 42
-# Network security setting); where it has none, an mfpd ID from 1000 up. Stable: scripts
-# filter on them.
+# 3/4 On Demand Image Overwrite started/complete, 5 Print job, 6 Network Scanning job, 30
+# System administrator login, 33 Audit Log download, 38 Security certificate, 40 SNMPv3,
+# 41 IP filtering, 42 Network security setting); where it has none, an mfpd ID from 1000
+# up. Stable: scripts filter on them.
 STARTUP = 1
 SHUTDOWN = 2
 ODIO_STARTED = 3
 ODIO_COMPLETE = 4
 PRINT_JOB = 5
+NETWORK_SCANNING = 6
 ADMIN_LOGIN = 30
 AUDIT_LOG_DOWNLOAD = 33
 SECURITY_CERTIFICATE = 38
@@ -60,6 +61,10 @@ NETWORK_SECURITY_SETTING = 42
 IP_FILTER_DROP = 1001
 DEVICE_CONFIGURATION = 1002
 IMMEDIATE_IMAGE_OVERWRITE = 1003
+# A stored password sent to a server by an outbound client (scan to SMTP, FTP, SMB).
+CREDENTIAL_USE = 1004
+# A dynamic DNS update of the device's records (RFC 2136), accepted or refused.
+DDNS_UPDATE = 1005
 
 # The event names of the contract, and the ID each has unless the caller says otherwise
 # (login-failure over SNMP is 40, a config-change of a security section 42, ...).
@@ -67,6 +72,7 @@ EVENTS: dict[str, int] = {
     "startup": STARTUP,
     "shutdown": SHUTDOWN,
     "print-job": PRINT_JOB,
+    "scan-job": NETWORK_SCANNING,
     "login-success": ADMIN_LOGIN,
     "login-failure": ADMIN_LOGIN,
     "config-change": DEVICE_CONFIGURATION,
@@ -74,6 +80,8 @@ EVENTS: dict[str, int] = {
     "audit-log-export": AUDIT_LOG_DOWNLOAD,
     "certificate-install": SECURITY_CERTIFICATE,
     "ip-filter-drop": IP_FILTER_DROP,
+    "credential-use": CREDENTIAL_USE,
+    "ddns-update": DDNS_UPDATE,
 }
 OUTCOMES = ("success", "failure", "started", "completed", "canceled", "aborted", "dropped")
 CSV_COLUMNS = (

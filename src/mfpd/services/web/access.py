@@ -10,9 +10,12 @@ Rules:
   X-CSRF-Token header (the pages' own scripts do); otherwise an administrator's cookie on an
   unsafe API request is 403, so a forged cross-site request can never ride on it.
 - Unauthenticated visitors see status and jobs read-only, unless web.require_login.
+- Roles (security/login.py): a user may look and use (the address book, scanning), an
+  operator also acts on the machine and on anybody's job (faults, refills, cancel), the
+  administrator also changes settings. An API token is the administrator's.
 - eSCL (/eSCL, services/scan/) is a device protocol like IPP, not a page: no session, no
   CSRF token, no login redirect; open unless [scan] require_auth, which asks for HTTP Basic
-  (RFC 7617) with the device's administrator account.
+  (RFC 7617) checked as any login is ([auth] method, security/login.py): any role may scan.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from mfpd.security.audit_events import Actor, AuditFeed
 from mfpd.security.auth import Session
+from mfpd.security.login import Role, at_least, authenticate
 from mfpd.services.web.state import SERVICE, WEB, WebState
 
 COOKIE = "session"
@@ -48,6 +52,7 @@ LOGIN_FORMS = ("/userpost/xerox.set",)
 
 _SESSION: web.RequestKey[Session | None] = web.RequestKey("mfpd.session")
 _USER: web.RequestKey[str | None] = web.RequestKey("mfpd.user")
+_ROLE: web.RequestKey[str | None] = web.RequestKey("mfpd.role")
 _VIA = web.RequestKey("mfpd.via", str)
 _NEW_COOKIE = web.RequestKey("mfpd.cookie", str)  # "" to forget the session
 _NONCE = web.RequestKey("mfpd.nonce", str)
@@ -69,9 +74,15 @@ def session_of(request: web.Request) -> Session | None:
 
 
 def user_of(request: web.Request) -> str | None:
-    """The administrator's name when the request is the administrator's, else None."""
+    """The logged-in user's name (whatever the role), else None."""
     user: str | None = request.get(_USER)
     return user
+
+
+def role_of(request: web.Request) -> str | None:
+    """The logged-in user's role (security/login.py Role), None for a visitor."""
+    role: str | None = request.get(_ROLE) if user_of(request) is not None else None
+    return role
 
 
 def via(request: web.Request) -> str:
@@ -111,7 +122,12 @@ def https_link(request: web.Request, path: str) -> str | None:
 
 
 def is_admin(request: web.Request) -> bool:
-    return user_of(request) is not None
+    return at_least(role_of(request), Role.ADMINISTRATOR)
+
+
+def is_operator(request: web.Request) -> bool:
+    """An operator or the administrator: may act on the machine and on anybody's job."""
+    return at_least(role_of(request), Role.OPERATOR)
 
 
 def script_nonce(request: web.Request) -> str:
@@ -136,6 +152,7 @@ def remember(request: web.Request, session: Session | None) -> None:
     """Make `session` this visitor's (None: forget it) and send its cookie."""
     request[_SESSION] = session
     request[_USER] = session.user if session is not None else None
+    request[_ROLE] = session.role if session is not None else None
     request[_VIA] = "session" if session is not None and session.user else "anonymous"
     request[_NEW_COOKIE] = session.id if session is not None else ""
 
@@ -204,9 +221,17 @@ def _quote_next(path: str) -> str:
 
 def require_admin(request: web.Request) -> web.StreamResponse | None:
     """None when the request is the administrator's; else the answer to give."""
-    if is_admin(request):
+    return require_role(request, Role.ADMINISTRATOR)
+
+
+def require_role(request: web.Request, needed: Role) -> web.StreamResponse | None:
+    """None when the request's role is `needed` or above; else the answer to give: 403 to
+    someone logged in with a lesser role (logging in again would not help), 401 otherwise."""
+    if at_least(role_of(request), needed):
         return None
-    return unauthorized(request, "administrator login required")
+    if user_of(request) is not None:
+        return forbidden(request, f"{needed} role required")
+    return unauthorized(request, f"{needed} login required")
 
 
 def _basic_credentials(authorization: str) -> tuple[str, str] | None:
@@ -223,8 +248,10 @@ def _basic_credentials(authorization: str) -> tuple[str, str] | None:
 
 
 async def _device_protocol(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """eSCL: open by default; with [scan] require_auth, HTTP Basic against the device's
-    administrator, failures throttled per address as the login form's are."""
+    """eSCL: open by default; with [scan] require_auth, HTTP Basic checked as the login page
+    checks a password (any role may scan), failures slowed per address and logged as the
+    login page's are. A success is not logged: a client sends its credentials with every
+    request of a job, dozens per scan."""
     ctx = request.app[SERVICE].ctx
     if not ctx.config.scan.require_auth:
         return await handler(request)
@@ -235,21 +262,30 @@ async def _device_protocol(request: web.Request, handler: Handler) -> web.Stream
         delay = state.throttle.delay(address)
         if delay > 0:
             await asyncio.sleep(min(delay, 5.0))
-        user, password = credentials
-        if await asyncio.to_thread(state.admin.verify, user, password):
+        result = await authenticate(ctx, *credentials)
+        if result.ok:
             state.throttle.succeeded(address)
-            request[_USER] = user
+            request[_USER] = result.user
+            request[_ROLE] = result.role
             request[_VIA] = "basic"
             return await handler(request)
-        state.throttle.failed(address)
+        failures = state.throttle.failed(address)
         state.log.record(
-            "login", f"refused eSCL {request.method} {request.path} from {address}: "
-            "wrong user or password", "warning",
+            "login", f"refused eSCL {request.method} {request.path} from {address} as "
+            f"{result.user[:64]!r} (failure {failures}, {result.source}: {result.reason[:300]})",
+            "warning",
         )  # fmt: skip
+        feed = audit_feed(request)
+        if feed is not None:
+            feed.log.record(
+                "login-failure", user=result.user[:64], address=address,
+                interface=str(request.app[SERVICE].name), outcome="failure", path=request.path,
+                failures=failures, source=result.source, reason=result.reason[:200],
+            )  # fmt: skip
     await request.release()
     return web.Response(
         status=401,
-        text="401 Unauthorized: eSCL needs the device's user and password\n",
+        text="401 Unauthorized: eSCL needs a user name and password of the device\n",
         headers={"WWW-Authenticate": 'Basic realm="eSCL", charset="UTF-8"'},
     )
 
@@ -268,6 +304,7 @@ async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = web_state(request)
     request[_SESSION] = None
     request[_USER] = None
+    request[_ROLE] = None
     request[_VIA] = "anonymous"
     unsafe = request.method not in SAFE
     api = is_api(request)
@@ -278,6 +315,7 @@ async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
         if token is None:
             return unauthorized(request, "unknown or revoked token")
         request[_USER] = state.admin.user
+        request[_ROLE] = Role.ADMINISTRATOR
         request[_VIA] = "token"
     else:
         session = state.sessions.get(request.cookies.get(COOKIE))
@@ -285,6 +323,7 @@ async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
             request[_SESSION] = session
             if session.user and (not api or not unsafe):
                 request[_USER] = session.user
+                request[_ROLE] = session.role
                 request[_VIA] = "session"
         if unsafe and not request.path.startswith(LOGIN_FORMS):
             logged_in = session is not None and session.user is not None
@@ -301,6 +340,7 @@ async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
                     return forbidden(request, "CSRF token missing or wrong")
                 if session.user:
                     request[_USER] = session.user
+                    request[_ROLE] = session.role
                     request[_VIA] = "session"
     config = request.app[SERVICE].ctx.config.web
     if config.require_login and request[_USER] is None and not request.path.startswith(OPEN_PATHS):

@@ -51,7 +51,7 @@ async def get_jobs_page(request: web.Request) -> web.Response:
 
 def _jobs_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
     spool = ctx_of(request).spool
-    admin = access.is_admin(request)
+    admin = access.is_operator(request)
     return render(
         request,
         "jobs.html",
@@ -92,7 +92,7 @@ def _job_page(
         f"Job {job_id}",
         status=status,
         error=error,
-        job={**view, "can": job_flags(view, access.is_admin(request))},
+        job={**view, "can": job_flags(view, access.is_operator(request))},
     )
 
 
@@ -108,7 +108,7 @@ async def post_job_action(request: web.Request) -> web.StreamResponse:
             ctx_of(request).spool,
             job_id,
             action,
-            admin=access.is_admin(request),
+            admin=access.is_operator(request),
             passcode=passcode if isinstance(passcode, str) else "",
         )
     except ActionError as exc:
