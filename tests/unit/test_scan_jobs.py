@@ -187,3 +187,14 @@ async def test_immediate_image_overwrite_covers_scan_images(tmp_path: Path) -> N
     assert [pattern for name, pattern in passes if name == image.path.name] == [0x35, 0xCA, 0x97]
     assert not image.path.exists()
     assert overwriter.last is not None and overwriter.last.job == scan.job.id
+
+
+async def test_an_original_whose_file_is_gone_ends_the_job_with_the_reason(parts: Any) -> None:
+    from mfpd.device.scanner import Original
+
+    device, _store, scans, _ = parts
+    device.scanner.load_feeder([Sheet(Original(str(Path("/nonexistent/a.pdf")), 0, name="a.pdf"))])
+    scan = scans.create(_settings(source=InputSource.FEEDER), source="escl")
+    assert await _drain(scans, scan) == []
+    assert scan.job.state is JobState.ABORTED
+    assert scan.job.state_message.startswith("an original cannot be scanned")

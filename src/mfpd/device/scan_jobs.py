@@ -337,18 +337,31 @@ class ScanJobs:
                 if number == 1:
                     await asyncio.to_thread(self._write_thumbnail, scan.job.id, image)
                 writer = await self._keep(scan, image, number, side, writer)
+                # Let the page go before the next is made: one page image in memory at a time.
+                del image
                 scanner.count_image(scan.settings.color_mode.value)
             if writer is not None:
-                await asyncio.to_thread(writer.close)
+                done, writer = writer, None
+                await asyncio.to_thread(done.close)
         except FeedError as exc:
             scan.failure = exc.reason
             scan.job.state_message = str(exc)
             log.warning("scan job %d: %s", scan.job.id, exc)
+        except scan_pipeline.OriginalError as exc:
+            # A loaded original that cannot be scanned after all (its file gone, damaged).
+            scan.failure = "ScannerError"
+            scan.job.state_message = f"an original cannot be scanned: {exc}"
+            log.warning("scan job %d: %s", scan.job.id, scan.job.state_message)
         except Exception as exc:
             log.exception("scan job %d failed", scan.job.id)
             scan.failure = "ScannerError"
             scan.job.state_message = f"the scan failed: {exc}"
         finally:
+            if writer is not None:
+                # A job that failed midway: the file is closed, whatever it holds, so its
+                # descriptor is not kept (the file goes with the job, or stays as failed).
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(writer.close)
             scan.scanning = False
             self._scanning = None
             scanner.set_busy(False)
