@@ -19,12 +19,14 @@ from mfpd.security.gate import Action, Gate, reset
 from mfpd.services.ipp.subscriptions import SubscriptionStore
 
 if TYPE_CHECKING:
+    from mfpd.device.fax_jobs import FaxJobs
     from mfpd.device.image_overwrite import ImageOverwriter
     from mfpd.device.mailboxes import Mailboxes
     from mfpd.device.originals import Originals
     from mfpd.device.scan_jobs import ScanJobs
     from mfpd.security.audit_events import AuditFeed
     from mfpd.security.secrets import Secrets
+    from mfpd.services.ifax_receive import FaxReceiver
     from mfpd.services.web.state import WebState
 
 # Standard ports below 1024 move here when the process may not bind them (shared/PORTS.md).
@@ -78,6 +80,9 @@ class ServiceContext:
     originals: Originals | None = None
     mailboxes: Mailboxes | None = None
     secrets: Secrets | None = None
+    # Internet Fax (issue 16): the fax-send jobs and the POP3 poller; None where unused.
+    faxes: FaxJobs | None = None
+    fax_receiver: FaxReceiver | None = None
 
 
 def turn_away(ctx: ServiceContext, service: str, sock: Any, address: str, port: int) -> bool:
