@@ -1,0 +1,168 @@
+"""Internet Fax sending end to end: `mfpd ifax send` to the real daemon, which renders the
+files with Ghostscript's tiffg3 and mails them through [smtp] to aiosmtpd (STARTTLS, AUTH,
+the test CA). The TIFF in the mail is decoded with libtiff's tiffinfo and Pillow and checked
+against TIFF Profile S (RFC 3949 4): 1728 pixels wide, 204 x 196 (fine) or 204 x 98
+(standard) dpi, one bit, Compression 3 (T.4 MH), WhiteIsZero, a FillOrder."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from mfpd.device.fax_jobs import FaxJobs
+from mfpd.device.jobs import JobState
+from mfpd.device.store import JobStore
+from mfpd.outbound.ifax_send import send_fax
+from tests.conftest import has, need
+from tests.documents import make_pdf
+from tests.outbound_servers import free_port, make_pki, outbound_context, smtp_server
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
+
+
+def _tiff(data: bytes, tmp: Path) -> tuple[Any, Path]:
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    (part,) = [p for p in message.walk() if p.get_content_type() == "image/tiff"]
+    path = tmp / "received.tif"
+    path.write_bytes(part.get_payload(decode=True))
+    return message, path
+
+
+def _profile_s(path: Path, pages: int, y_dpi: int) -> None:
+    """Every page as Profile S wants it, read by Pillow and by libtiff's tiffinfo."""
+    with Image.open(path) as image:
+        assert image.n_frames == pages
+        for index in range(pages):
+            image.seek(index)
+            tags = image.tag_v2
+            assert image.size[0] == 1728 and image.mode == "1"
+            assert float(tags[282]) == 204 and float(tags[283]) == y_dpi  # X/YResolution
+            assert tags[259] == 3  # Compression: CCITT T.4
+            assert tags[262] == 0  # PhotometricInterpretation: WhiteIsZero
+            assert tags[266] in (1, 2)  # FillOrder
+            assert tags.get(292, 0) & 1 == 0  # T4Options: 1-D coding (MH)
+    if has("tiffinfo"):
+        info = subprocess.run(
+            ["tiffinfo", str(path)], capture_output=True, text=True, timeout=30, check=True
+        ).stdout
+        assert info.count("Image Width: 1728") == pages
+        assert info.count(f"Resolution: 204, {y_dpi} pixels/inch") == pages
+        assert info.count("Compression Scheme: CCITT Group 3") == pages
+        assert info.count("Photometric Interpretation: min-is-white") == pages
+
+
+def test_ifax_send_from_the_cli(mfpd_factory: Any, tmp_path: Path) -> None:
+    need("gs")
+    pki = make_pki(tmp_path / "pki")
+    pdf = make_pdf(tmp_path / "report.pdf", 3)
+    text = tmp_path / "cover.txt"
+    text.write_text("Cover sheet (fax)\n" + "line\n" * 70)  # two pages of 64 lines
+    with smtp_server(pki) as server:
+        daemon = mfpd_factory(
+            f'[engine]\nspeed_ppm = 0\n[tls]\nca_bundle = "{pki.ca}"\n'
+            f'[smtp]\nserver = "localhost:{server.port}"\nusername = "{server.user}"\n'
+            f'password = "{server.password}"\nfrom = "fax@mfp.example.test"\ntimeout = 10\n'
+            "[ifax]\nrequest_mdn = true\n"
+        )
+        out = daemon.cli(
+            "ifax", "send", "--to", "bob@example.test", "--to", "carol@example.test",
+            str(pdf), str(text),
+        ).stdout  # fmt: skip
+        assert "fax job" in out
+        jobs = daemon.wait_for(
+            lambda js: (
+                any(j["kind"] == "fax-send" and j["state"] == "completed" for j in js)
+                or any(j["state"] == "aborted" for j in js)
+            )
+        )
+        (job,) = [j for j in jobs if j["kind"] == "fax-send"]
+        assert job["state"] == "completed", job
+        assert job["pages"] == 5 and job["attributes"]["recipients"] == [
+            "bob@example.test", "carol@example.test",
+        ]  # fmt: skip
+        assert job["documents"] == [] and not any((daemon.state_dir / "fax").iterdir())
+        counters = daemon.status()["fax"]
+        assert counters["sent"] == 1 and counters["pages_sent"] == 5
+        refused = daemon.cli("ifax", "send", "--to", "not an address", str(pdf), check=False)
+        assert refused.returncode == 1 and "is not an email address" in refused.stderr
+    sender, recipients, _mail_options, _rcpt_options, data = server.messages[0]
+    assert sender == "fax@mfp.example.test"
+    assert recipients == ["bob@example.test", "carol@example.test"]
+    assert server.logins == [("PLAIN", True)]
+    message, tiff = _tiff(data, tmp_path)
+    # RFC 3965 5, RFC 3302 3, RFC 8098 2.1.
+    assert message["MIME-Version"] == "1.0" and message["Message-ID"] and message["Date"]
+    assert message["From"] == "fax@mfp.example.test"
+    assert message["Disposition-Notification-To"] == "fax@mfp.example.test"
+    (part,) = [p for p in message.walk() if p.get_content_type() == "image/tiff"]
+    assert part.get_param("application") == "faxbw"
+    assert part.get_content_disposition() == "attachment"
+    _profile_s(tiff, 5, 196)
+
+
+def _fax_jobs(tmp: Path, config: str) -> tuple[Any, FaxJobs]:
+    ctx = outbound_context(tmp, config)
+    faxes = FaxJobs(ctx.device, JobStore(ctx.state_dir), ctx.state_dir, lambda: ctx.config)
+
+    async def send(recipients: list[str], tiff: Path, job: int, pages: int, name: str) -> str:
+        return await send_fax(ctx, recipients, tiff, job_id=job, pages=pages, name=name)
+
+    faxes.send = send
+    return ctx, faxes
+
+
+async def _send(faxes: FaxJobs, source: Path, tmp: Path) -> Any:
+    upload = faxes.new_document(source.name)
+    upload.write_bytes(source.read_bytes())
+    job = faxes.create(["bob@example.test"], [upload], source="test", user="alice")
+    deadline = time.monotonic() + 60
+    while not job.state.terminal:
+        assert time.monotonic() < deadline, job.to_dict()
+        await asyncio.sleep(0.05)
+    return job
+
+
+async def test_ifax_send_standard_resolution_letter_and_failures(tmp_path: Path) -> None:
+    need("gs")
+    image = tmp_path / "photo.png"
+    Image.new("RGB", (900, 600), "orange").save(image)
+    with smtp_server(None, auth=False) as server:
+        config = (
+            f'[smtp]\nserver = "127.0.0.1:{server.port}"\nsecurity = "none"\n'
+            '[ifax]\nresolution = "standard"\npaper = "letter"\n'
+        )
+        _ctx, faxes = _fax_jobs(tmp_path, config)
+        job = await _send(faxes, image, tmp_path)
+        assert job.state is JobState.COMPLETED, job.to_dict()
+        assert job.pages == 1
+        message, tiff = _tiff(server.messages[0][-1], tmp_path)
+        assert "Disposition-Notification-To" not in message  # request_mdn is off
+        _profile_s(tiff, 1, 98)
+        with Image.open(tiff) as page:
+            assert page.size == (1728, 1078)  # Letter: 11 in at 98 lines per inch
+
+        binary = tmp_path / "firmware.bin"
+        binary.write_bytes(bytes(range(256)) * 64)
+        refused = await _send(faxes, binary, tmp_path)
+    assert refused.state is JobState.ABORTED
+    assert refused.state_reasons == ["document-format-error"]
+    assert "cannot be sent as a fax" in refused.state_message
+
+    _ctx, down = _fax_jobs(
+        tmp_path / "down", f'[smtp]\nserver = "127.0.0.1:{free_port()}"\nsecurity = "none"\n'
+    )
+    failed = await _send(down, make_pdf(tmp_path / "one.pdf", 1), tmp_path)
+    assert failed.state is JobState.ABORTED
+    assert failed.state_reasons == ["destination-unreachable"], failed.to_dict()
+    assert failed.pages == 1 and failed.documents == []
+    assert not any((down.directory).iterdir())  # nothing left behind
