@@ -15,6 +15,7 @@ import email
 import email.policy
 import email.utils
 from dataclasses import dataclass, field
+from email import errors
 from email.message import Message
 from pathlib import Path
 
@@ -22,6 +23,13 @@ from mfpd.documents import fax_tiff
 
 # Body parts looked at in one message: a tree of thousands is hostile, not a fax.
 MAX_PARTS = 100
+# The parser's findings that mean the tree is not what its headers say (RFC 2046 5.1.1).
+_BROKEN_TREE = (
+    errors.NoBoundaryInMultipartDefect,
+    errors.StartBoundaryNotFoundDefect,
+    errors.CloseBoundaryNotFoundDefect,
+    errors.MultipartInvariantViolationDefect,
+)
 # Part types that are the cover or structure, not an attachment to judge.
 _COVER = ("text/plain", "text/html")
 
@@ -38,20 +46,36 @@ class ReceivedFax:
     failure: str = ""  # why the message is not a fax that prints
 
 
-def parse(path: Path, work: Path, *, max_pages: int) -> ReceivedFax:
-    """Read the message at `path`; its TIFFs go to `work` (the caller removes them)."""
+def _read(path: Path) -> Message | ReceivedFax:
     try:
         with path.open("rb") as file:
-            message = email.message_from_binary_file(file, policy=email.policy.default)
+            return email.message_from_binary_file(file, policy=email.policy.default)
     except Exception as exc:  # the email package's own failures, of any kind
         return ReceivedFax("unknown", "", "", "", "", failure=f"unreadable mail: {exc}")
-    fax = ReceivedFax(
+
+
+def _described(message: Message) -> ReceivedFax:
+    return ReceivedFax(
         sender=_address(message, "From") or _address(message, "Return-Path") or "unknown",
         subject=_header(message, "Subject")[:200],
         message_id=_header(message, "Message-ID")[:200],
         return_path=_address(message, "Return-Path"),
         mdn_to=_address(message, "Disposition-Notification-To"),
     )
+
+
+def headers_of(path: Path) -> ReceivedFax:
+    """Who sent a message of which only the header block was read (one too large)."""
+    message = _read(path)
+    return message if isinstance(message, ReceivedFax) else _described(message)
+
+
+def parse(path: Path, work: Path, *, max_pages: int) -> ReceivedFax:
+    """Read the message at `path`; its TIFFs go to `work` (the caller removes them)."""
+    message = _read(path)
+    if isinstance(message, ReceivedFax):
+        return message
+    fax = _described(message)
     try:
         _take_images(message, fax, work, max_pages)
     except fax_tiff.FaxError as exc:
@@ -71,6 +95,9 @@ def _take_images(message: Message, fax: ReceivedFax, work: Path, max_pages: int)
     for count, part in enumerate(message.walk(), 1):
         if count > MAX_PARTS:
             raise fax_tiff.FaxError(f"more than {MAX_PARTS} MIME parts")
+        broken = [type(d).__name__ for d in part.defects if isinstance(d, _BROKEN_TREE)]
+        if broken:
+            raise fax_tiff.FaxError(f"malformed MIME structure: {', '.join(broken)}")
         if part.is_multipart():
             continue
         kind = part.get_content_type()

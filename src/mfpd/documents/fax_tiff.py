@@ -190,8 +190,7 @@ def check(path: Path, *, max_pages: int) -> FaxImage:
         header = read(0, 8) if size >= 8 else b""
         order = {b"II": "<", b"MM": ">"}.get(header[:2])
         if order is None or struct.unpack_from(order + "H", header, 2)[0] != 42:
-            kind = sniff_format(header) if header else "an empty file"
-            raise FaxError(f"not a TIFF image ({kind})")
+            raise FaxError(f"not a TIFF image ({_what(header)})")
         (offset,) = struct.unpack_from(order + "I", header, 4)
         seen: set[int] = set()
         widths: list[int] = []
@@ -211,6 +210,18 @@ def check(path: Path, *, max_pages: int) -> FaxImage:
     if not widths:
         raise FaxError("the TIFF has no page")
     return FaxImage(len(widths), tuple(widths))
+
+
+def _what(header: bytes) -> str:
+    if not header:
+        return "an empty file"
+    if header.startswith((b"PK\3\4", b"PK\5\6")):
+        return "a ZIP archive"  # APPNOTE 4.3.7: the local file header's signature
+    if header.startswith(b"\x1f\x8b"):
+        return "gzip data"  # RFC 1952 2.3.1
+    if header.startswith(b"II+\0") or header.startswith(b"MM\0+"):
+        return "a BigTIFF, which no fax profile uses"
+    return sniff_format(header)
 
 
 def _short_tags(raw: bytes, count: int, order: str) -> dict[int, int]:

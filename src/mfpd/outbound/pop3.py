@@ -43,6 +43,8 @@ DEFAULT_PORTS = {"pop3": 110, "pop3s": 995}
 # How long the event loop may take over one message (printing it, sending its MDN).
 HANDLE_TIMEOUT = 300.0
 CHUNK = 64 * 1024
+# The header block of a message too large to read, kept to name its sender.
+HEADER_CAP = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class Fetched:
     number: int
     size: int  # as LIST gave it
     path: Path | None  # the message's bytes; None when it was over the cap
-    uid: str = ""
+    headers: Path | None = None  # then its header block alone, when that was small
 
 
 # The caller's verdict on one message: True to delete it from the server.
@@ -110,7 +112,12 @@ class _Pop3(_Connect, poplib.POP3):
 class _Pop3s(_Connect, poplib.POP3_SSL):
     def __init__(self, host: str, port: int, policy: ClientPolicy, context: ssl.SSLContext):
         self.policy = policy
+        self.tls = context
         super().__init__(host, port, timeout=policy.connect_timeout, context=context)
+
+    def _create_socket(self, timeout: float) -> socket.socket:
+        # The policy's connection, then TLS from the first byte, the name checked.
+        return self.tls.wrap_socket(super()._create_socket(timeout), server_hostname=self.host)
 
 
 async def poll(ctx: ServiceContext, handle: Handle, spool_dir: Path) -> tuple[int, int]:
@@ -191,8 +198,9 @@ def _session(
                     client.dele(number)
                     deleted += 1
             finally:
-                if fetched.path is not None:
-                    fetched.path.unlink(missing_ok=True)
+                for path in (fetched.path, fetched.headers):
+                    if path is not None:
+                        path.unlink(missing_ok=True)
         client.quit()
         return len(listing), deleted
     except DeliveryError:
@@ -221,14 +229,24 @@ def _listing(client: poplib.POP3) -> list[tuple[int, int]]:
 
 
 def _retrieve(client: poplib.POP3, number: int, size: int, cap: int, spool_dir: Path) -> Fetched:
-    """RETR into a file, dot-unstuffed (RFC 1939 3); a message over `cap` bytes is read to
-    its end and dropped, so that the session goes on and the caller can delete it."""
-    if size > cap:
-        return Fetched(number, size, None)
-    raw: Any = client  # poplib keeps its reader private; RETR needs it one line at a time
-    raw._putcmd(f"RETR {number}")
-    raw._getresp()
+    """RETR into a file; a message over `cap` bytes (by LIST, or as it arrives) is not kept:
+    only its header block (TOP n 0, RFC 1939 7), so the failed job can name its sender."""
     path = spool_dir / f"pop3-{number}-{id(client)}.eml"
+    if size <= cap:
+        total, kept = _read_into(client, f"RETR {number}", path, cap)
+        if kept:
+            return Fetched(number, size, path)
+        size = total
+    _, kept = _read_into(client, f"TOP {number} 0", path, HEADER_CAP)
+    return Fetched(number, size, None, headers=path if kept else None)
+
+
+def _read_into(client: poplib.POP3, command: str, path: Path, cap: int) -> tuple[int, bool]:
+    """A multi-line answer (RFC 1939 3) into `path`, dot-unstuffed, read to its end whatever
+    its size so that the session goes on; (its size, whether it was kept: at most `cap`)."""
+    raw: Any = client  # poplib keeps its reader private; RETR needs it one line at a time
+    raw._putcmd(command)
+    raw._getresp()
     total = 0
     kept = True
     line_start = True
@@ -238,7 +256,7 @@ def _retrieve(client: poplib.POP3, number: int, size: int, cap: int, spool_dir: 
             # hostile) is read in bounded memory, where poplib's reader would give up.
             piece: bytes = raw.file.readline(CHUNK)
             if not piece:
-                raise poplib.error_proto("-ERR the server closed during RETR")
+                raise poplib.error_proto("-ERR the server closed during " + command)
             if line_start and piece in (b".\r\n", b".\n"):
                 break
             if line_start and piece.startswith(b".."):
@@ -251,8 +269,7 @@ def _retrieve(client: poplib.POP3, number: int, size: int, cap: int, spool_dir: 
                 file.write(piece)
     if not kept:
         path.unlink(missing_ok=True)
-        return Fetched(number, total, None)
-    return Fetched(number, size, path)
+    return total, kept
 
 
 def _text(exc: BaseException) -> str:

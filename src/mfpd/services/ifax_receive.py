@@ -104,6 +104,8 @@ class FaxReceiver:
         config = self.ctx.config.ifax
         if fetched.path is None:
             fax = fax_mail.ReceivedFax("unknown", "", "", "", "")
+            if fetched.headers is not None:
+                fax = await asyncio.to_thread(fax_mail.headers_of, fetched.headers)
             fax.failure = (
                 f"the message is {fetched.size} bytes, over [ifax] max_message_bytes "
                 f"({config.max_message_bytes}): not read"
