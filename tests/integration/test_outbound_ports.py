@@ -1,5 +1,5 @@
 """The outbound clients in the port table: `mfpd ports`, the live ports.json and `mfpd audit`
-show smtp 25, ftp 21 and smb 445 as "client" (shared/PORTS.md), closed on the device; a
+show smtp 25, ftp 21, smb 445 and pop3 110 as "client" (shared/PORTS.md), closed on the device; a
 listener on one of them is a finding of the audit, since the device never listens there."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import Mfpd, run_cli
 
 pytestmark = pytest.mark.integration
-CLIENTS = {"smtp": 25, "ftp": 21, "smb": 445}
+CLIENTS = {"smtp": 25, "ftp": 21, "smb": 445, "pop3": 110}
 
 
 def test_client_rows_planned_live_and_audited(mfpd: Mfpd) -> None:
@@ -37,6 +37,7 @@ def test_client_rows_planned_live_and_audited(mfpd: Mfpd) -> None:
         assert shown[name]["state"] == "closed"
     text = run_cli("audit", "--state-dir", str(mfpd.state_dir), timeout=60).stdout
     assert "ftp client" in text and "smb client" in text and "smtp client" in text
+    assert "pop3 client" in text
 
     # Something listening where the device only ever connects out: the audit says so.
     with socket.socket() as intruder:

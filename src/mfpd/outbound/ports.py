@@ -10,11 +10,12 @@ from mfpd.services.base import PortEntry
 
 STATE = "client"
 # service, standard port, what uses it (shared/PORTS.md: 25 SMTP, 21 FTP; SMB over TCP 445,
-# RFC 1001/1002-less direct hosting, as smbprotocol speaks it).
+# RFC 1001/1002-less direct hosting, as smbprotocol speaks it; 110 POP3, polled for faxes).
 CLIENTS = (
     ("smtp", 25, "scan to email and e-mail alerts"),
     ("ftp", 21, "scan to FTP and FTPS (passive data connections)"),
     ("smb", 445, "scan to SMB (SMB 2/3)"),
+    ("pop3", 110, "Internet Fax reception (POP3 with STLS, or POP3S to 995)"),
 )
 
 
@@ -29,5 +30,7 @@ def client_rows(config: Config, bind: str, offset: int) -> list[PortEntry]:
             note += (
                 f"; server {config.smtp.server}" if config.smtp.server else "; no [smtp] server set"
             )
+        if service == "pop3":
+            note += f"; mailbox {config.ifax.pop3}" if config.ifax.pop3 else "; no [ifax] pop3 set"
         rows.append(PortEntry(service, "tcp", bind, standard + offset, standard, STATE, note))
     return rows
