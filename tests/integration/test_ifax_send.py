@@ -166,3 +166,63 @@ async def test_ifax_send_standard_resolution_letter_and_failures(tmp_path: Path)
     assert failed.state_reasons == ["destination-unreachable"], failed.to_dict()
     assert failed.pages == 1 and failed.documents == []
     assert not any((down.directory).iterdir())  # nothing left behind
+
+
+def test_ifax_from_the_api_and_the_fax_page(mfpd_factory: Any, tmp_path: Path) -> None:
+    """POST /api/v1/ifax (multipart: to, file) with the administrator's token, and the Fax
+    page's form in a logged-in browser: each a fax-send job, listed by the API and the Jobs
+    page, its counters on the Status page; anonymous callers refused."""
+    need("gs")
+    import requests
+
+    from tests.integration.test_web_api import Api, token
+    from tests.integration.test_web_security import csrf_of, login
+
+    pdf = make_pdf(tmp_path / "memo.pdf", 2)
+    with smtp_server(None, auth=False) as server:
+        daemon = mfpd_factory(
+            f'[engine]\nspeed_ppm = 0\n[smtp]\nserver = "127.0.0.1:{server.port}"\n'
+            'security = "none"\n'
+        )
+        files = {"file": ("memo.pdf", pdf.read_bytes(), "application/pdf")}
+        anonymous = Api(daemon).post("/ifax", data={"to": "bob@example.test"}, files=files)
+        assert anonymous.status_code == 401
+        admin = Api(daemon, token(daemon))
+        bad = admin.post("/ifax", data={"to": "bob@example.test\r\nBcc: x@y"}, files=files)
+        assert bad.status_code == 400 and "not an email address" in bad.json()["error"]
+        posted = admin.post("/ifax", data={"to": "bob@example.test", "name": "Memo"}, files=files)
+        assert posted.status_code == 201, posted.text
+        job = posted.json()
+        assert job["kind"] == "fax-send" and job["recipients"] == ["bob@example.test"]
+        done = admin.wait_job(job["id"], "completed")
+        assert done["pages"] == 2 and done["name"] == "Memo"
+        listed = admin.get("/jobs").json()["jobs"]
+        assert [j["kind"] for j in listed if j["id"] == job["id"]] == ["fax-send"]
+
+        browser = requests.Session()
+        assert login(daemon, browser).status_code == 303
+        url = f"http://127.0.0.1:{daemon.port('http')}"
+        page = browser.get(f"{url}/fax", timeout=10)
+        assert page.status_code == 200 and 'id="fax-form"' in page.text
+        sent = browser.post(
+            f"{url}/fax",
+            files={
+                "csrf": (None, csrf_of(page.text)),
+                "to": (None, "carol@example.test, dave@example.test"),
+                "file": ("memo.pdf", pdf.read_bytes(), "application/pdf"),
+            },
+            timeout=10,
+            allow_redirects=False,
+        )
+        assert sent.status_code == 303 and sent.headers["Location"] == "/fax", sent.text
+        daemon.wait_for(
+            lambda js: sum(j["kind"] == "fax-send" and j["state"] == "completed" for j in js) == 2
+        )
+        jobs_page = browser.get(f"{url}/jobs", timeout=10).text
+        assert jobs_page.count("Fax sent") >= 2
+        status_page = browser.get(f"{url}/", timeout=10).text
+        assert 'data-fax-counter="sent">2<' in status_page
+        assert 'data-fax-counter="pages_sent">4<' in status_page
+    assert [m[1] for m in server.messages] == [
+        ["bob@example.test"], ["carol@example.test", "dave@example.test"],
+    ]  # fmt: skip

@@ -84,7 +84,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
     closing: asyncio.Event = request.app[CLOSING]
     try:
         await response.write(
-            b"retry: 2000\n\n" + _frame("status", status_view(ctx.device, ctx.spool))
+            b"retry: 2000\n\n" + _frame("status", status_view(ctx.device, ctx.spool, ctx.faxes))
         )
         last_status = time.monotonic()
         last_write = last_status
@@ -112,7 +112,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
                 if wait > 0:
                     await asyncio.sleep(wait)  # changes in a burst become one status event
                 status_due.clear()
-                out += _frame("status", status_view(ctx.device, ctx.spool))
+                out += _frame("status", status_view(ctx.device, ctx.spool, ctx.faxes))
                 last_status = time.monotonic()
             if not out and time.monotonic() - last_write >= HEARTBEAT:
                 out = b": keep-alive\n\n"
