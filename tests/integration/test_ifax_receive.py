@@ -172,6 +172,7 @@ def test_ifax_receive_from_dovecot(mfpd_factory: Any, tmp_path: Path) -> None:
         assert daemon.proc is not None
         peak = _peak_rss_kb(daemon.proc.pid)
         status = daemon.status()  # the daemon still serves
+        assert daemon.stop(timeout=15) == 0  # and stops cleanly, the poller with it
     faxes = {j["name"]: j for j in jobs if j["kind"] == "fax-receive"}
     good = faxes["Quarterly figures"]
     assert good["state"] == "completed", good

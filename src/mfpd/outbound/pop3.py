@@ -12,9 +12,12 @@ server for the next poll."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import poplib
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +46,8 @@ DEFAULT_PORTS = {"pop3": 110, "pop3s": 995}
 # How long the event loop may take over one message (printing it, sending its MDN).
 HANDLE_TIMEOUT = 300.0
 CHUNK = 64 * 1024
+# How often a worker thread waiting on the event loop looks whether the daemon is stopping.
+STOP_CHECK = 0.5
 # The header block of a message too large to read, kept to name its sender.
 HEADER_CAP = 64 * 1024
 
@@ -120,9 +125,17 @@ class _Pop3s(_Connect, poplib.POP3_SSL):
         return self.tls.wrap_socket(super()._create_socket(timeout), server_hostname=self.host)
 
 
-async def poll(ctx: ServiceContext, handle: Handle, spool_dir: Path) -> tuple[int, int]:
+class Stopped(Exception):
+    """The daemon is stopping: the session ends without QUIT, so nothing is deleted that
+    was not dealt with (RFC 1939 6: deletions happen only in the UPDATE state)."""
+
+
+async def poll(
+    ctx: ServiceContext, handle: Handle, spool_dir: Path, stopping: threading.Event
+) -> tuple[int, int]:
     """One session with [ifax] pop3: each message handed to `handle`; (messages seen,
-    messages deleted). DeliveryError when the session fails."""
+    messages deleted). DeliveryError when the session fails, Stopped when `stopping` is
+    set meanwhile (the worker thread does not outlive the event loop by more than a read)."""
     config = ctx.config.ifax
     box = parse_mailbox(config.pop3)
     policy = await client_policy(ctx, box.host, box.port)
@@ -131,8 +144,17 @@ async def poll(ctx: ServiceContext, handle: Handle, spool_dir: Path) -> tuple[in
     loop = asyncio.get_running_loop()
 
     def on_loop(fetched: Fetched) -> bool:
+        if stopping.is_set():
+            raise Stopped()
         future = asyncio.run_coroutine_threadsafe(handle(fetched), loop)
-        return bool(future.result(HANDLE_TIMEOUT))
+        deadline = time.monotonic() + HANDLE_TIMEOUT
+        while True:
+            try:
+                return bool(future.result(STOP_CHECK))
+            except concurrent.futures.TimeoutError:
+                if stopping.is_set() or time.monotonic() > deadline:
+                    future.cancel()
+                    raise Stopped() from None
 
     def audit(outcome: str, reason: str = "") -> None:
         def record() -> None:
@@ -203,7 +225,7 @@ def _session(
                         path.unlink(missing_ok=True)
         client.quit()
         return len(listing), deleted
-    except DeliveryError:
+    except (DeliveryError, Stopped):
         client.close()
         raise
     except ssl.SSLError as exc:

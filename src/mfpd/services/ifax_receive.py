@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +46,7 @@ class FaxReceiver:
         self.directory = ctx.state_dir / INBOX
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopping = threading.Event()
         self.last_poll: dict[str, object] = {}
         self.received = 0
         self.refused = 0
@@ -54,12 +56,14 @@ class FaxReceiver:
         return bool(self.ctx.config.ifax.pop3)
 
     async def start(self) -> None:
+        self._stopping.clear()
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         for stale in self.directory.iterdir():
             stale.unlink(missing_ok=True)
         self._task = asyncio.create_task(self._run(), name="ifax-receive")
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -83,7 +87,10 @@ class FaxReceiver:
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
-            seen, deleted = await pop3.poll(self.ctx, self._handle, self.directory)
+            seen, deleted = await pop3.poll(self.ctx, self._handle, self.directory, self._stopping)
+        except pop3.Stopped:
+            self.last_poll = {"outcome": "stopped"}
+            return
         except DeliveryError as exc:
             log.warning("ifax: polling failed: %s", exc)
             self.last_poll = {"outcome": "failed", "reason": exc.reason, "message": str(exc)}
