@@ -35,7 +35,8 @@ MAX_RECIPIENTS = 50
 MAX_DOCUMENTS = 20
 # An address as a fax recipient may be: local@domain, no spaces, quotes or line breaks
 # (a header injection otherwise); the SMTP server judges the rest.
-_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}$")
+ADDRESS_PATTERN = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}$"
+_ADDRESS = re.compile(ADDRESS_PATTERN)
 KEEP_FINISHED = 500
 
 # Mails one rendered fax: (recipients, tiff, job id, pages, name) -> a line for the log.

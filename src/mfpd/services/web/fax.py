@@ -66,6 +66,8 @@ async def _read_form(
                         if total > limit:
                             raise FormError(f"the files are over {limit} bytes", 413)
                         out.write(chunk)
+                if not target.stat().st_size:
+                    raise FormError(f"the file {part.filename[:80]!r} is empty")
             elif part.name in FIELDS and part.filename is None:
                 value = (await part.read(decode=False))[:MAX_FIELD].decode("utf-8", "replace")
                 if part.name == "to":
