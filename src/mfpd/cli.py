@@ -353,6 +353,13 @@ def _print_status(status: dict[str, Any]) -> None:
         f"counters: {c['impressions']} impressions ({c['color_impressions']} colour, "
         f"{c['mono_impressions']} black), {c['sheets']} sheets, {c['jobs_completed']} jobs"
     )
+    fax = status.get("fax")
+    if fax:
+        print(
+            f"fax:     {fax['sent']} sent ({fax['pages_sent']} pages), {fax['received']} received "
+            f"({fax['pages_received']} pages), {fax['send_failed']} not sent, "
+            f"{fax['receive_failed']} refused"
+        )
     overwrite = status.get("image_overwrite")
     if overwrite:
         print(f"image overwrite: {overwrite['mode']}" + (

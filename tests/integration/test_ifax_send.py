@@ -93,6 +93,7 @@ def test_ifax_send_from_the_cli(mfpd_factory: Any, tmp_path: Path) -> None:
         assert job["documents"] == [] and not any((daemon.state_dir / "fax").iterdir())
         counters = daemon.status()["fax"]
         assert counters["sent"] == 1 and counters["pages_sent"] == 5
+        assert "fax:     1 sent (5 pages), 0 received" in daemon.cli("status").stdout
         refused = daemon.cli("ifax", "send", "--to", "not an address", str(pdf), check=False)
         assert refused.returncode == 1 and "is not an email address" in refused.stderr
     sender, recipients, _mail_options, _rcpt_options, data = server.messages[0]
