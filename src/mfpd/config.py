@@ -713,6 +713,25 @@ class IfaxConfig(_Strict):
     # Ghostscript's time for one document rendered to TIFF-F.
     render_timeout: Annotated[float, Field(gt=0)] = 120.0
 
+    @field_validator("pop3")
+    @classmethod
+    def _pop3(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        if not value:
+            return value
+        try:
+            parts = urlsplit(value.strip())
+            if parts.port == 0:  # urlsplit checks the port's range only when asked for it
+                raise ValueError
+        except ValueError:
+            raise ValueError("pop3 has a bad port") from None
+        if parts.scheme not in ("pop3", "pop3s") or not parts.hostname or not parts.username:
+            raise ValueError("pop3 is pop3://USER@HOST:PORT or pop3s://USER@HOST:PORT")
+        if parts.password is not None:
+            raise ValueError("pop3 holds no password: [ifax] password does")
+        return value.strip()
+
 
 class DnsConfig(_Strict):
     """The resolver every outbound client uses, and dynamic updates of the device's names."""
