@@ -12,6 +12,7 @@ import asyncio
 import email
 import email.policy
 import io
+import json
 import struct
 import zipfile
 import zlib
@@ -173,6 +174,7 @@ def test_ifax_receive_from_dovecot(mfpd_factory: Any, tmp_path: Path) -> None:
         peak = _peak_rss_kb(daemon.proc.pid)
         status = daemon.status()  # the daemon still serves
         assert daemon.stop(timeout=15) == 0  # and stops cleanly, the poller with it
+        audit = json.loads(daemon.cli("audit-log", "--json").stdout)["entries"]
     faxes = {j["name"]: j for j in jobs if j["kind"] == "fax-receive"}
     good = faxes["Quarterly figures"]
     assert good["state"] == "completed", good
@@ -192,6 +194,9 @@ def test_ifax_receive_from_dovecot(mfpd_factory: Any, tmp_path: Path) -> None:
     assert status["fax"]["received"] == 1 and status["fax"]["pages_received"] == 2
     assert status["fax"]["receive_failed"] == 6
     assert peak < MAX_RSS_KB, f"peak RSS {peak} kB"
+    logged = [e for e in audit if e["event"] == "fax-job"]
+    assert len(logged) == 7 and all(e["details"]["direction"] == "received" for e in logged)
+    assert [e["details"]["pages"] for e in logged if e["outcome"] == "completed"] == [2]
     # MDNs (RFC 8098): to the good fax's sender (processed) and the PDF's (deleted); not to
     # the bomb's, whose request named another address than its Return-Path.
     notes = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -94,6 +95,11 @@ def test_ifax_send_from_the_cli(mfpd_factory: Any, tmp_path: Path) -> None:
         counters = daemon.status()["fax"]
         assert counters["sent"] == 1 and counters["pages_sent"] == 5
         assert "fax:     1 sent (5 pages), 0 received" in daemon.cli("status").stdout
+        entries = json.loads(daemon.cli("audit-log", "--json").stdout)["entries"]
+        (logged,) = [e for e in entries if e["event"] == "fax-job"]
+        assert logged["event_id"] == 8 and logged["outcome"] == "completed"
+        assert logged["details"]["direction"] == "sent" and logged["details"]["pages"] == 5
+        assert logged["details"]["peers"] == ["bob@example.test", "carol@example.test"]
         refused = daemon.cli("ifax", "send", "--to", "not an address", str(pdf), check=False)
         assert refused.returncode == 1 and "is not an email address" in refused.stderr
     sender, recipients, _mail_options, _rcpt_options, data = server.messages[0]
