@@ -198,6 +198,7 @@ class Daemon:
         assert ctx.scans is not None
         ctx.scans.erase = overwriter.erase
         faxes, receiver = self._fax(ctx, store)
+        faxes.erase = overwriter.erase
         # Files of jobs that ended while the daemon was down, before anything new arrives.
         await overwriter.sweep()
         flusher = asyncio.create_task(self._flush_summaries(audit), name="audit-summaries")

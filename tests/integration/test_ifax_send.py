@@ -189,7 +189,7 @@ def test_ifax_from_the_api_and_the_fax_page(mfpd_factory: Any, tmp_path: Path) -
     with smtp_server(None, auth=False) as server:
         daemon = mfpd_factory(
             f'[engine]\nspeed_ppm = 0\n[smtp]\nserver = "127.0.0.1:{server.port}"\n'
-            'security = "none"\n'
+            'security = "none"\n[security]\nimage_overwrite = "immediate"\n'
         )
         files = {"file": ("memo.pdf", pdf.read_bytes(), "application/pdf")}
         anonymous = Api(daemon).post("/ifax", data={"to": "bob@example.test"}, files=files)
@@ -203,6 +203,14 @@ def test_ifax_from_the_api_and_the_fax_page(mfpd_factory: Any, tmp_path: Path) -
         assert job["kind"] == "fax-send" and job["recipients"] == ["bob@example.test"]
         done = admin.wait_job(job["id"], "completed")
         assert done["pages"] == 2 and done["name"] == "Memo"
+        # A fax's files are images of a document: overwritten before they go, as a scan's.
+        deadline = time.monotonic() + 30
+        while (overwrite := daemon.status()["image_overwrite"].get("last") or {}).get("job") != job[
+            "id"
+        ]:
+            assert time.monotonic() < deadline, overwrite
+            time.sleep(0.1)
+        assert overwrite["verified"] and overwrite["files"] >= 2
         listed = admin.get("/jobs").json()["jobs"]
         assert [j["kind"] for j in listed if j["id"] == job["id"]] == ["fax-send"]
 

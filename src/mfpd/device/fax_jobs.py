@@ -77,6 +77,9 @@ class FaxJobs:
         self._clock = clock
         # Set by the daemon: outbound.ifax_send.send_fax bound to the context.
         self.send: Send | None = None
+        # Set by the daemon: removes the files a job is done with (the image overwrite's
+        # erase: a fax's pages are images of a document, as a scan's are).
+        self.erase: Callable[[list[Path], Job], None] = _unlink
         self._jobs: dict[int, Job] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         for record in store.load():
@@ -206,8 +209,7 @@ class FaxJobs:
             log.exception("fax job %d failed", record.id)
             self._end(record, JobState.ABORTED, ["aborted-by-system"], f"the send failed: {exc}")
         finally:
-            for path in [*documents, tiff]:
-                path.unlink(missing_ok=True)
+            self.erase([*documents, tiff], record)
             record.documents = []
             self.store.save(record)
 
@@ -246,3 +248,8 @@ class FaxJobs:
             "pages_received": sum(j.pages or 0 for j in done),
             "receive_failed": sum(j.state is JobState.ABORTED for j in received),
         }
+
+
+def _unlink(paths: list[Path], _job: Job) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
