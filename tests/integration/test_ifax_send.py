@@ -233,6 +233,8 @@ def test_ifax_from_the_api_and_the_fax_page(mfpd_factory: Any, tmp_path: Path) -
         daemon.wait_for(
             lambda js: sum(j["kind"] == "fax-send" and j["state"] == "completed" for j in js) == 2
         )
+        job_page = browser.get(f"{url}/jobs/{job['id']}", timeout=10).text
+        assert '<dd id="fax-recipients">bob@example.test</dd>' in job_page
         jobs_page = browser.get(f"{url}/jobs", timeout=10).text
         assert jobs_page.count("Fax sent") >= 2
         status_page = browser.get(f"{url}/", timeout=10).text
