@@ -53,7 +53,8 @@ def _mail(
     subject: str, *, sender: str = SENDER, mdn: str = "", return_path: str = SENDER
 ) -> EmailMessage:
     message = EmailMessage()
-    message["Return-Path"] = f"<{return_path}>"
+    if return_path:
+        message["Return-Path"] = f"<{return_path}>"
     message["From"] = sender
     message["To"] = "fax@mfp.example.test"
     message["Subject"] = subject
@@ -156,8 +157,17 @@ def test_ifax_receive_from_dovecot(mfpd_factory: Any, tmp_path: Path) -> None:
     assert pages == 2
     with dovecot(pki) as pop, smtp_server(None, auth=False) as smtp:
         pop.deliver(_with_tiff(_mail("Quarterly figures", mdn=SENDER), fax.read_bytes()), "good")
+        # Faxes whose MDN request is not answered: no Return-Path to check it against; a
+        # report (RFC 8098 2.1: no MDN for an MDN), which is no fax either.
+        pop.deliver(
+            _with_tiff(_mail("No return path", mdn=SENDER, return_path=""), fax.read_bytes()),
+            "noreturn",
+        )
+        report = _mail("A report", mdn=SENDER)
+        report.replace_header("Content-Type", "multipart/report; report-type=x; boundary=r")
+        pop.deliver(report.as_bytes(), "report")
         _hostile(pop, tmp_path)
-        assert len(pop.messages()) == 7
+        assert len(pop.messages()) == 9
         daemon = mfpd_factory(
             f'[engine]\nspeed_ppm = 0\n[tls]\nca_bundle = "{pki.ca}"\n'
             f'[smtp]\nserver = "127.0.0.1:{smtp.port}"\nsecurity = "none"\n'
@@ -166,7 +176,7 @@ def test_ifax_receive_from_dovecot(mfpd_factory: Any, tmp_path: Path) -> None:
         )
         jobs = daemon.wait_for(
             lambda js: sum(j["kind"] == "fax-receive" and j["state"] in ("completed", "aborted")
-                           for j in js) == 7,
+                           for j in js) == 9,
             timeout=120,
         )  # fmt: skip
         daemon.wait_for(lambda _: not pop.messages(), timeout=30)
@@ -180,7 +190,10 @@ def test_ifax_receive_from_dovecot(mfpd_factory: Any, tmp_path: Path) -> None:
     assert good["state"] == "completed", good
     assert good["source"] == "ifax" and good["user"] == SENDER and good["format"] == "image/tiff"
     assert good["pages"] == 2 and good["impressions_completed"] == 2
-    refused = {name: job for name, job in faxes.items() if name != "Quarterly figures"}
+    assert faxes["No return path"]["state"] == "completed"
+    assert faxes["No return path"]["pages"] == 2
+    printed = ("Quarterly figures", "No return path")
+    refused = {name: job for name, job in faxes.items() if name not in printed}
     assert all(j["state"] == "aborted" for j in refused.values()), refused
     assert all(j["state_reasons"] == ["document-format-error"] for j in refused.values())
     said = {name: job["state_message"] for name, job in refused.items()}
@@ -191,12 +204,12 @@ def test_ifax_receive_from_dovecot(mfpd_factory: Any, tmp_path: Path) -> None:
     assert "over [ifax] max_message_bytes" in said["Huge"]
     assert refused["Huge"]["user"] == SENDER  # named from its header block alone
     assert "malformed MIME structure: NoBoundaryInMultipartDefect" in said["Broken"]
-    assert status["fax"]["received"] == 1 and status["fax"]["pages_received"] == 2
-    assert status["fax"]["receive_failed"] == 6
+    assert status["fax"]["received"] == 2 and status["fax"]["pages_received"] == 4
+    assert status["fax"]["receive_failed"] == 7
     assert peak < MAX_RSS_KB, f"peak RSS {peak} kB"
     logged = [e for e in audit if e["event"] == "fax-job"]
-    assert len(logged) == 7 and all(e["details"]["direction"] == "received" for e in logged)
-    assert [e["details"]["pages"] for e in logged if e["outcome"] == "completed"] == [2]
+    assert len(logged) == 9 and all(e["details"]["direction"] == "received" for e in logged)
+    assert [e["details"]["pages"] for e in logged if e["outcome"] == "completed"] == [2, 2]
     # MDNs (RFC 8098): to the good fax's sender (processed) and the PDF's (deleted); not to
     # the bomb's, whose request named another address than its Return-Path.
     notes = {}

@@ -44,6 +44,7 @@ class ReceivedFax:
     images: list[Path] = field(default_factory=list)
     pages: int = 0
     failure: str = ""  # why the message is not a fax that prints
+    is_report: bool = False  # multipart/report (RFC 6522): a DSN or an MDN, never answered
 
 
 def _read(path: Path) -> Message | ReceivedFax:
@@ -61,7 +62,15 @@ def _described(message: Message) -> ReceivedFax:
         message_id=_header(message, "Message-ID")[:200],
         return_path=_address(message, "Return-Path"),
         mdn_to=_address(message, "Disposition-Notification-To"),
+        is_report=_content_type(message) == "multipart/report",
     )
+
+
+def _content_type(message: Message) -> str:
+    try:
+        return message.get_content_type()
+    except Exception:  # a Content-Type the policy cannot parse
+        return ""
 
 
 def headers_of(path: Path) -> ReceivedFax:

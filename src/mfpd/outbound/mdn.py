@@ -29,11 +29,15 @@ DELETED = "deleted"
 
 
 def wanted(fax: ReceivedFax, allowed: bool) -> bool:
-    """An MDN is asked for, allowed by [ifax] send_mdn, and goes to the Return-Path."""
+    """An MDN is asked for, allowed by [ifax] send_mdn, goes to the Return-Path (which the
+    receiving server wrote: no Return-Path, no automatic MDN), and does not answer a report
+    (RFC 8098 2.1: never an MDN for an MDN, or two devices would answer each other)."""
     return (
         allowed
         and bool(fax.mdn_to)
-        and (not fax.return_path or fax.return_path.lower() == fax.mdn_to.lower())
+        and bool(fax.return_path)
+        and fax.return_path.lower() == fax.mdn_to.lower()
+        and not fax.is_report
     )
 
 
