@@ -360,6 +360,14 @@ def _print_status(status: dict[str, Any]) -> None:
             f"({fax['pages_received']} pages), {fax['send_failed']} not sent, "
             f"{fax['receive_failed']} refused"
         )
+        poll = fax.get("last_poll")
+        if poll is not None:
+            said = (
+                f"{poll['messages']} message(s), {poll['deleted']} deleted"
+                if poll.get("outcome") == "ok"
+                else f"{poll.get('outcome', 'not yet')}: {poll.get('message', '')}".rstrip(": ")
+            )
+            print(f"         last poll of the mailbox: {said}")
     overwrite = status.get("image_overwrite")
     if overwrite:
         print(f"image overwrite: {overwrite['mode']}" + (

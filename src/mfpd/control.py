@@ -27,6 +27,7 @@ from mfpd.device.machine import Device, DeviceError
 from mfpd.device.operator import apply_fault
 from mfpd.device.spool import Spool
 from mfpd.security.audit_events import Actor, AuditFeed
+from mfpd.services.ifax_receive import FaxReceiver
 from mfpd.services.web.state import WebState
 
 MAX_REQUEST = 64 * 1024
@@ -48,6 +49,7 @@ class ControlServer:
         audit: AuditFeed | None = None,
         certificate: Callable[[], dict[str, object]] | None = None,
         faxes: FaxJobs | None = None,
+        fax_receiver: FaxReceiver | None = None,
     ) -> None:
         self.path = state_dir / SOCKET_NAME
         self.device = device
@@ -58,6 +60,7 @@ class ControlServer:
         # The device certificate's expiry, which status shows beside the device's state.
         self.certificate = certificate or dict
         self.faxes = faxes
+        self.fax_receiver = fax_receiver
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -107,6 +110,8 @@ class ControlServer:
                 status["image_overwrite"] = self.overwriter.status()
             if self.faxes is not None:
                 status["fax"] = self.faxes.status(self.spool)
+                if self.fax_receiver is not None and self.fax_receiver.configured:
+                    status["fax"]["last_poll"] = self.fax_receiver.last_poll
             return {"status": status}
         if op == "refill":
             return {"message": "refilled " + ", ".join(self.device.refill(str(request["target"])))}

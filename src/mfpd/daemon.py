@@ -225,8 +225,9 @@ class Daemon:
             return certificate_expiry(self.state_dir / TLS_DIR, ctx.config.tls.expiry_warning_days)
 
         control = ControlServer(
-            self.state_dir, device, spool, ctx.web, overwriter, audit, certificate, faxes
-        )
+            self.state_dir, device, spool, ctx.web, overwriter, audit, certificate, faxes,
+            receiver,
+        )  # fmt: skip
         tasks = [engine_task, saver, flusher]
         scans = ctx.scans
         assert scans is not None

@@ -13,6 +13,7 @@ import email
 import email.policy
 import io
 import json
+import re
 import struct
 import zipfile
 import zlib
@@ -183,6 +184,9 @@ def test_ifax_receive_from_dovecot(mfpd_factory: Any, tmp_path: Path) -> None:
         assert daemon.proc is not None
         peak = _peak_rss_kb(daemon.proc.pid)
         status = daemon.status()  # the daemon still serves
+        assert status["fax"]["last_poll"]["outcome"] == "ok"
+        shown = daemon.cli("status").stdout
+        assert re.search(r"last poll of the mailbox: \d+ message\(s\), \d+ deleted", shown)
         assert daemon.stop(timeout=15) == 0  # and stops cleanly, the poller with it
         audit = json.loads(daemon.cli("audit-log", "--json").stdout)["entries"]
     faxes = {j["name"]: j for j in jobs if j["kind"] == "fax-receive"}
