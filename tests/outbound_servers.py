@@ -24,6 +24,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from minikerberos.protocol.asn1_structs import (
+    AS_REP,
+    ETYPE_INFO2,
+    KRB_ERROR,
+    METHOD_DATA,
+    EncryptedData,
+    PrincipalName,
+    Ticket,
+)
 
 VSFTPD = "/usr/sbin/vsftpd"
 SMBD = "/usr/sbin/smbd"
@@ -606,3 +615,223 @@ def credential_entries(ctx: Any) -> list[Any]:
     """The audit log's credential-use entries, oldest first (entries() gives newest first)."""
     found = [e for e in ctx.audit.log.entries() if e.event == "credential-use"]
     return sorted(found, key=lambda e: e.id)
+
+
+# --- Knot DNS -------------------------------------------------------------------------------
+
+KNOTD = "/usr/sbin/knotd"
+KDIG = "/usr/bin/kdig"
+
+
+@dataclass(frozen=True)
+class DnsServer:
+    address: str
+    port: int
+    key_name: str  # the TSIG key the zones take updates signed with
+    secret: str  # its base64 secret
+    zone: str
+    reverse_zone: str
+    namespace: str | None = None  # the network namespace it runs in, if any
+
+    def query(self, name: str, rdtype: str, *, check: bool = True) -> list[str]:
+        """What the server answers now (kdig, the field's client): the records' data."""
+        inside = ["ip", "netns", "exec", self.namespace] if self.namespace else []
+        done = subprocess.run(
+            [*inside, KDIG, f"@{self.address}", "-p", str(self.port), "+short", "+time=3",
+             "+retry=1", name, rdtype],
+            capture_output=True, text=True, timeout=20, check=check,
+        )  # fmt: skip
+        return sorted(line for line in done.stdout.splitlines() if line)
+
+    def wait_for(self, name: str, rdtype: str, expected: list[str], timeout: float = 20) -> None:
+        """Until the server answers `expected` (an update the daemon sends in the background);
+        the last answer in the failure otherwise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.query(name, rdtype)
+            if found == sorted(expected) or time.monotonic() > deadline:
+                assert found == sorted(expected), f"{name} {rdtype}: {found}"
+                return
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def knot_server(
+    tmp: Path,
+    records: str = "",
+    *,
+    address: str = "127.0.0.1",
+    port: int | None = None,
+    namespace: str | None = None,
+    reverse_zone: str = "127.in-addr.arpa.",
+) -> Iterator[DnsServer]:
+    """knotd on `address` (UDP and TCP; a free port of loopback unless given), in a network
+    namespace if given, with a private configuration in `tmp`: the zone test.example (its
+    primary ns, and mailhost, at `address`, plus `records`) and `reverse_zone`, both taking
+    RFC 2136 updates signed with one hmac-sha256 TSIG key and nothing else."""
+    import base64
+
+    directory = tmp / "knot"
+    for sub in ("run", "db", "zones"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    server = DnsServer(
+        address, port or free_port(), "mfpd-key.", base64.b64encode(os.urandom(32)).decode(),
+        "test.example.", reverse_zone, namespace,
+    )  # fmt: skip
+    soa = "ns.test.example. hostmaster.test.example. 1 3600 600 86400 60"
+    (directory / "zones" / "test.example.zone").write_text(
+        f"$ORIGIN test.example.\n$TTL 60\n@ SOA {soa}\n@ NS ns\n"
+        f"ns A {address}\nmailhost A {address}\n{records}"
+    )
+    (directory / "zones" / f"{reverse_zone}zone").write_text(
+        f"$ORIGIN {reverse_zone}\n$TTL 60\n@ SOA {soa}\n@ NS ns.test.example.\n"
+    )
+    conf = directory / "knot.conf"
+    conf.write_text(
+        f'server:\n    rundir: "{directory}/run"\n    listen: {address}@{server.port}\n'
+        f'database:\n    storage: "{directory}/db"\n'
+        f"key:\n  - id: {server.key_name}\n    algorithm: hmac-sha256\n"
+        f"    secret: {server.secret}\n"
+        f"acl:\n  - id: update\n    key: {server.key_name}\n    action: update\n"
+        f'template:\n  - id: default\n    storage: "{directory}/zones"\n'
+        f'    file: "%s.zone"\n    zonefile-sync: -1\n    zonefile-load: whole\n'
+        f"    journal-content: none\n"
+        f"zone:\n  - domain: {server.zone}\n    acl: update\n"
+        f"  - domain: {server.reverse_zone}\n    acl: update\n"
+        f"log:\n  - target: stderr\n    any: info\n"
+    )
+    output = directory / "knotd.log"
+    inside = ["ip", "netns", "exec", namespace] if namespace else []
+    with open(output, "wb") as out:
+        proc = subprocess.Popen(
+            [*inside, KNOTD, "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        if namespace is None:
+            wait_listening(server.port, proc, output=output)
+        else:
+            # Not reachable from here: asked from inside, until it answers for its zone.
+            deadline = time.monotonic() + 15
+            while not server.query(server.zone, "SOA", check=False):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"knotd did not start: {output.read_text()[-2000:]}")
+                time.sleep(0.1)
+        yield server
+    finally:
+        stop(proc)
+
+
+# --- MIT Kerberos KDC -----------------------------------------------------------------------
+
+KRB5KDC = "/usr/sbin/krb5kdc"
+KDB5_UTIL = "/usr/sbin/kdb5_util"
+KADMIN_LOCAL = "/usr/sbin/kadmin.local"  # Debian: krb5-admin-server
+
+
+@dataclass(frozen=True)
+class Kdc:
+    port: int  # UDP and TCP
+    realm: str
+    log: Path  # the KDC's own log: one line per AS-REQ with the enctypes it offered
+    env: dict[str, str]  # KRB5_CONFIG and KRB5_KDC_PROFILE, for kadmin.local and kinit
+
+    def kadmin(self, query: str) -> str:
+        done = subprocess.run(
+            [KADMIN_LOCAL, "-r", self.realm, "-q", query],
+            env=self.env, capture_output=True, text=True, timeout=30, check=True,
+        )  # fmt: skip
+        # kadmin.local exits 0 on a failed query; MIT's messages say "... while ...".
+        if " while " in done.stderr:
+            raise RuntimeError(f"kadmin.local {query!r}: {done.stderr}")
+        return done.stdout
+
+    def log_lines(self) -> list[str]:
+        return self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
+
+
+@contextlib.contextmanager
+def mit_kdc(
+    tmp: Path,
+    realm: str = "TEST.REALM",
+    enctypes: str = "aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal",
+) -> Iterator[Kdc]:
+    """MIT krb5kdc in the foreground (-n) on a free port, UDP and TCP, with a private
+    KRB5_CONFIG and KRB5_KDC_PROFILE and a database of its own in `tmp` (kdb5_util create
+    -s): nothing of the machine's Kerberos is read or touched. Principals are added with
+    kdc.kadmin('addprinc ...')."""
+    base = tmp / "kdc"
+    base.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    (base / "krb5.conf").write_text(
+        "[libdefaults]\n"
+        f"  default_realm = {realm}\n  dns_lookup_kdc = false\n  dns_lookup_realm = false\n"
+        f"[realms]\n  {realm} = {{\n    kdc = 127.0.0.1:{port}\n  }}\n"
+    )
+    (base / "kadm5.acl").write_text("")
+    (base / "kdc.conf").write_text(
+        f"[kdcdefaults]\n  kdc_ports = {port}\n  kdc_tcp_ports = {port}\n"
+        f"[realms]\n  {realm} = {{\n"
+        f"    database_name = {base / 'principal'}\n"
+        f"    key_stash_file = {base / 'stash'}\n"
+        f"    acl_file = {base / 'kadm5.acl'}\n"
+        f"    supported_enctypes = {enctypes}\n"
+        "    max_life = 1h\n  }\n"
+        f"[logging]\n  kdc = FILE:{base / 'kdc.log'}\n"
+    )
+    env = {
+        **os.environ,
+        "KRB5_CONFIG": str(base / "krb5.conf"),
+        "KRB5_KDC_PROFILE": str(base / "kdc.conf"),
+    }
+    subprocess.run(
+        [KDB5_UTIL, "create", "-s", "-P", "master-Secret-1", "-r", realm],
+        env=env, capture_output=True, timeout=60, check=True,
+    )  # fmt: skip
+    kdc = Kdc(port, realm, base / "kdc.log", env)
+    out = base / "krb5kdc.out"
+    with out.open("wb") as log:
+        proc = subprocess.Popen([KRB5KDC, "-n"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_listening(port, proc, output=out)
+        yield kdc
+    finally:
+        stop(proc)
+
+
+# Replies of a stand-in KDC (tests/integration/test_outbound_kerberos.py): what a KDC, or one
+# pretending to be it, could answer, built with minikerberos's ASN.1.
+
+
+def krb_error(code: int, e_data: bytes | None = None) -> bytes:
+    """A KRB-ERROR (RFC 4120 5.9.1) from the KDC of TEST.REALM, stamped now."""
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    fields: dict[str, Any] = {
+        "pvno": 5, "msg-type": 30, "stime": now, "susec": 0, "error-code": code,
+        "realm": "TEST.REALM",
+        "sname": PrincipalName({"name-type": 2, "name-string": ["krbtgt", "TEST.REALM"]}),
+    }  # fmt: skip
+    if e_data is not None:
+        fields["e-data"] = e_data
+    return bytes(KRB_ERROR(fields).dump())
+
+
+def preauth_required(etypes: list[int]) -> bytes:
+    """KDC_ERR_PREAUTH_REQUIRED whose ETYPE-INFO2 names `etypes`, as a KDC asks for the
+    encrypted timestamp (RFC 4120 5.2.7.5)."""
+    info = ETYPE_INFO2([{"etype": e, "salt": "TEST.REALMalice"} for e in etypes]).dump()
+    return krb_error(25, METHOD_DATA([{"padata-type": 19, "padata-value": info}]).dump())
+
+
+def as_rep_in(etype: int) -> bytes:
+    sname = PrincipalName({"name-type": 2, "name-string": ["krbtgt", "TEST.REALM"]})
+    blob = EncryptedData({"etype": etype, "cipher": b"\x00" * 64})
+    ticket = Ticket({"tkt-vno": 5, "realm": "TEST.REALM", "sname": sname, "enc-part": blob})
+    return bytes(
+        AS_REP(
+            {
+                "pvno": 5, "msg-type": 11, "crealm": "TEST.REALM",
+                "cname": PrincipalName({"name-type": 1, "name-string": ["alice"]}),
+                "ticket": ticket, "enc-part": blob,
+            }
+        ).dump()
+    )  # fmt: skip

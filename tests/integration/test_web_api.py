@@ -414,7 +414,11 @@ def test_the_api_matches_its_openapi_document(fuzzed: tuple[Mfpd, str], tmp_path
             "--exclude-operation-id", "sendFax",
             "--exclude-operation-id", "installCertificate",
             "--exclude-operation-id", "importCaBundle", "--exclude-operation-id", "putIpFilter",
+            "--exclude-operation-id", "getAddressBook",
         ],
+        # With no directory configured the address book is 503 by design (its document says
+        # so): every other check still holds.
+        ["--include-operation-id", "getAddressBook", "--exclude-checks", "not_a_server_error"],
         # A multipart form carries only strings: schemathesis's negative cases that turn a
         # field into a boolean or a number arrive as the same text a valid form sends.
         [

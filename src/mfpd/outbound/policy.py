@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mfpd.outbound.destinations import AUTH_FAILED, TIMEOUT, UNREACHABLE, DeliveryError
+from mfpd.outbound.dns import resolver_of
 from mfpd.security.audit_log import CREDENTIAL_USE
 from mfpd.security.secrets import SecretError, Secrets
 from mfpd.security.tls import TLS_DIR, client_context
@@ -47,23 +48,40 @@ class ClientPolicy:
 async def client_policy(
     ctx: ServiceContext, host: str, port: int, *, timeout: float | None = None
 ) -> ClientPolicy:
-    """Where and how to connect to `host`:`port`. DeliveryError (unreachable) when the
+    """Where and how to connect to `host`:`port`: its address through the device's resolver
+    ([dns], outbound/dns.py; an IP literal as it is). DeliveryError (unreachable) when the
     name does not resolve."""
     connect = min(timeout, CONNECT_TIMEOUT) if timeout else CONNECT_TIMEOUT
     try:
         async with asyncio.timeout(connect):
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, port, type=socket.SOCK_STREAM
-            )
-    except (OSError, TimeoutError) as exc:
-        raise DeliveryError(UNREACHABLE, f"{host}: cannot resolve: {exc}", retry=True) from None
-    address = str(infos[0][4][0])
+            addresses = await resolver_of(ctx).addresses(host)
+    except TimeoutError:
+        raise DeliveryError(UNREACHABLE, f"{host}: cannot resolve: timed out", retry=True) from None
+    address = addresses[0]
     return ClientPolicy(
         address=address,
         source=source_address(ctx.bind, address),
         connect_timeout=connect,
         io_timeout=timeout or IO_TIMEOUT,
     )
+
+
+async def open_socket(policy: ClientPolicy, port: int) -> socket.socket:
+    """A TCP socket connected to the policy's address from its source, for a client library
+    that takes a socket (it then uses the server's name only for TLS): the library never
+    resolves the name itself, past the configured resolver."""
+    family = socket.AF_INET6 if ":" in policy.address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        if policy.source:
+            sock.bind((policy.source, 0))
+        async with asyncio.timeout(policy.connect_timeout):
+            await asyncio.get_running_loop().sock_connect(sock, (policy.address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def source_address(bind: str, peer: str) -> str | None:

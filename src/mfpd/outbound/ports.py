@@ -9,14 +9,27 @@ from mfpd.config import Config
 from mfpd.services.base import PortEntry
 
 STATE = "client"
-# service, standard port, what uses it (shared/PORTS.md: 25 SMTP, 21 FTP; SMB over TCP 445,
-# RFC 1001/1002-less direct hosting, as smbprotocol speaks it; 110 POP3, polled for faxes).
+# service, protocol, standard port, what uses it (shared/PORTS.md: 25 SMTP, 21 FTP, 53 DNS;
+# SMB over TCP 445, RFC 1001/1002-less direct hosting, as smbprotocol speaks it; 110 POP3, polled
+# for faxes). Kerberos, on UDP and TCP, has its rows below.
 CLIENTS = (
-    ("smtp", 25, "scan to email and e-mail alerts"),
-    ("ftp", 21, "scan to FTP and FTPS (passive data connections)"),
-    ("smb", 445, "scan to SMB (SMB 2/3)"),
-    ("pop3", 110, "Internet Fax reception (POP3 with STLS, or POP3S to 995)"),
+    ("smtp", "tcp", 25, "scan to email and e-mail alerts"),
+    ("ftp", "tcp", 21, "scan to FTP and FTPS (passive data connections)"),
+    ("smb", "tcp", 445, "scan to SMB (SMB 2/3)"),
+    # UDP as the paper lists it; DDNS updates go over TCP 53 to the same servers.
+    ("dns", "udp", 53, "name resolution of every outbound client, and DDNS updates"),
+    # 389 (RFC 4511; StartTLS there, 4.14); an ldaps:// [ldap] url connects to 636 instead.
+    (
+        "ldap",
+        "tcp",
+        389,
+        "the address book and directory logins (ldap:// with StartTLS, or ldaps://)",
+    ),
+    ("pop3", "tcp", 110, "Internet Fax reception (POP3 with STLS, or POP3S to 995)"),
 )
+# BOOTP/DHCP client (shared/PORTS.md: "only while doing DHCP; closed for good when DHCP is
+# disabled"): a row only when [network] dhcp is on.
+DHCP_CLIENT = 68
 
 
 def client_rows(config: Config, bind: str, offset: int) -> list[PortEntry]:
@@ -24,13 +37,37 @@ def client_rows(config: Config, bind: str, offset: int) -> list[PortEntry]:
     row of the table, so that `mfpd audit` of a daemon run with an offset checks the ports
     that daemon would have opened had it been a server there."""
     rows = []
-    for service, standard, use in CLIENTS:
+    for service, protocol, standard, use in CLIENTS:
         note = f"outbound only: {use}"
         if service == "smtp":
             note += (
                 f"; server {config.smtp.server}" if config.smtp.server else "; no [smtp] server set"
             )
-        if service == "pop3":
+        elif service == "dns":
+            servers = config.dns.servers
+            note += f"; servers {', '.join(servers)}" if servers else "; the system's resolver"
+        elif service == "ldap":
+            note += f"; server {config.ldap.url}" if config.ldap.url else "; no [ldap] url set"
+        elif service == "pop3":
             note += f"; mailbox {config.ifax.pop3}" if config.ifax.pop3 else "; no [ifax] pop3 set"
-        rows.append(PortEntry(service, "tcp", bind, standard + offset, standard, STATE, note))
+        rows.append(PortEntry(service, protocol, bind, standard + offset, standard, STATE, note))
+    rows += _kerberos_rows(config, bind, offset)
+    if config.network.dhcp:
+        # Port 68 itself whatever the offset: servers answer there (RFC 2131 4.1). Bound to
+        # the one interface, on the wildcard address, as the client has no address at first.
+        note = f"outbound only: the DHCP client on {config.network.interface}"
+        rows.append(PortEntry("dhcp", "udp", "0.0.0.0", DHCP_CLIENT, DHCP_CLIENT, STATE, note))
     return rows
+
+
+def _kerberos_rows(config: Config, bind: str, offset: int) -> list[PortEntry]:
+    """88: UDP as shared/PORTS.md lists it (RFC 4120 7.2.1), and TCP, which a login uses
+    for replies too large for a datagram, or alone when [kerberos] udp is off (7.2.2)."""
+    kdc = config.kerberos.kdc
+    where = f"; KDC {kdc}" if kdc else "; no [kerberos] kdc set"
+    use = 'outbound only: web UI logins of [auth] method = "kerberos"'
+    tcp = "" if not config.kerberos.udp else " (replies too large for UDP)"
+    return [
+        PortEntry("kerberos", "udp", bind, 88 + offset, 88, STATE, use + where),
+        PortEntry("kerberos", "tcp", bind, 88 + offset, 88, STATE, use + tcp + where),
+    ]

@@ -56,6 +56,8 @@ async def upload_smb(
         )  # fmt: skip
 
     cache: dict[str, Any] = {}
+    # The session and the paths name the server by the address the device's resolver gave
+    # ([dns]): smbprotocol would otherwise resolve the name itself, past those servers.
     names = [file_name(info.job_name, info.when, n, info.format) for n in range(1, len(files) + 1)]
     # The files' bound: each at no worse than 64 KiB/s, and the policy's I/O timeout.
     budget = policy.io_timeout * len(files) + sum(p.stat().st_size for p in files) / 65536
@@ -63,7 +65,7 @@ async def upload_smb(
         try:
             await _bounded(
                 cache, policy.connect_timeout * 2,
-                _login, ep.host, ep.port, user, password, policy.connect_timeout, cache,
+                _login, policy.address, ep.port, user, password, policy.connect_timeout, cache,
             )  # fmt: skip
         except _Login as exc:
             audit("failure", str(exc))
@@ -73,7 +75,7 @@ async def upload_smb(
         audit("success")
         await _bounded(
             cache, budget,
-            _store, ep.host, ep.port, ep.share, ep.path, files, names, info.job_id, cache,
+            _store, policy.address, ep.port, ep.share, ep.path, files, names, info.job_id, cache,
         )  # fmt: skip
     except DeliveryError as exc:
         raise DeliveryError(exc.reason, f"{where}: {exc}", retry=exc.retry) from None

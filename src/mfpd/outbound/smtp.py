@@ -37,6 +37,7 @@ from mfpd.outbound.policy import (
     connection_failed,
     credential_used,
     open_password,
+    open_socket,
     tls_context,
 )
 
@@ -95,16 +96,27 @@ async def smtp_session(ctx: ServiceContext, job_id: int) -> AsyncIterator[SmtpSe
     identity = ctx.device.identity
     policy = await client_policy(ctx, host, port, timeout=config.timeout)
     where = f"smtp://{host}:{port}"
-    client = aiosmtplib.SMTP(
-        hostname=host,
-        port=port,
-        use_tls=config.security == "tls",
-        start_tls=False,
-        tls_context=tls_context(ctx, verify=config.verify_tls),
-        timeout=config.timeout,
-        source_address=policy.local_addr,
-        local_hostname=identity.hostname or None,
-    )
+    context = tls_context(ctx, verify=config.verify_tls)
+    # Connected here to the address the device's resolver gave; aiosmtplib has the server's
+    # name for the certificate check and the TLS server name only. From connect() on, the
+    # socket is its transport's, which closes it (also when the connect fails).
+    try:
+        sock = await open_socket(policy, port)
+    except (OSError, TimeoutError) as exc:
+        raise connection_failed(where, exc) from None
+    try:
+        client = aiosmtplib.SMTP(
+            hostname=host,
+            sock=sock,
+            use_tls=config.security == "tls",
+            start_tls=False,
+            tls_context=context,
+            timeout=config.timeout,
+            local_hostname=identity.hostname or None,
+        )
+    except BaseException:
+        sock.close()
+        raise
     try:
         try:
             await client.connect()

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from mfpd.device.mailboxes import Mailboxes
     from mfpd.device.originals import Originals
     from mfpd.device.scan_jobs import ScanJobs
+    from mfpd.outbound.ddns import DynamicDns
+    from mfpd.outbound.dns import DeviceResolver
     from mfpd.security.audit_events import AuditFeed
     from mfpd.security.secrets import Secrets
     from mfpd.services.ifax_receive import FaxReceiver
@@ -80,6 +82,11 @@ class ServiceContext:
     originals: Originals | None = None
     mailboxes: Mailboxes | None = None
     secrets: Secrets | None = None
+    # The resolver of every outbound client and its cache (outbound/dns.py, made at first
+    # use), and the dynamic updates of the device's names (outbound/ddns.py; None: [dns]
+    # ddns off, or a unit test).
+    resolver: DeviceResolver | None = None
+    ddns: DynamicDns | None = None
     # Internet Fax (issue 16): the fax-send jobs and the POP3 poller; None where unused.
     faxes: FaxJobs | None = None
     fax_receiver: FaxReceiver | None = None

@@ -1,7 +1,7 @@
 """What the web UI and the API do to jobs and to the device, with who may do it:
-cancel and hold are the administrator's; a held job is released by the administrator, a
+cancel and hold are an operator's (or the administrator's); a held job is released by them, a
 secure-print job (PWG 5100.11) only with its passcode, by anybody who has it; operator
-actions (refill, raise or clear a fault, pause) are the administrator's."""
+actions (refill, raise or clear a fault, pause) are an operator's; overwrite the administrator's."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def job_action(spool: Spool, job_id: int, action: str, *, admin: bool, passcode:
             log.warning("web: wrong passcode for secure job %d", job.id)
             raise ActionError(f"job {job.id}: wrong passcode", 403)
     elif not admin:
-        raise ActionError("administrator login required", 401)
+        raise ActionError("operator or administrator login required", 401)
     if action == "cancel":
         done = spool.cancel(job, "job-canceled-by-operator")
     elif action == "hold":

@@ -20,6 +20,7 @@ from mfpd.device import secure_print
 from mfpd.device.image_overwrite import OverwriteRefused
 from mfpd.documents.preview import PreviewError, render_first_page
 from mfpd.security.audit import CATEGORIES, LEVELS
+from mfpd.security.login import Role
 from mfpd.security.tls import (
     TLS_DIR,
     CertificateError,
@@ -272,7 +273,7 @@ async def _job_action(request: web.Request, action: str, passcode: str) -> web.R
     job_id = _job_id(request)
     try:
         message = job_action(
-            ctx.spool, job_id, action, admin=access.is_admin(request), passcode=passcode
+            ctx.spool, job_id, action, admin=access.is_operator(request), passcode=passcode
         )
     except ActionError as exc:
         if exc.status == 401:
@@ -379,7 +380,7 @@ def _actor(request: web.Request) -> str:
 
 
 async def post_action(request: web.Request) -> web.StreamResponse:
-    refused = access.require_admin(request)
+    refused = access.require_role(request, Role.OPERATOR)
     if refused is not None:
         return refused
     data = await _json_body(request)
@@ -402,6 +403,10 @@ async def post_action(request: web.Request) -> web.StreamResponse:
         return error(400, f"{fields['action']!r} takes no {', '.join(sorted(extra))}")
     ctx = _ctx(request)
     if fields["action"] == "overwrite":
+        # Erasing the disk is a security setting's act, not an operator's.
+        refused = access.require_admin(request)
+        if refused is not None:
+            return refused
         return await _overwrite(request)
     try:
         message = device_action(ctx.device, fields["action"], fields["kind"], fields["target"])
@@ -656,8 +661,9 @@ def add_api_routes(app: web.Application) -> None:
     r.add_put(f"{PREFIX}/ca-bundle", put_ca_bundle)
     r.add_get(f"{PREFIX}/openapi.json", get_openapi)
     # Imported here: its handlers use this module's error() and JSON body reader.
-    from mfpd.services.web import api_ip_filter, api_ipsec
+    from mfpd.services.web import api_address_book, api_ip_filter, api_ipsec
 
     api_ip_filter.add_routes(app)
     api_ipsec.add_routes(app)
+    api_address_book.add_routes(app)
     add_audit_routes(app, PREFIX)

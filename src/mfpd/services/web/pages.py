@@ -16,7 +16,13 @@ from aiohttp import web
 
 from mfpd.security.audit import CATEGORIES, LEVELS
 from mfpd.security.tls import TLS_DIR, certificate_expiry
-from mfpd.services.web import access, pages_jobs, pages_login, pages_properties
+from mfpd.services.web import (
+    access,
+    pages_address_book,
+    pages_jobs,
+    pages_login,
+    pages_properties,
+)
 from mfpd.services.web.pages_render import (
     FLASH_KEY,
     STATIC,
@@ -127,3 +133,4 @@ def add_page_routes(app: web.Application) -> None:
     pages_jobs.add_routes(app)
     pages_login.add_routes(app)
     pages_properties.add_routes(app)
+    pages_address_book.add_routes(app)

@@ -54,7 +54,7 @@ def _jobs_page(request: web.Request, *, error: str = "", status: int = 200) -> w
     ctx = ctx_of(request)
     spool = ctx.spool
     faxes = ctx.faxes.jobs() if ctx.faxes else []
-    admin = access.is_admin(request)
+    admin = access.is_operator(request)
     return render(
         request,
         "jobs.html",
@@ -96,7 +96,7 @@ def _job_page(
         f"Job {job_id}",
         status=status,
         error=error,
-        job={**view, "can": job_flags(view, access.is_admin(request))},
+        job={**view, "can": job_flags(view, access.is_operator(request))},
     )
 
 
@@ -112,7 +112,7 @@ async def post_job_action(request: web.Request) -> web.StreamResponse:
             ctx_of(request).spool,
             job_id,
             action,
-            admin=access.is_admin(request),
+            admin=access.is_operator(request),
             passcode=passcode if isinstance(passcode, str) else "",
         )
     except ActionError as exc:
