@@ -243,3 +243,46 @@ def test_ifax_from_the_api_and_the_fax_page(mfpd_factory: Any, tmp_path: Path) -
     assert [m[1] for m in server.messages] == [
         ["bob@example.test"], ["carol@example.test", "dave@example.test"],
     ]  # fmt: skip
+
+
+def test_a_directory_user_faxes_to_an_address_book_entry(mfpd_factory: Any, tmp_path: Path) -> None:
+    """[auth] method = "ldap" against slapd: ursula (role user) opens the Fax page, which has
+    the address book's picker for the recipients, finds Oscar in the address book and faxes
+    him; the job is hers. Anonymous visitors are sent to the login page."""
+    need("gs", "/usr/sbin/slapd")
+    import requests
+
+    from tests.integration.test_directory_logins import config, log_in
+    from tests.integration.test_web_security import csrf_of
+    from tests.ldap_server import slapd
+
+    pdf = make_pdf(tmp_path / "memo.pdf", 1)
+    with slapd(tmp_path / "slapd") as directory, smtp_server(None, auth=False) as server:
+        daemon = mfpd_factory(
+            config(directory, "address_book_for_users = true\n")
+            + f'[smtp]\nserver = "127.0.0.1:{server.port}"\nsecurity = "none"\n'
+        )
+        url = f"http://127.0.0.1:{daemon.port('http')}"
+        anonymous = requests.get(f"{url}/fax", timeout=10, allow_redirects=False)
+        assert anonymous.status_code == 303 and "/login" in anonymous.headers["Location"]
+        ursula, _ = log_in(daemon, "ursula", "ursula-pw")
+        page = ursula.get(f"{url}/fax", timeout=10)
+        assert page.status_code == 200 and 'data-address-book-add="f-to"' in page.text
+        found = ursula.get(f"{url}/api/v1/address-book", params={"q": "Oscar"}, timeout=10)
+        (oscar,) = found.json()["entries"]
+        sent = ursula.post(
+            f"{url}/fax",
+            files={
+                "csrf": (None, csrf_of(page.text)),
+                "to": (None, oscar["email"] + "\n"),
+                "file": ("memo.pdf", pdf.read_bytes(), "application/pdf"),
+            },
+            timeout=10,
+            allow_redirects=False,
+        )
+        assert sent.status_code == 303, sent.text
+        (job,) = daemon.wait_for(
+            lambda js: any(j["kind"] == "fax-send" and j["state"] == "completed" for j in js)
+        )
+    assert job["user"] == "ursula" and job["attributes"]["recipients"] == ["oscar@example.com"]
+    assert server.messages[0][1] == ["oscar@example.com"]

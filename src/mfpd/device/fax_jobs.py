@@ -48,7 +48,7 @@ class FaxRefused(Exception):
 
 
 def check_recipients(recipients: Sequence[str]) -> list[str]:
-    found = [r.strip() for text in recipients for r in text.split(",") if r.strip()]
+    found = [r for text in recipients for r in re.split(r"[,\s]+", text) if r]
     if not found:
         raise FaxRefused("no recipient")
     if len(found) > MAX_RECIPIENTS:

@@ -1,8 +1,9 @@
 """Internet Fax from the web: the Fax page's form and `POST /api/v1/ifax`, one multipart
 form for both (fields `to`, repeatable or comma-separated, and `name`; one or more `file`
-parts), streamed to the fax store, never whole in memory. The administrator's only (a
-session or an API token): a device that mails anything to anyone for anybody would be an
-open relay. Recipients are typed; the LDAP address book's picker comes with the directory.
+parts), streamed to the fax store, never whole in memory. For anyone logged in (any role,
+as at the device's panel, and API tokens), never anonymous: a device that mails anything to
+anyone for anybody would be an open relay. Recipients are typed, or picked from the address
+book ([ldap]) with its picker (templates/_address_book.html).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from mfpd.device.fax_jobs import FaxJobs, FaxRefused
+from mfpd.security.login import Role
 from mfpd.services.base import ServiceContext
 from mfpd.services.http_handler import short_error
 from mfpd.services.web import access
@@ -110,7 +112,7 @@ async def _send(request: web.Request, ctx: ServiceContext) -> Any:
 
 
 async def post_ifax(request: web.Request) -> web.StreamResponse:
-    refused = access.require_admin(request)
+    refused = access.require_role(request, Role.USER)
     if refused is not None:
         return refused
     try:
@@ -126,7 +128,7 @@ async def post_ifax(request: web.Request) -> web.StreamResponse:
 
 
 async def get_fax_page(request: web.Request) -> web.StreamResponse:
-    refused = access.require_admin(request)
+    refused = access.require_role(request, Role.USER)
     if refused is not None:
         return refused
     return _page(request)
@@ -147,6 +149,7 @@ def _page(
         error=error,
         to=to,
         smtp=bool(config.smtp.server),
+        directory=bool(config.ldap.url),
         receiving=config.ifax.pop3,
         resolution=config.ifax.resolution,
         max_upload=min(config.web.max_upload_bytes, config.spool.max_job_bytes),
@@ -155,7 +158,7 @@ def _page(
 
 
 async def post_fax_page(request: web.Request) -> web.StreamResponse:
-    refused = access.require_admin(request)
+    refused = access.require_role(request, Role.USER)
     if refused is not None:
         return refused
     try:
