@@ -52,6 +52,8 @@ def _profile_s(path: Path, pages: int, y_dpi: int) -> None:
             assert tags[262] == 0  # PhotometricInterpretation: WhiteIsZero
             assert tags[266] in (1, 2)  # FillOrder
             assert tags.get(292, 0) & 1 == 0  # T4Options: 1-D coding (MH)
+            # The machine that sent it, not the renderer inside it.
+            assert tags[305].startswith("Xerox WorkCentre") and "Ghostscript" not in tags[305]
     if has("tiffinfo"):
         info = subprocess.run(
             ["tiffinfo", str(path)], capture_output=True, text=True, timeout=30, check=True

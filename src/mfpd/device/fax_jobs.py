@@ -178,6 +178,7 @@ class FaxJobs:
                 pages = await asyncio.to_thread(
                     fax_tiff.render, documents, tiff, resolution=config.resolution,
                     paper=config.paper, timeout=config.render_timeout,
+                    software=self.device.identity.make_and_model,
                 )  # fmt: skip
             except fax_tiff.FaxError as exc:
                 self._end(record, JobState.ABORTED, ["document-format-error"], str(exc))

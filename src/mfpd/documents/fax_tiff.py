@@ -63,9 +63,19 @@ class FaxImage:
 # -- sending -------------------------------------------------------------------------------
 
 
-def render(sources: list[Path], out: Path, *, resolution: str, paper: str, timeout: float) -> int:
+def render(
+    sources: list[Path],
+    out: Path,
+    *,
+    resolution: str,
+    paper: str,
+    timeout: float,
+    software: str = "",
+) -> int:
     """Render `sources` into one TIFF-F at `out`; its page count. FaxError for a document
-    of a kind the device cannot fax, or Ghostscript's failure."""
+    of a kind the device cannot fax, or Ghostscript's failure. `software`: what the pages'
+    Software tag says in place of Ghostscript's name and version (the device's model: a
+    fax names the machine that sent it, not the renderer inside)."""
     work = out.parent
     inputs: list[Path] = []
     for number, source in enumerate(sources, 1):
@@ -100,7 +110,39 @@ def render(sources: list[Path], out: Path, *, resolution: str, paper: str, timeo
     if done.returncode != 0 or not out.exists():
         detail = (done.stderr or done.stdout).decode("utf-8", "replace").strip().splitlines()
         raise FaxError("Ghostscript failed: " + (detail[-1] if detail else f"{done.returncode}"))
+    if software:
+        _set_software(out, software)
     return check(out, max_pages=100_000).pages
+
+
+def _set_software(path: Path, text: str) -> None:
+    """Each directory's Software tag (305, ASCII: TIFF 6.0 section 8) rewritten in its own
+    place, cut or padded with NULs to its length, so nothing else in the file moves."""
+    with path.open("r+b") as file:
+        header = file.read(8)
+        order = {b"II": "<", b"MM": ">"}.get(header[:2])
+        if order is None or len(header) < 8:
+            return
+        (offset,) = struct.unpack_from(order + "I", header, 4)
+        seen: set[int] = set()
+        while offset and offset not in seen and len(seen) < 100_000:
+            seen.add(offset)
+            file.seek(offset)
+            (count,) = struct.unpack(order + "H", file.read(2))
+            raw = file.read(count * 12 + 4)
+            if len(raw) < count * 12 + 4:
+                return
+            for index in range(count):
+                tag, kind, number = struct.unpack_from(order + "HHI", raw, index * 12)
+                if tag != 305 or kind != 2 or number < 2:
+                    continue
+                value = text.encode("ascii", "replace")[: number - 1].ljust(number, b"\0")
+                if number <= 4:
+                    file.seek(offset + 2 + index * 12 + 8)
+                else:
+                    file.seek(struct.unpack_from(order + "I", raw, index * 12 + 8)[0])
+                file.write(value)
+            (offset,) = struct.unpack_from(order + "I", raw, count * 12)
 
 
 def _texty(head: bytes) -> bool:
