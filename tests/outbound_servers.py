@@ -1,6 +1,7 @@
 """Real servers for the outbound clients' tests, each started on loopback by the test and
 stopped after it: a private CA and server certificate, aiosmtpd (STARTTLS, AUTH), pyftpdlib
-(TLS_FTPHandler), vsftpd and Samba's smbd with private configuration files."""
+(TLS_FTPHandler), vsftpd, Samba's smbd and dovecot (POP3) with private configuration
+files."""
 
 from __future__ import annotations
 
@@ -473,6 +474,110 @@ def smtp_server(
         yield server
     finally:
         control.stop()
+
+
+# --- dovecot (POP3) ---------------------------------------------------------------------------
+
+DOVECOT = "/usr/sbin/dovecot"
+
+
+@dataclass
+class Pop3Server:
+    pop3_port: int
+    pop3s_port: int
+    user: str
+    password: str
+    maildir: Path
+    log: Path
+
+    def deliver(self, data: bytes, name: str) -> Path:
+        """A message put straight into the Maildir (new/), as a local delivery agent does,
+        owned by the mail user."""
+        path = self.maildir / "new" / f"{time.time_ns()}.{name}.mfpd"
+        path.write_bytes(data)
+        os.chown(path, 65534, 65534)
+        return path
+
+    def messages(self) -> list[Path]:
+        return [p for d in ("new", "cur") for p in (self.maildir / d).iterdir() if p.is_file()]
+
+
+@contextlib.contextmanager
+def dovecot(pki: Pki) -> Iterator[Pop3Server]:
+    """dovecot -F with a private configuration: POP3 (STLS offered) and POP3S on loopback,
+    one user in a passwd-file, a Maildir the test fills directly. Runs as root with the
+    login processes as dovenull and the mail as nobody (dovecot refuses uid 0 for both), so
+    its directory is outside pytest's 0700 tmp_path."""
+    import tempfile
+
+    outer = Path(tempfile.mkdtemp(prefix="mfpd-dovecot-"))
+    outer.chmod(0o755)
+    user, password = "fax", "pop3-Secret-7"
+    home = outer / "mail" / user
+    maildir = home / "Maildir"
+    for sub in ("new", "cur", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    for path in (outer / "mail", home, maildir, *(maildir / s for s in ("new", "cur", "tmp"))):
+        os.chown(path, 65534, 65534)
+    (outer / "passwd").write_text(f"{user}:{{PLAIN}}{password}\n")
+    log = outer / "dovecot.log"
+    pop3_port, pop3s_port = free_port(), free_port()
+    conf = outer / "dovecot.conf"
+    conf.write_text(
+        f"""protocols = pop3
+listen = 127.0.0.1
+base_dir = {outer}/run
+state_dir = {outer}/state
+log_path = {log}
+ssl = yes
+ssl_cert = <{pki.cert}
+ssl_key = <{pki.key}
+ssl_min_protocol = TLSv1.2
+disable_plaintext_auth = yes
+auth_mechanisms = plain login
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 0
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {outer}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=65534 gid=65534 home={outer}/mail/%u
+}}
+mail_location = maildir:{outer}/mail/%u/Maildir
+service pop3-login {{
+  inet_listener pop3 {{
+    port = {pop3_port}
+  }}
+  inet_listener pop3s {{
+    port = {pop3s_port}
+    ssl = yes
+  }}
+}}
+service stats {{
+  unix_listener stats-reader {{
+    mode = 0600
+  }}
+  unix_listener stats-writer {{
+    mode = 0600
+  }}
+}}
+"""
+    )
+    output = outer / "dovecot.out"
+    with output.open("wb") as out:
+        proc = subprocess.Popen(
+            [DOVECOT, "-F", "-c", str(conf)], stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_listening(pop3_port, proc, output=output)
+        wait_listening(pop3s_port, proc, output=output)
+        yield Pop3Server(pop3_port, pop3s_port, user, password, maildir, log)
+    finally:
+        stop(proc)
+        shutil.rmtree(outer, ignore_errors=True)
 
 
 # --- the device side ------------------------------------------------------------------------

@@ -139,6 +139,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _state_dir_arg(printer)
 
+    ifax = sub.add_parser("ifax", help="Internet Fax (RFC 3965): send documents by mail")
+    ifax_sub = ifax.add_subparsers(dest="ifax_command", required=True)
+    fax_send = ifax_sub.add_parser(
+        "send", help="render files to TIFF-F and mail them through [smtp]; print the job id"
+    )
+    fax_send.add_argument(
+        "--to", action="append", required=True, metavar="ADDR",
+        help="a recipient's email address (repeat, or separate with commas)",
+    )  # fmt: skip
+    fax_send.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    fax_send.add_argument("--name", help="the job's name (default: the first file's name)")
+    _state_dir_arg(fax_send)
+
     token = sub.add_parser("token", help="create an API token for scripts (shown once)")
     token.add_argument("name", help="what the token is for")
     _state_dir_arg(token)
@@ -340,6 +353,21 @@ def _print_status(status: dict[str, Any]) -> None:
         f"counters: {c['impressions']} impressions ({c['color_impressions']} colour, "
         f"{c['mono_impressions']} black), {c['sheets']} sheets, {c['jobs_completed']} jobs"
     )
+    fax = status.get("fax")
+    if fax:
+        print(
+            f"fax:     {fax['sent']} sent ({fax['pages_sent']} pages), {fax['received']} received "
+            f"({fax['pages_received']} pages), {fax['send_failed']} not sent, "
+            f"{fax['receive_failed']} refused"
+        )
+        poll = fax.get("last_poll")
+        if poll is not None:
+            said = (
+                f"{poll['messages']} message(s), {poll['deleted']} deleted"
+                if poll.get("outcome") == "ok"
+                else f"{poll.get('outcome', 'not yet')}: {poll.get('message', '')}".rstrip(": ")
+            )
+            print(f"         last poll of the mailbox: {said}")
     overwrite = status.get("image_overwrite")
     if overwrite:
         print(f"image overwrite: {overwrite['mode']}" + (
@@ -469,6 +497,11 @@ def _action(args: argparse.Namespace) -> int:
         request = {"op": "release", "job": args.job, "passcode": args.passcode}
     elif args.command == "token":
         request = {"op": "token", "name": args.name}
+    elif args.command == "ifax":
+        request = {
+            "op": "ifax-send", "to": args.to, "name": args.name,
+            "files": [str(path.resolve()) for path in args.files],
+        }  # fmt: skip
     elif args.command == "password":
         secret = args.password if args.password is not None else sys.stdin.readline().rstrip("\n")
         request = {"op": "password", "password": secret}
@@ -490,6 +523,7 @@ COMMANDS = {
     "release": _action,
     "print": _print,
     "token": _action,
+    "ifax": _action,
     "password": _action,
     "overwrite": _overwrite,
     "audit-log": _audit_log,

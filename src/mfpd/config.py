@@ -739,6 +739,41 @@ class IfaxConfig(_Strict):
     pop3: str = ""  # pop3://USER@HOST:PORT or pop3s://...; empty: nothing is received
     password: str = ""
     poll_interval: Annotated[float, Field(gt=0)] = 60.0
+    # pop3:// only: STLS (RFC 2595 4) before the password, refused when the server lacks it.
+    starttls: bool = True
+    verify_tls: bool = True
+    # A received message larger than this is not read: a failed job, deleted from the server.
+    max_message_bytes: Positive = 20 * 1024 * 1024
+    # Pages of one received fax, beyond which it is refused (a TIFF of a million IFDs).
+    max_pages: Annotated[int, Field(ge=1, le=10_000)] = 200
+    # Sending: fine is 204x196 dpi, standard 204x98 (RFC 3949 Profile S).
+    resolution: Literal["fine", "standard"] = "fine"
+    paper: Literal["a4", "letter"] = "a4"
+    # Ask receivers for an MDN (RFC 8098 Disposition-Notification-To, RFC 4142 full mode).
+    request_mdn: bool = False
+    # Answer MDN requests of received faxes (only those whose Return-Path is the MDN address).
+    send_mdn: bool = True
+    # Ghostscript's time for one document rendered to TIFF-F.
+    render_timeout: Annotated[float, Field(gt=0)] = 120.0
+
+    @field_validator("pop3")
+    @classmethod
+    def _pop3(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        if not value:
+            return value
+        try:
+            parts = urlsplit(value.strip())
+            if parts.port == 0:  # urlsplit checks the port's range only when asked for it
+                raise ValueError
+        except ValueError:
+            raise ValueError("pop3 has a bad port") from None
+        if parts.scheme not in ("pop3", "pop3s") or not parts.hostname or not parts.username:
+            raise ValueError("pop3 is pop3://USER@HOST:PORT or pop3s://USER@HOST:PORT")
+        if parts.password is not None:
+            raise ValueError("pop3 holds no password: [ifax] password does")
+        return value.strip()
 
 
 class DnsConfig(_Strict):

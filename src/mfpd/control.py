@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,13 @@ from mfpd.control_client import ControlError as ControlError
 from mfpd.control_client import NotRunning as NotRunning
 from mfpd.control_client import call as call
 from mfpd.device import secure_print
+from mfpd.device.fax_jobs import FaxJobs, FaxRefused, check_recipients
 from mfpd.device.image_overwrite import ImageOverwriter, OverwriteRefused
 from mfpd.device.machine import Device, DeviceError
 from mfpd.device.operator import apply_fault
 from mfpd.device.spool import Spool
 from mfpd.security.audit_events import Actor, AuditFeed
+from mfpd.services.ifax_receive import FaxReceiver
 from mfpd.services.web.state import WebState
 
 MAX_REQUEST = 64 * 1024
@@ -45,6 +48,8 @@ class ControlServer:
         overwriter: ImageOverwriter | None = None,
         audit: AuditFeed | None = None,
         certificate: Callable[[], dict[str, object]] | None = None,
+        faxes: FaxJobs | None = None,
+        fax_receiver: FaxReceiver | None = None,
     ) -> None:
         self.path = state_dir / SOCKET_NAME
         self.device = device
@@ -54,6 +59,8 @@ class ControlServer:
         self.audit = audit
         # The device certificate's expiry, which status shows beside the device's state.
         self.certificate = certificate or dict
+        self.faxes = faxes
+        self.fax_receiver = fax_receiver
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -78,9 +85,11 @@ class ControlServer:
                         raise ControlError("a request is a JSON object")
                     if request.get("op") == "overwrite":
                         answer = {"ok": True, **(await self._overwrite())}
+                    elif request.get("op") == "ifax-send":
+                        answer = {"ok": True, **(await self._fax(request))}
                     else:
                         answer = {"ok": True, **self.handle(request)}
-                except (ControlError, DeviceError, ValueError, OverwriteRefused) as exc:
+                except (ControlError, DeviceError, ValueError, OverwriteRefused, FaxRefused) as exc:
                     answer = {"ok": False, "error": str(exc)}
                 writer.write(json.dumps(answer).encode() + b"\n")
                 await writer.drain()
@@ -99,6 +108,10 @@ class ControlServer:
             status = {**self.device.status(), "certificate": self.certificate()}
             if self.overwriter is not None:
                 status["image_overwrite"] = self.overwriter.status()
+            if self.faxes is not None:
+                status["fax"] = self.faxes.status(self.spool)
+                if self.fax_receiver is not None and self.fax_receiver.configured:
+                    status["fax"]["last_poll"] = self.fax_receiver.last_poll
             return {"status": status}
         if op == "refill":
             return {"message": "refilled " + ", ".join(self.device.refill(str(request["target"])))}
@@ -140,6 +153,37 @@ class ControlServer:
             self.web.log.record("config", "administrator password changed at the console")
             return {"message": f"password changed; {ended} session(s) ended"}
         raise ControlError(f"unknown operation {op!r}")
+
+    async def _fax(self, request: dict[str, Any]) -> dict[str, Any]:
+        """`mfpd ifax send`: the files (paths on this host, read by the daemon, which runs
+        as the socket's owner) copied into the fax store, then a fax-send job."""
+        if self.faxes is None:
+            raise ControlError("Internet Fax is not available")
+        recipients = request.get("to")
+        files = request.get("files")
+        if not isinstance(recipients, list) or not isinstance(files, list) or not files:
+            raise ControlError("ifax-send needs a list of recipients and of files")
+        check_recipients([str(r) for r in recipients])
+        copies: list[Path] = []
+        try:
+            for name in files:
+                source = Path(str(name))
+                if not source.is_file():
+                    raise ControlError(f"{source}: no such file")
+                target = self.faxes.new_document(source.name)
+                await asyncio.to_thread(shutil.copyfile, source, target)
+                copies.append(target)
+            job = self.faxes.create(
+                [str(r) for r in recipients], copies, source="console", user=CONSOLE.user,
+                name=str(request.get("name") or Path(str(files[0])).name),
+            )  # fmt: skip
+        except (OSError, FaxRefused, ControlError) as exc:
+            for path in copies:
+                path.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise ControlError(f"cannot read {exc.filename}: {exc.strerror}") from None
+            raise
+        return {"message": f"fax job {job.id} queued for {', '.join(recipients)}", "job": job.id}
 
     async def _overwrite(self) -> dict[str, Any]:
         """`mfpd overwrite`: the on-demand image overwrite, answered when it is done."""

@@ -19,6 +19,7 @@ from mfpd.config import Config, ConfigError
 from mfpd.control import ControlServer
 from mfpd.device.engine import Engine
 from mfpd.device.events import Event
+from mfpd.device.fax_jobs import FaxJobs
 from mfpd.device.identity import installation_uuid
 from mfpd.device.image_overwrite import ImageOverwriter
 from mfpd.device.machine import Device, build_device
@@ -30,6 +31,7 @@ from mfpd.device.spool import Spool
 from mfpd.device.store import DEVICE_KEY, JobStore
 from mfpd.outbound.ddns import DynamicDns
 from mfpd.outbound.destinations import deliverer
+from mfpd.outbound.ifax_send import send_fax
 from mfpd.ports import PORTS_FILE, configured_services, format_table
 from mfpd.security.audit import EventLog
 from mfpd.security.audit_events import Actor, AuditFeed
@@ -43,6 +45,7 @@ from mfpd.service_manager import ServiceManager
 from mfpd.services import PROTOCOLS
 from mfpd.services.base import PortEntry, ServiceContext
 from mfpd.services.dhcp_client import DhcpClient
+from mfpd.services.ifax_receive import FaxReceiver
 from mfpd.services.ipp.subscriptions import SubscriptionStore
 from mfpd.services.web.state import WebState
 from mfpd.settings import (
@@ -196,6 +199,8 @@ class Daemon:
         self._scanner(ctx, store)
         assert ctx.scans is not None
         ctx.scans.erase = overwriter.erase
+        faxes, receiver = self._fax(ctx, store)
+        faxes.erase = overwriter.erase
         # Files of jobs that ended while the daemon was down, before anything new arrives.
         await overwriter.sweep()
         flusher = asyncio.create_task(self._flush_summaries(audit), name="audit-summaries")
@@ -225,8 +230,9 @@ class Daemon:
             return certificate_expiry(self.state_dir / TLS_DIR, ctx.config.tls.expiry_warning_days)
 
         control = ControlServer(
-            self.state_dir, device, spool, ctx.web, overwriter, audit, certificate
-        )
+            self.state_dir, device, spool, ctx.web, overwriter, audit, certificate, faxes,
+            receiver,
+        )  # fmt: skip
         tasks = [engine_task, saver, flusher]
         scans = ctx.scans
         assert scans is not None
@@ -237,6 +243,7 @@ class Daemon:
             if dhcp is not None:
                 await dhcp.start()
             await scans.start()
+            await receiver.start()
             await manager.start_all()
             # Only the start is judged: a service switched on later from the web UI whose port
             # is taken shows "failed" in the port table and leaves the daemon running.
@@ -272,6 +279,8 @@ class Daemon:
             if dhcp is not None:
                 await dhcp.stop()
             await scans.stop()
+            await receiver.stop()
+            await faxes.stop()
             nft.remove()
             engine.stop()
             for task in tasks:
@@ -307,6 +316,20 @@ class Daemon:
                 log.info("scan: %s", ctx.originals.load_directory(Path(directory)))
             except (OSError, ScannerError) as exc:
                 log.error("scan: [scan] originals = %s: %s", directory, exc)
+
+    def _fax(self, ctx: ServiceContext, store: JobStore) -> tuple[FaxJobs, FaxReceiver]:
+        """Internet Fax: fax-send jobs mailed through [smtp], and the POP3 poller, which
+        polls only while [ifax] pop3 is set (a change from the web UI applies at the next
+        interval)."""
+        faxes = FaxJobs(ctx.device, store, self.state_dir, lambda: ctx.config)
+
+        async def send(recipients: list[str], tiff: Path, job: int, pages: int, name: str) -> str:
+            return await send_fax(ctx, recipients, tiff, job_id=job, pages=pages, name=name)
+
+        faxes.send = send
+        ctx.faxes = faxes
+        ctx.fax_receiver = FaxReceiver(ctx)
+        return faxes, ctx.fax_receiver
 
     def _web_state(self, ctx: ServiceContext, manager: ServiceManager) -> WebState:
         """The web server's shared state; at first start, the administrator's password,

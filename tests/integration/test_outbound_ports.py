@@ -1,5 +1,5 @@
 """The outbound clients in the port table: `mfpd ports`, the live ports.json and `mfpd audit`
-show smtp 25, ftp 21, smb 445, ldap 389, dns 53 (UDP) and kerberos 88 (UDP and TCP) as
+show smtp 25, ftp 21, smb 445, ldap 389, pop3 110, dns 53 (UDP) and kerberos 88 (UDP and TCP) as
 "client" (shared/PORTS.md), closed on the device; a listener on one of them is a finding of
 the audit, since the device never listens there. NetWare (396) is a row "unavailable",
 closed by design."""
@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import Mfpd, run_cli
 
 pytestmark = pytest.mark.integration
-CLIENTS = {"smtp": 25, "ftp": 21, "smb": 445, "dns": 53, "ldap": 389}
+CLIENTS = {"smtp": 25, "ftp": 21, "smb": 445, "dns": 53, "ldap": 389, "pop3": 110}
 PROTOCOL = {"dns": "udp"}
 NETWARE = 396
 # Kerberos: 88/udp as PORTS.md lists it, and 88/tcp for replies too large for a datagram.

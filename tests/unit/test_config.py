@@ -35,6 +35,9 @@ def test_values_override_defaults() -> None:
         ("[bogus]\n", "unknown key 'bogus'"),
         ('[daemon]\nkeep_going = "maybe"\n', "bad value for 'daemon.keep_going'"),
         ("[engine\n", "not valid TOML"),
+        ('[ifax]\npop3 = "imap://fax@mail"\n', "pop3 is pop3://USER@HOST:PORT"),
+        ('[ifax]\npop3 = "pop3://fax:secret@mail"\n', "pop3 holds no password"),
+        ('[ifax]\npop3 = "pop3s://fax@mail:99999"\n', "pop3 has a bad port"),
     ],
 )
 def test_bad_configuration_names_the_key(text: str, message: str) -> None:

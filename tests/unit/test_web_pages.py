@@ -55,7 +55,7 @@ def _app(
     ctx = SimpleNamespace(
         config=config, device=device, spool=spool, state_dir=tmp_path, audit=audit,
         overwriter=ImageOverwriter(spool, lambda: ctx.config.security, audit.log),
-        gate=Gate(),
+        gate=Gate(), faxes=None,
     )  # fmt: skip
     admin = Administrator(tmp_path, lambda: ctx.config.web)
     admin.set_password(PASSWORD)

@@ -25,6 +25,8 @@ from mfpd.documents.sniff import sniff_format
 INCOMING = "job-incoming"
 SNIFF_BYTES = 64 * 1024
 OCTET_STREAM = "application/octet-stream"
+# The kinds of job the spool holds and the engine prints (device/jobs.py Job.kind).
+PRINTED_KINDS = ("print", "fax-receive")
 
 
 class SpoolError(Exception):
@@ -86,8 +88,11 @@ class Spool:
         self.config = config
         self._clock = clock
         directory.mkdir(parents=True, exist_ok=True)
-        # Print jobs only: scan jobs share the store and its id sequence, not the queue.
-        self._jobs: dict[int, Job] = {job.id: job for job in store.load() if job.kind == "print"}
+        # Printed jobs only: scan and fax-send jobs share the store and its id sequence, not
+        # the queue; a received fax prints like any other job.
+        self._jobs: dict[int, Job] = {
+            job.id: job for job in store.load() if job.kind in PRINTED_KINDS
+        }
         # Unfinished jobs in arrival order: what the engine and queue listings walk.
         self._active: dict[int, Job] = {
             j.id: j for j in self._jobs.values() if not j.state.terminal
@@ -149,7 +154,10 @@ class Spool:
         copies: int = 1,
         host: str = "",
         attributes: dict[str, Any] | None = None,
+        kind: str = "print",
     ) -> Job:
+        if kind not in PRINTED_KINDS:
+            raise SpoolError(f"the spool holds no {kind} jobs")
         job = Job(
             id=0,
             source=source,
@@ -162,6 +170,7 @@ class Spool:
             copies=max(1, copies),
             originating_host=host,
             attributes=dict(attributes or {}),
+            kind=kind,
         )
         job.id = self.store.insert(job)
         job.name = job.name or f"Job {job.id}"

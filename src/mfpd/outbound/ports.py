@@ -10,8 +10,8 @@ from mfpd.services.base import PortEntry
 
 STATE = "client"
 # service, protocol, standard port, what uses it (shared/PORTS.md: 25 SMTP, 21 FTP, 53 DNS;
-# SMB over TCP 445, RFC 1001/1002-less direct hosting, as smbprotocol speaks it). Kerberos, on UDP
-# and TCP, has its rows below.
+# SMB over TCP 445, RFC 1001/1002-less direct hosting, as smbprotocol speaks it; 110 POP3, polled
+# for faxes). Kerberos, on UDP and TCP, has its rows below.
 CLIENTS = (
     ("smtp", "tcp", 25, "scan to email and e-mail alerts"),
     ("ftp", "tcp", 21, "scan to FTP and FTPS (passive data connections)"),
@@ -25,6 +25,7 @@ CLIENTS = (
         389,
         "the address book and directory logins (ldap:// with StartTLS, or ldaps://)",
     ),
+    ("pop3", "tcp", 110, "Internet Fax reception (POP3 with STLS, or POP3S to 995)"),
 )
 # BOOTP/DHCP client (shared/PORTS.md: "only while doing DHCP; closed for good when DHCP is
 # disabled"): a row only when [network] dhcp is on.
@@ -47,6 +48,8 @@ def client_rows(config: Config, bind: str, offset: int) -> list[PortEntry]:
             note += f"; servers {', '.join(servers)}" if servers else "; the system's resolver"
         elif service == "ldap":
             note += f"; server {config.ldap.url}" if config.ldap.url else "; no [ldap] url set"
+        elif service == "pop3":
+            note += f"; mailbox {config.ifax.pop3}" if config.ifax.pop3 else "; no [ifax] pop3 set"
         rows.append(PortEntry(service, protocol, bind, standard + offset, standard, STATE, note))
     rows += _kerberos_rows(config, bind, offset)
     if config.network.dhcp:

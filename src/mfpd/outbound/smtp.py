@@ -14,6 +14,8 @@ import contextlib
 import ssl
 import time
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,26 +72,28 @@ def server_address(config: SmtpConfig) -> tuple[str, int]:
     return host, number
 
 
-async def send_mail(
-    ctx: ServiceContext, dest: Destination, files: list[Path], info: DeliveryInfo
-) -> str:
+@dataclass
+class SmtpSession:
+    """A connected, secured and logged-in SMTP client, ready for messages."""
+
+    client: aiosmtplib.SMTP
+    where: str  # smtp://host:port, for messages and the log
+    sender: str  # the envelope and header sender of [smtp]
+    dsn: bool  # the server takes DSN parameters (RFC 3461)
+
+
+def mail_sender(ctx: ServiceContext) -> str:
+    return ctx.config.smtp.from_ or f"scanner@{ctx.device.identity.hostname}"
+
+
+@contextlib.asynccontextmanager
+async def smtp_session(ctx: ServiceContext, job_id: int) -> AsyncIterator[SmtpSession]:
+    """The one SMTP client of the device (scan to email, Internet Fax, MDNs): connected
+    through the client policy, TLS as [smtp] security says, logged in with the stored
+    password. Failures in the session, its own or a send's, come out as DeliveryError."""
     config = ctx.config.smtp
-    recipients = list(dest.endpoint().addresses)
     host, port = server_address(config)
     identity = ctx.device.identity
-    sender = config.from_ or f"scanner@{identity.hostname}"
-    plan = MailPlan(
-        Envelope(
-            sender=sender,
-            recipients=tuple(recipients),
-            subject=f"Scan from {identity.name}: {_oneline(info.job_name) or 'Scan'}",
-            body=_body(identity.name, identity.make_and_model, info, len(files)),
-            domain=identity.hostname or "localhost",
-        ),
-        files,
-        info,
-        config.max_message_bytes,
-    )
     policy = await client_policy(ctx, host, port, timeout=config.timeout)
     where = f"smtp://{host}:{port}"
     context = tls_context(ctx, verify=config.verify_tls)
@@ -133,22 +137,8 @@ async def send_mail(
             await client.starttls()
             await client.ehlo()  # RFC 3207 4.2: what was learnt before TLS is forgotten
         if config.username:
-            await _login(ctx, client, config.username, config.password, where, info.job_id)
-        dsn = client.supports_extension("dsn")
-        envid = f"mfpd-{info.job_id}-{uuid.uuid4().hex[:12]}"
-        messages = plan.messages()
-        # Each message made in a worker thread: reading and encoding megabytes would hold up
-        # every other client of the daemon meanwhile.
-        while (data := await asyncio.to_thread(next, messages, None)) is not None:
-            await client.sendmail(
-                sender,
-                recipients,
-                data,
-                # RFC 3461 4.3, 4.4 (MAIL) and 4.1 (RCPT): a report only when it fails, with
-                # the headers, so the user learns that the scan did not arrive.
-                mail_options=["RET=HDRS", f"ENVID={envid}"] if dsn else [],
-                rcpt_options=["NOTIFY=FAILURE"] if dsn else [],
-            )
+            await _login(ctx, client, config.username, config.password, where, job_id)
+        yield SmtpSession(client, where, mail_sender(ctx), client.supports_extension("dsn"))
         with contextlib.suppress(aiosmtplib.SMTPException):
             await client.quit()
     except DeliveryError:
@@ -161,10 +151,47 @@ async def send_mail(
         raise connection_failed(where, exc) from None
     finally:
         client.close()
+
+
+async def send_mail(
+    ctx: ServiceContext, dest: Destination, files: list[Path], info: DeliveryInfo
+) -> str:
+    config = ctx.config.smtp
+    recipients = list(dest.endpoint().addresses)
+    identity = ctx.device.identity
+    sender = mail_sender(ctx)
+    plan = MailPlan(
+        Envelope(
+            sender=sender,
+            recipients=tuple(recipients),
+            subject=f"Scan from {identity.name}: {_oneline(info.job_name) or 'Scan'}",
+            body=_body(identity.name, identity.make_and_model, info, len(files)),
+            domain=identity.hostname or "localhost",
+        ),
+        files,
+        info,
+        config.max_message_bytes,
+    )
+    async with smtp_session(ctx, info.job_id) as session:
+        dsn = session.dsn
+        envid = f"mfpd-{info.job_id}-{uuid.uuid4().hex[:12]}"
+        messages = plan.messages()
+        # Each message made in a worker thread: reading and encoding megabytes would hold up
+        # every other client of the daemon meanwhile.
+        while (data := await asyncio.to_thread(next, messages, None)) is not None:
+            await session.client.sendmail(
+                sender,
+                recipients,
+                data,
+                # RFC 3461 4.3, 4.4 (MAIL) and 4.1 (RCPT): a report only when it fails, with
+                # the headers, so the user learns that the scan did not arrive.
+                mail_options=["RET=HDRS", f"ENVID={envid}"] if dsn else [],
+                rcpt_options=["NOTIFY=FAILURE"] if dsn else [],
+            )
     dsn_note = ", DSN on failure" if dsn else ""
     return (
         f"{len(files)} file(s) in {plan.count} message(s) to {', '.join(recipients)} "
-        f"via {where}{dsn_note}"
+        f"via {session.where}{dsn_note}"
     )
 
 

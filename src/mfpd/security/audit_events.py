@@ -97,7 +97,14 @@ class AuditFeed:
         if event.kind == "job.state":
             job = data.get("job")
             if isinstance(job, Job) and job.state in _FINAL:
-                self.print_job(job)
+                if job.kind == "fax-receive":
+                    self.fax_job(job, "received")
+                else:
+                    self.print_job(job)
+        elif event.kind == "fax.state":
+            job = data.get("job")
+            if isinstance(job, Job) and job.state in _FINAL:
+                self.fax_job(job, "sent")
         elif event.kind == "scan.state":
             job = data.get("job")
             if isinstance(job, Job) and job.state in _FINAL:
@@ -139,6 +146,16 @@ class AuditFeed:
             outcome=job.state.value, job=job.id, name=job.name[:128], format=job.format,
             bytes=job.bytes, images=job.impressions_completed,
             destinations=list(job.attributes.get("destinations", []))[:16],
+            reasons=list(job.state_reasons),
+        )  # fmt: skip
+
+    def fax_job(self, job: Job, direction: str) -> None:
+        """An Internet Fax sent (its recipients) or received and printed (its sender)."""
+        peers = job.attributes.get("recipients", []) if direction == "sent" else [job.user]
+        self.log.record(
+            "fax-job", user=job.user, address=job.originating_host, interface=job.source,
+            outcome=job.state.value, job=job.id, name=job.name[:128], direction=direction,
+            pages=job.pages or 0, peers=[str(p)[:254] for p in peers][:16],
             reasons=list(job.state_reasons),
         )  # fmt: skip
 

@@ -19,6 +19,7 @@ from mfpd.security.gate import Action, Gate, reset
 from mfpd.services.ipp.subscriptions import SubscriptionStore
 
 if TYPE_CHECKING:
+    from mfpd.device.fax_jobs import FaxJobs
     from mfpd.device.image_overwrite import ImageOverwriter
     from mfpd.device.mailboxes import Mailboxes
     from mfpd.device.originals import Originals
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from mfpd.outbound.dns import DeviceResolver
     from mfpd.security.audit_events import AuditFeed
     from mfpd.security.secrets import Secrets
+    from mfpd.services.ifax_receive import FaxReceiver
     from mfpd.services.web.state import WebState
 
 # Standard ports below 1024 move here when the process may not bind them (shared/PORTS.md).
@@ -85,6 +87,9 @@ class ServiceContext:
     # ddns off, or a unit test).
     resolver: DeviceResolver | None = None
     ddns: DynamicDns | None = None
+    # Internet Fax (issue 16): the fax-send jobs and the POP3 poller; None where unused.
+    faxes: FaxJobs | None = None
+    fax_receiver: FaxReceiver | None = None
 
 
 def turn_away(ctx: ServiceContext, service: str, sock: Any, address: str, port: int) -> bool:

@@ -115,7 +115,7 @@ async def api_errors(request: web.Request, handler: access.Handler) -> web.Strea
 
 async def get_status(request: web.Request) -> web.Response:
     ctx = _ctx(request)
-    return web.json_response(status_view(ctx.device, ctx.spool))
+    return web.json_response(status_view(ctx.device, ctx.spool, ctx.faxes))
 
 
 async def get_jobs(request: web.Request) -> web.Response:
@@ -123,7 +123,9 @@ async def get_jobs(request: web.Request) -> web.Response:
     if which not in ("all", "active", "completed"):
         return error(400, "which must be all, active or completed")
     limit = _int(request.query.get("limit", "500"), "limit", 1, 10000)
-    return web.json_response({"jobs": jobs_view(_ctx(request).spool, which, limit)})
+    ctx = _ctx(request)
+    others = ctx.faxes.jobs() if ctx.faxes else []
+    return web.json_response({"jobs": jobs_view(ctx.spool, which, limit, others)})
 
 
 def _job_id(request: web.Request) -> int:
@@ -131,7 +133,9 @@ def _job_id(request: web.Request) -> int:
 
 
 async def get_job(request: web.Request) -> web.Response:
-    job = _ctx(request).spool.get(_job_id(request))
+    ctx = _ctx(request)
+    job_id = _job_id(request)
+    job = ctx.spool.get(job_id) or (ctx.faxes.get(job_id) if ctx.faxes else None)
     if job is None:
         return error(404, f"no job {request.match_info['job_id']}")
     return web.json_response(job_view(job))
@@ -409,7 +413,9 @@ async def post_action(request: web.Request) -> web.StreamResponse:
     except ActionError as exc:
         return error(exc.status, str(exc))
     _record(request, "device", message, action=fields["action"])
-    return web.json_response({"message": message, "status": status_view(ctx.device, ctx.spool)})
+    return web.json_response(
+        {"message": message, "status": status_view(ctx.device, ctx.spool, ctx.faxes)}
+    )
 
 
 async def _overwrite(request: web.Request) -> web.StreamResponse:

@@ -29,7 +29,11 @@ STATUS_INTERVAL = 0.25
 HEARTBEAT = 15.0
 QUEUE = 256
 _STATUS_EVENTS = frozenset({"printer.state", "device.levels", "alert.added", "alert.removed"})
-_JOB_EVENTS = frozenset({"job.created", "job.queued", "job.state", "job.page", "job.completed"})
+# fax.*: a fax being sent (device/fax_jobs.py) is a job the lists show, outside the spool.
+_JOB_EVENTS = frozenset(
+    {"job.created", "job.queued", "job.state", "job.page", "job.completed", "fax.created",
+     "fax.state"}
+)  # fmt: skip
 
 
 def _frame(event: str, data: Any, event_id: int | None = None) -> bytes:
@@ -61,7 +65,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
             job = event.data.get("job")
             if isinstance(job, Job) and not queue.full():
                 queue.put_nowait(("job", job_view(job)))
-            if event.kind == "job.page":
+            if event.kind in ("job.page", "fax.state"):
                 status_due.set()  # counters and levels moved
 
     def on_log(entry: Entry) -> None:
@@ -84,7 +88,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
     closing: asyncio.Event = request.app[CLOSING]
     try:
         await response.write(
-            b"retry: 2000\n\n" + _frame("status", status_view(ctx.device, ctx.spool))
+            b"retry: 2000\n\n" + _frame("status", status_view(ctx.device, ctx.spool, ctx.faxes))
         )
         last_status = time.monotonic()
         last_write = last_status
@@ -112,7 +116,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
                 if wait > 0:
                     await asyncio.sleep(wait)  # changes in a burst become one status event
                 status_due.clear()
-                out += _frame("status", status_view(ctx.device, ctx.spool))
+                out += _frame("status", status_view(ctx.device, ctx.spool, ctx.faxes))
                 last_status = time.monotonic()
             if not out and time.monotonic() - last_write >= HEARTBEAT:
                 out = b": keep-alive\n\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mfpd.device.fax_jobs import ADDRESS_PATTERN
 from mfpd.device.machine import Device
 from mfpd.device.operator import FAULTS
 from mfpd.security.audit import CATEGORIES, LEVELS
@@ -186,7 +187,13 @@ _SCHEMAS: dict[str, Any] = {
             "id": {"type": "integer"},
             "name": {"type": "string"},
             "user": {"type": "string"},
-            "source": {"type": "string", "description": "raw, lpd, ipp, web"},
+            "source": {"type": "string", "description": "raw, lpd, ipp, web, ifax, console"},
+            "kind": {"type": "string", "enum": ["print", "fax-send", "fax-receive"]},
+            "recipients": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "a fax-send job's",
+            },
             "format": {"type": "string"},
             "state": {
                 "type": "string",
@@ -540,6 +547,40 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "201": _json(_ref("Job"), "the job, accepted"),
                     **_errors(400, 401, 403, 413, 503),
+                },
+            },
+        },
+        "/api/v1/ifax": {
+            "post": {
+                "summary": "Send an Internet Fax (RFC 3965): the files rendered to TIFF-F and "
+                "mailed through [smtp] to each recipient; a fax-send job",
+                "operationId": "sendFax",
+                "security": _ADMIN,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["to", "file"],
+                                "properties": {
+                                    "to": {
+                                        "type": "string",
+                                        "pattern": ADDRESS_PATTERN,
+                                        "description": "an email address (the field may "
+                                        "be repeated, or hold several separated by commas)",
+                                    },
+                                    "file": _DOCUMENT,
+                                    "name": {"type": "string"},
+                                },
+                                "additionalProperties": False,
+                            }
+                        },
+                    },
+                },
+                "responses": {
+                    "201": _json(_ref("Job"), "the fax-send job, sending"),
+                    **_errors(400, 401, 403, 413, 415, 503),
                 },
             },
         },

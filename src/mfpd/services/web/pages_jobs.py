@@ -34,7 +34,8 @@ def job_flags(job: dict[str, Any], admin: bool) -> dict[str, bool]:
     state = job["state"]
     terminal = state in ("completed", "canceled", "aborted")
     return {
-        "cancel": admin and not terminal,
+        # A fax being sent is not in the print queue: it ends on its own (device/fax_jobs.py).
+        "cancel": admin and not terminal and job.get("kind") != "fax-send",
         "hold": admin and state == "pending",
         "release": state == "held" and (admin or job["secure"]),
         "passcode": state == "held" and job["secure"],
@@ -50,7 +51,9 @@ async def get_jobs_page(request: web.Request) -> web.Response:
 
 
 def _jobs_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
-    spool = ctx_of(request).spool
+    ctx = ctx_of(request)
+    spool = ctx.spool
+    faxes = ctx.faxes.jobs() if ctx.faxes else []
     admin = access.is_operator(request)
     return render(
         request,
@@ -59,8 +62,8 @@ def _jobs_page(request: web.Request, *, error: str = "", status: int = 200) -> w
         "Jobs",
         status=status,
         error=error,
-        active=_rows(jobs_view(spool, "active"), admin),
-        completed=_rows(jobs_view(spool, "completed", COMPLETED_SHOWN), admin),
+        active=_rows(jobs_view(spool, "active", others=faxes), admin),
+        completed=_rows(jobs_view(spool, "completed", COMPLETED_SHOWN, faxes), admin),
     )
 
 
@@ -81,7 +84,8 @@ async def get_job_page(request: web.Request) -> web.Response:
 def _job_page(
     request: web.Request, job_id: int, *, error: str = "", status: int = 200
 ) -> web.Response:
-    job = ctx_of(request).spool.get(job_id)
+    ctx = ctx_of(request)
+    job = ctx.spool.get(job_id) or (ctx.faxes.get(job_id) if ctx.faxes else None)
     if job is None:
         return error_page(request, 404, f"There is no job {job_id}: it may have been removed.")
     view = job_view(job)

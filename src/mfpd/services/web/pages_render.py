@@ -90,6 +90,8 @@ SOURCES = {
     "web": "Web",
     "smb": "SMB",
     "ftp": "FTP",
+    "ifax": "Internet Fax",  # a received fax (services/ifax_receive.py)
+    "console": "Console",  # mfpd ifax send
 }
 
 
@@ -307,7 +309,7 @@ def render(
     """A whole page. `page` is the navigation entry it belongs to; `nonce` gives the page
     its one inline script's CSP nonce."""
     ctx = ctx_of(request)
-    device_status = status_view(ctx.device, ctx.spool)
+    device_status = status_view(ctx.device, ctx.spool, ctx.faxes)
     kind, label = badge(device_status)
 
     def csrf() -> str:

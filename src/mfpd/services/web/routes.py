@@ -11,6 +11,7 @@ from aiohttp import web
 
 from mfpd.services.web import access
 from mfpd.services.web.api import add_api_routes, api_errors
+from mfpd.services.web.fax import add_fax_routes
 from mfpd.services.web.state import CLOSING, SERVICE, STREAMS, WEB, WebState
 
 # IPP, eSCL, the UPnP description and WS-Discovery's metadata stay on plain HTTP when pages
@@ -36,6 +37,7 @@ def add_web(app: web.Application, service: Any, web_state: WebState | None) -> N
     app[STREAMS] = set()
     app[CLOSING] = asyncio.Event()
     add_api_routes(app)
+    add_fax_routes(app)
     add_page_routes(app)
     add_discovery_routes(app)
     add_escl_routes(app)

@@ -73,7 +73,7 @@ class StatusChannel:
                 {"error": "only GET", "status": 405}, status=405, headers={"Allow": "GET, HEAD"}
             )
         else:
-            body = status_view(self.ctx.device, self.ctx.spool)
+            body = status_view(self.ctx.device, self.ctx.spool, self.ctx.faxes)
             response = web.Response(
                 text=json.dumps(body, separators=(",", ":")), content_type="application/json"
             )

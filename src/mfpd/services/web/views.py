@@ -3,9 +3,11 @@ two never disagree (both read the one device model)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from mfpd.device import secure_print
+from mfpd.device.fax_jobs import SEND, FaxJobs
 from mfpd.device.jobs import Job
 from mfpd.device.machine import Device
 from mfpd.device.spool import Spool
@@ -19,11 +21,15 @@ _SHOWN_ATTRIBUTES = (
     "print-color-mode",
     "job-hold-until",
     "queue",
+    "from",  # a received fax's sender (services/ifax_receive.py)
+    "delivery",  # a sent fax's outcome (device/fax_jobs.py)
 )
 
 
-def status_view(device: Device, spool: Spool) -> dict[str, Any]:
+def status_view(device: Device, spool: Spool, faxes: FaxJobs | None = None) -> dict[str, Any]:
     status = device.status()
+    if faxes is not None:
+        status["fax"] = faxes.status(spool)
     active = spool.active()
     status["jobs"] = {
         "active": len(active),
@@ -45,6 +51,7 @@ def job_view(job: Job) -> dict[str, Any]:
         "name": job.name,
         "user": job.user,
         "source": job.source,
+        "kind": job.kind,
         "format": job.format,
         "state": job.state.value,
         "state_reasons": list(job.state_reasons),
@@ -62,12 +69,16 @@ def job_view(job: Job) -> dict[str, Any]:
         "secure": secure_print.PASSWORD_WAIT in job.state_reasons,
         "priority": job.priority,
         "attributes": attributes,
+        **({"recipients": list(job.attributes.get("recipients", []))} if job.kind == SEND else {}),
     }
 
 
-def jobs_view(spool: Spool, which: str = "all", limit: int = 500) -> list[dict[str, Any]]:
-    """Newest first. which: active, completed (any final state) or all."""
-    jobs = sorted(spool, key=lambda j: j.id, reverse=True)
+def jobs_view(
+    spool: Spool, which: str = "all", limit: int = 500, others: Iterable[Job] = ()
+) -> list[dict[str, Any]]:
+    """Newest first. which: active, completed (any final state) or all. `others`: jobs kept
+    outside the spool that the list shows too (fax-send)."""
+    jobs = sorted([*spool, *others], key=lambda j: j.id, reverse=True)
     if which == "active":
         jobs = [j for j in jobs if not j.state.terminal]
     elif which == "completed":

@@ -13,7 +13,7 @@
   function flags(job) {
     const terminal = TERMINAL.includes(job.state);
     return {
-      cancel: admin && !terminal,
+      cancel: admin && !terminal && job.kind !== "fax-send",
       hold: admin && job.state === "pending",
       release: job.state === "held" && (admin || job.secure),
       passcode: job.state === "held" && job.secure,
