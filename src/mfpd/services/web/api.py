@@ -35,10 +35,11 @@ from mfpd.services.http_handler import short_error
 from mfpd.services.web import access
 from mfpd.services.web.actions import ActionError, device_action, job_action
 from mfpd.services.web.openapi import openapi_document
+from mfpd.services.web.scan_context import secrets_of
 from mfpd.services.web.state import SERVICE
 from mfpd.services.web.submit import UploadError, submit, truthy
 from mfpd.services.web.views import job_view, jobs_view, status_view
-from mfpd.settings import SettingsError, needs_tls
+from mfpd.settings import SettingsError, needs_tls, seal_change
 
 log = logging.getLogger("mfpd.web")
 
@@ -360,7 +361,9 @@ async def patch_config(request: web.Request) -> web.StreamResponse:
         return error(403, f"{', '.join(tls_only)}: settings changed over HTTPS only")
     state = access.web_state(request)
     service = request.app[SERVICE]
+    ctx = _ctx(request)
     try:
+        patch = seal_change(ctx.config, patch, secrets_of(ctx).seal)
         document = await state.change_settings(
             patch, carrying=service.name, actor=_actor(request), who=access.audit_actor(request)
         )
@@ -650,8 +653,10 @@ def add_api_routes(app: web.Application) -> None:
     r.add_put(f"{PREFIX}/ca-bundle", put_ca_bundle)
     r.add_get(f"{PREFIX}/openapi.json", get_openapi)
     # Imported here: its handlers use this module's error() and JSON body reader.
-    from mfpd.services.web import api_ip_filter, api_ipsec
+    from mfpd.services.web import api_ip_filter, api_ipsec, api_mailboxes, api_scan_templates
 
     api_ip_filter.add_routes(app)
     api_ipsec.add_routes(app)
+    api_scan_templates.add_routes(app)
+    api_mailboxes.add_routes(app)
     add_audit_routes(app, PREFIX)
