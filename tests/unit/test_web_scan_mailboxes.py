@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from mfpd.config import parse_config
 from mfpd.device.mailboxes import Mailboxes
 from mfpd.security.secrets import Secrets
-from tests.unit.test_web_pages import _app
+from tests.unit.test_web_pages import _app, _csrf
 
 Client = TestClient[web.Request, web.Application]
 PATH = "/api/v1/mailboxes"
@@ -101,3 +101,35 @@ async def test_delete(client: tuple[Client, Mailboxes]) -> None:
     assert boxes.documents("finance") == []
     again = await http.delete(f"{PATH}/finance/{doc.id}", headers={"X-Mailbox-Passcode": "4711"})
     assert again.status == 404
+
+
+async def test_the_mailbox_pages_ask_for_the_passcode_once_per_session(
+    client: tuple[Client, Mailboxes], tmp_path: Path
+) -> None:
+    http, boxes = client
+    listing = await http.get("/mailboxes")
+    assert listing.status == 200
+    assert 'href="/mailboxes/finance"' in await listing.text()
+    (doc,) = boxes.documents("finance")
+    page = await http.get("/mailboxes/finance")
+    html = await page.text()
+    assert 'id="passcode-form"' in html and doc.id not in html
+    assert (await http.get(f"/mailboxes/finance/{doc.id}")).status == 403
+    csrf = _csrf(html)
+    wrong = await http.post("/mailboxes/finance", data={"csrf": csrf, "passcode": "1"})
+    assert wrong.status == 403 and "Wrong passcode" in await wrong.text()
+    right = await http.post(
+        "/mailboxes/finance", data={"csrf": csrf, "passcode": "4711"}, allow_redirects=False
+    )
+    assert right.status == 303
+    opened = await (await http.get("/mailboxes/finance")).text()
+    assert f'href="/mailboxes/finance/{doc.id}"' in opened
+    got = await http.get(f"/mailboxes/finance/{doc.id}")
+    assert got.status == 200 and await got.read() == (tmp_path / "scan.pdf").read_bytes()
+    deleted = await http.post(
+        f"/mailboxes/finance/{doc.id}/delete", data={"csrf": csrf}, allow_redirects=False
+    )
+    assert deleted.status == 303 and boxes.documents("finance") == []
+    # Another visitor (no session) has to type it again.
+    http.session.cookie_jar.clear()
+    assert 'id="passcode-form"' in await (await http.get("/mailboxes/finance")).text()

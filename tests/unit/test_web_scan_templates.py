@@ -20,7 +20,7 @@ from mfpd.security.secrets import MASK, PREFIX, Secrets
 from mfpd.services.web.state import SERVICE, WEB
 from mfpd.settings import SettingsError, public_settings, seal_change, validate_change
 from mfpd.settings_scan import split_userinfo
-from tests.unit.test_web_pages import _app
+from tests.unit.test_web_pages import _app, _csrf, _login
 
 Client = TestClient[web.Request, web.Application]
 PATH = "/api/v1/scan-templates"
@@ -181,3 +181,35 @@ def test_a_config_patch_keeps_masked_scan_secrets_and_seals_new_ones(tmp_path: P
     assert kept.scan.mailboxes[0].passcode == "4711"
     with pytest.raises(SettingsError, match="ghost"):
         validate_change(config, {}, {"scan": {"mailboxes": [{"name": "ghost", "passcode": MASK}]}})
+
+
+async def test_the_scan_page_adds_and_deletes_templates(
+    api: tuple[Client, dict[str, str]], tmp_path: Path
+) -> None:
+    client, _ = api
+    anonymous = await (await client.get("/scan")).text()
+    assert 'data-template="From the file"' in anonymous
+    assert 'id="template-form"' not in anonymous and "filepass" not in anonymous
+    await _login(client)
+    page = await (await client.get("/scan")).text()
+    form = {
+        "csrf": _csrf(page), "name": "Page made", "password": "pw1",
+        "destinations": "ftp://u@h.example/x\r\nmailbox:finance\r\n",
+        "resolution": "150", "color_mode": "Grayscale8", "format": "image/tiff",
+        "source": "Feeder", "duplex": "on",
+    }  # fmt: skip
+    added = await client.post("/scan/templates", data=form, allow_redirects=False)
+    assert added.status == 303, await added.text()
+    template = _config(client).scan.templates[-1]
+    assert (template.resolution, template.duplex, template.source) == (150, True, "Feeder")
+    dest = template.destinations[0]
+    assert not isinstance(dest, str) and Secrets(tmp_path).open(dest.password) == "pw1"
+    assert template.destinations[1] == "mailbox:finance"
+    bad = await client.post("/scan/templates", data={**form, "name": "Other", "resolution": "1"})
+    assert bad.status == 422 and "XResolution" in await bad.text()
+    gone = await client.post(
+        "/scan/templates/delete", data={"csrf": form["csrf"], "name": "Page made"},
+        allow_redirects=False,
+    )  # fmt: skip
+    assert gone.status == 303
+    assert [t.name for t in _config(client).scan.templates] == ["From the file"]

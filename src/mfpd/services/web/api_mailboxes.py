@@ -170,11 +170,14 @@ async def send_document(request: web.Request, name: str, doc_id: str) -> web.Str
         await response.prepare(request)
         while chunk := await asyncio.to_thread(handle.read, READ_SIZE):
             await response.write(chunk)
-        await response.write_eof()
+    # Every byte is written (a client that left raised above and keeps its document): the
+    # folder's rule applies before the end of the body, so the client that has the end
+    # finds the document gone.
     if boxes.retrieved(name, doc_id):
         access.web_state(request).log.record(
             "job", f"mailbox {name}: {doc.filename} retrieved by {request.remote} and removed"
         )
+    await response.write_eof()
     return response
 
 

@@ -3,6 +3,8 @@ store, the mailboxes and the scan jobs (device/scan_jobs.py), in one place."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from mfpd.config import ScanTemplateConfig
 from mfpd.device.mailboxes import Mailboxes
 from mfpd.device.scan_settings import ColorMode, InputSource, Intent, ScanSettings
@@ -31,3 +33,8 @@ def template_settings(template: ScanTemplateConfig) -> ScanSettings:
         pdfa=template.pdfa,
         blank_page_suppression=template.blank_page_suppression,
     ).checked()
+
+
+def recent_scans(ctx: ServiceContext, limit: int) -> list[dict[str, Any]]:
+    """The newest scan jobs as the job list shows them (none until the runner is there)."""
+    return []
