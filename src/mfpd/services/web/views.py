@@ -42,6 +42,7 @@ def job_view(job: Job) -> dict[str, Any]:
     }
     return {
         "id": job.id,
+        "kind": job.kind,
         "name": job.name,
         "user": job.user,
         "source": job.source,
