@@ -22,6 +22,10 @@ from mfpd.device.events import Event
 from mfpd.device.identity import installation_uuid
 from mfpd.device.image_overwrite import ImageOverwriter
 from mfpd.device.machine import Device, build_device
+from mfpd.device.mailboxes import Mailboxes
+from mfpd.device.originals import Originals
+from mfpd.device.scan_jobs import ScanJobs
+from mfpd.device.scanner import ScannerError
 from mfpd.device.spool import Spool
 from mfpd.device.store import DEVICE_KEY, JobStore
 from mfpd.ports import PORTS_FILE, configured_services, format_table
@@ -31,6 +35,7 @@ from mfpd.security.audit_log import AuditLog
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
 from mfpd.security.gate import Gate, rules_of
 from mfpd.security.nftables import Listener, NftTable, table_name
+from mfpd.security.secrets import Secrets
 from mfpd.security.tls import TLS_DIR, certificate_expiry, log_certificate_expiry
 from mfpd.service_manager import ServiceManager
 from mfpd.services import PROTOCOLS
@@ -185,6 +190,9 @@ class Daemon:
         overwriter = ImageOverwriter(spool, lambda: ctx.config.security, audit_log)
         overwriter.follow(device.events)
         ctx.overwriter = overwriter
+        self._scanner(ctx, store)
+        assert ctx.scans is not None
+        ctx.scans.erase = overwriter.erase
         # Files of jobs that ended while the daemon was down, before anything new arrives.
         await overwriter.sweep()
         flusher = asyncio.create_task(self._flush_summaries(audit), name="audit-summaries")
@@ -214,7 +222,10 @@ class Daemon:
             self.state_dir, device, spool, ctx.web, overwriter, audit, certificate
         )
         tasks = [engine_task, saver, flusher]
+        scans = ctx.scans
+        assert scans is not None
         try:
+            await scans.start()
             await manager.start_all()
             # Only the start is judged: a service switched on later from the web UI whose port
             # is taken shows "failed" in the port table and leaves the daemon running.
@@ -241,6 +252,7 @@ class Daemon:
             ctx.subscriptions.close()
             await control.stop()
             await manager.stop_all(STOP_GRACE)
+            await scans.stop()
             nft.remove()
             engine.stop()
             for task in tasks:
@@ -259,6 +271,22 @@ class Daemon:
             if self._lock_file is not None:
                 self._lock_file.close()
         return 0
+
+    def _scanner(self, ctx: ServiceContext, store: JobStore) -> None:
+        """The scanner's parts on the context: jobs, originals, mailboxes, secrets; the
+        originals directory of the configuration goes in the feeder at the first start."""
+        ctx.secrets = Secrets(self.state_dir)
+        ctx.mailboxes = Mailboxes(self.state_dir, lambda: ctx.config.scan)
+        ctx.originals = Originals(self.state_dir, ctx.device.scanner)
+        scans = ScanJobs(ctx.device, store, self.state_dir, lambda: ctx.config)
+        scans.after_job = ctx.originals.prune
+        ctx.scans = scans
+        directory = ctx.config.scan.originals
+        if directory and not ctx.device.scanner.feeder:
+            try:
+                log.info("scan: %s", ctx.originals.load_directory(Path(directory)))
+            except (OSError, ScannerError) as exc:
+                log.error("scan: [scan] originals = %s: %s", directory, exc)
 
     def _web_state(self, ctx: ServiceContext, manager: ServiceManager) -> WebState:
         """The web server's shared state; at first start, the administrator's password,

@@ -116,6 +116,30 @@ STEPS = [
     (("refill", "all"), 2, 3, b"\x00\x00", [], 10001, "idle", "none"),
     (("fault", "offline"), 5, 1, b"\x02\x00", [22], 40079, "stopped", "offline-error"),
     (("fault", "offline", "--clear"), 2, 3, b"\x00\x00", [], 10001, "idle", "none"),
+    # The scanner's conditions stop scanning, not printing: a warning everywhere, no
+    # hrPrinterDetectedErrorState bit (those are the print path's), the printer idle.
+    (("fault", "feeder-jam"), 3, 3, b"\x00\x00", [8], 10001, "idle", "document-feeder-jam-warning"),
+    (
+        ("fault", "platen-cover-open"),
+        3,
+        3,
+        b"\x00\x00",
+        [8, 3],
+        10001,
+        "idle",
+        "platen-cover-open-warning",
+    ),
+    (
+        ("fault", "feeder-jam", "--clear"),
+        3,
+        3,
+        b"\x00\x00",
+        [3],
+        10001,
+        "idle",
+        "platen-cover-open-warning",
+    ),
+    (("fault", "platen-cover-open", "--clear"), 2, 3, b"\x00\x00", [], 10001, "idle", "none"),
 ]
 
 

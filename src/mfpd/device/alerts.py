@@ -188,10 +188,11 @@ CONDITIONS: dict[ConditionKind, ConditionInfo] = {
     # The scanner's (device/scanner.py). A jammed document feeder or a raised platen cover
     # (the feeder is the cover) stops scanning, not printing: IPP severity warning, so the
     # printer stays idle and printable, and no hrPrinterDetectedErrorState bit, which print
-    # monitors read as the print path's. The jam is critical in prtAlertTable, as a jam is;
-    # the keywords are our own (RFC 8011 5.4.12), since PWG 5100.9 has none for a scanner.
+    # monitors read as the print path's. In prtAlertTable a warning: critical means the
+    # printer has stopped (services/snmp/mib_status.py), which it has not. The keywords are
+    # our own (RFC 8011 5.4.12), since PWG 5100.9 has none for a scanner.
     ConditionKind.FEEDER_JAM: ConditionInfo(
-        AlertCode.JAM, AlertSeverity.CRITICAL, AlertGroup.GENERAL_PRINTER,
+        AlertCode.JAM, AlertSeverity.WARNING, AlertGroup.GENERAL_PRINTER,
         "document-feeder-jam", "warning", None, 10001, "DOCUMENT FEEDER JAM",
     ),
     ConditionKind.PLATEN_COVER_OPEN: ConditionInfo(

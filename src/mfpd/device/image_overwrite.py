@@ -161,7 +161,22 @@ class ImageOverwriter:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def immediate(self, job: Job) -> OverwriteReport | None:
-        paths = [p for p in self.spool.document_paths(job) if p.exists()]
+        return await self._immediate(job, [p for p in self.spool.document_paths(job)])
+
+    def erase(self, paths: list[Path], job: Job) -> None:
+        """Files a scan job is done with (images retrieved or delivered, a job canceled):
+        overwritten before they go in immediate mode, as the device does with scan images;
+        removed at once otherwise."""
+        if self._config().image_overwrite != "immediate":
+            for path in paths:
+                path.unlink(missing_ok=True)
+            return
+        task = asyncio.get_running_loop().create_task(self._immediate(job, paths))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _immediate(self, job: Job, paths: list[Path]) -> OverwriteReport | None:
+        paths = [p for p in paths if p.exists()]
         if not paths:
             return None
         async with self._lock:

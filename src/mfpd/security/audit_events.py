@@ -98,6 +98,10 @@ class AuditFeed:
             job = data.get("job")
             if isinstance(job, Job) and job.state in _FINAL:
                 self.print_job(job)
+        elif event.kind == "scan.state":
+            job = data.get("job")
+            if isinstance(job, Job) and job.state in _FINAL:
+                self.scan_job(job)
         elif event.kind == "snmp.auth-failure":
             # RFC 3414 3.2 (USM) or a wrong community: the device's SNMPv3 event. Datagrams
             # from forged addresses cost nothing to send: past a budget, one summary a minute.
@@ -126,6 +130,15 @@ class AuditFeed:
             "print-job", user=job.user, address=job.originating_host, interface=job.source,
             outcome=job.state.value, job=job.id, name=job.name[:128], format=job.format,
             bytes=job.bytes, impressions=job.impressions_completed,
+            reasons=list(job.state_reasons),
+        )  # fmt: skip
+
+    def scan_job(self, job: Job) -> None:
+        self.log.record(
+            "scan-job", user=job.user, address=job.originating_host, interface=job.source,
+            outcome=job.state.value, job=job.id, name=job.name[:128], format=job.format,
+            bytes=job.bytes, images=job.impressions_completed,
+            destinations=list(job.attributes.get("destinations", []))[:16],
             reasons=list(job.state_reasons),
         )  # fmt: skip
 

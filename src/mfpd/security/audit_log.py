@@ -42,15 +42,16 @@ MAX_FIELD = 256
 
 # Event IDs. Where the WorkCentre's Audit Log has the event, its ID (System Administrator
 # Guide, "Audit Log Event Identification Numbers": 1 System startup, 2 System shutdown,
-# 3/4 On Demand Image Overwrite started/complete, 5 Print job, 30 System administrator
-# login, 33 Audit Log download, 38 Security certificate, 40 SNMPv3, 41 IP filtering, 42
-# Network security setting); where it has none, an mfpd ID from 1000 up. Stable: scripts
-# filter on them.
+# 3/4 On Demand Image Overwrite started/complete, 5 Print job, 6 Network Scanning job, 30
+# System administrator login, 33 Audit Log download, 38 Security certificate, 40 SNMPv3,
+# 41 IP filtering, 42 Network security setting); where it has none, an mfpd ID from 1000
+# up. Stable: scripts filter on them.
 STARTUP = 1
 SHUTDOWN = 2
 ODIO_STARTED = 3
 ODIO_COMPLETE = 4
 PRINT_JOB = 5
+NETWORK_SCANNING = 6
 ADMIN_LOGIN = 30
 AUDIT_LOG_DOWNLOAD = 33
 SECURITY_CERTIFICATE = 38
@@ -67,6 +68,7 @@ EVENTS: dict[str, int] = {
     "startup": STARTUP,
     "shutdown": SHUTDOWN,
     "print-job": PRINT_JOB,
+    "scan-job": NETWORK_SCANNING,
     "login-success": ADMIN_LOGIN,
     "login-failure": ADMIN_LOGIN,
     "config-change": DEVICE_CONFIGURATION,

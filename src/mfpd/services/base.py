@@ -20,7 +20,11 @@ from mfpd.services.ipp.subscriptions import SubscriptionStore
 
 if TYPE_CHECKING:
     from mfpd.device.image_overwrite import ImageOverwriter
+    from mfpd.device.mailboxes import Mailboxes
+    from mfpd.device.originals import Originals
+    from mfpd.device.scan_jobs import ScanJobs
     from mfpd.security.audit_events import AuditFeed
+    from mfpd.security.secrets import Secrets
     from mfpd.services.web.state import WebState
 
 # Standard ports below 1024 move here when the process may not bind them (shared/PORTS.md).
@@ -68,6 +72,12 @@ class ServiceContext:
     # unit tests of services that do not record.
     audit: AuditFeed | None = None
     overwriter: ImageOverwriter | None = None
+    # The scanner's jobs, the originals loaded on it, the mailboxes and the sealed passwords
+    # of the outbound clients (issue 15); None in unit tests of services that do not scan.
+    scans: ScanJobs | None = None
+    originals: Originals | None = None
+    mailboxes: Mailboxes | None = None
+    secrets: Secrets | None = None
 
 
 def turn_away(ctx: ServiceContext, service: str, sock: Any, address: str, port: int) -> bool:
