@@ -21,6 +21,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from mfpd.config import Config, SecurityConfig
 from mfpd.device.image_overwrite import ImageOverwriter
 from mfpd.device.machine import build_device
+from mfpd.device.mailboxes import Mailboxes
+from mfpd.device.originals import Originals
+from mfpd.device.scan_jobs import ScanJobs
 from mfpd.device.spool import Spool
 from mfpd.device.store import JobStore
 from mfpd.security.audit import EventLog
@@ -28,6 +31,7 @@ from mfpd.security.audit_events import AuditFeed
 from mfpd.security.audit_log import AuditLog
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
 from mfpd.security.gate import Gate
+from mfpd.security.secrets import Secrets
 from mfpd.security.tls import ensure_certificate
 from mfpd.services.base import PortEntry
 from mfpd.services.web.pages_render import badge, media_text, reason_text, safe_next
@@ -54,7 +58,9 @@ def _app(
     ctx = SimpleNamespace(
         config=config, device=device, spool=spool, state_dir=tmp_path, audit=audit,
         overwriter=ImageOverwriter(spool, lambda: ctx.config.security, audit.log),
-        gate=Gate(),
+        gate=Gate(), secrets=Secrets(tmp_path), originals=Originals(tmp_path, device.scanner),
+        mailboxes=Mailboxes(tmp_path, lambda: ctx.config.scan),
+        scans=ScanJobs(device, spool.store, tmp_path, lambda: ctx.config),
     )  # fmt: skip
     admin = Administrator(tmp_path, lambda: ctx.config.web)
     admin.set_password(PASSWORD)

@@ -35,7 +35,8 @@ from mfpd.services.http_handler import short_error
 from mfpd.services.web import access
 from mfpd.services.web.actions import ActionError, device_action, job_action
 from mfpd.services.web.openapi import openapi_document
-from mfpd.services.web.scan_context import secrets_of
+from mfpd.services.web.pages_render import static_url
+from mfpd.services.web.scan_context import find_job, find_scan, scan_records, secrets_of
 from mfpd.services.web.state import SERVICE
 from mfpd.services.web.submit import UploadError, submit, truthy
 from mfpd.services.web.views import job_view, jobs_view, status_view
@@ -123,7 +124,8 @@ async def get_jobs(request: web.Request) -> web.Response:
     if which not in ("all", "active", "completed"):
         return error(400, "which must be all, active or completed")
     limit = _int(request.query.get("limit", "500"), "limit", 1, 10000)
-    return web.json_response({"jobs": jobs_view(_ctx(request).spool, which, limit)})
+    ctx = _ctx(request)
+    return web.json_response({"jobs": jobs_view(ctx.spool, which, limit, scan_records(ctx))})
 
 
 def _job_id(request: web.Request) -> int:
@@ -131,7 +133,7 @@ def _job_id(request: web.Request) -> int:
 
 
 async def get_job(request: web.Request) -> web.Response:
-    job = _ctx(request).spool.get(_job_id(request))
+    job = find_job(_ctx(request), _job_id(request))
     if job is None:
         return error(404, f"no job {request.match_info['job_id']}")
     return web.json_response(job_view(job))
@@ -269,14 +271,15 @@ async def _job_action(request: web.Request, action: str, passcode: str) -> web.R
     job_id = _job_id(request)
     try:
         message = job_action(
-            ctx.spool, job_id, action, admin=access.is_admin(request), passcode=passcode
-        )
+            ctx.spool, job_id, action, admin=access.is_admin(request), passcode=passcode,
+            scans=ctx.scans,
+        )  # fmt: skip
     except ActionError as exc:
         if exc.status == 401:
             return _unauthorized(request, str(exc))
         return error(exc.status, str(exc))
     _record(request, "job", message, job=job_id)
-    job = ctx.spool.get(job_id)
+    job = find_job(ctx, job_id)
     assert job is not None
     return web.json_response({"message": message, "job": job_view(job)})
 
@@ -339,6 +342,26 @@ async def get_preview(request: web.Request) -> web.Response:
         # No job: 404. A job whose document has no preview (PCL, unknown data, no longer
         # kept): 409, the job is there but its state allows none.
         return error(404 if str(exc).startswith("no job") else 409, str(exc))
+    return web.Response(
+        body=png, content_type="image/png", headers={"Cache-Control": "private, max-age=60"}
+    )
+
+
+async def get_thumbnail(request: web.Request) -> web.StreamResponse:
+    """A scan job's first image, small (STATE_DIR/scans, written by the runner); until it is
+    scanned, a redirect to the generic document picture, so a page's <img> shows something."""
+    ctx = _ctx(request)
+    job_id = _job_id(request)
+    scan = find_scan(ctx, job_id)
+    if scan is None:
+        return error(404, f"no scan job {job_id}")
+    path = ctx.scans.thumbnail(job_id) if ctx.scans is not None else None
+    if path is None:
+        raise web.HTTPFound(static_url("document.svg"), headers={"Cache-Control": "no-store"})
+    try:
+        png = path.read_bytes()
+    except OSError:
+        return error(404, f"job {job_id} has no thumbnail any more")
     return web.Response(
         body=png, content_type="image/png", headers={"Cache-Control": "private, max-age=60"}
     )
@@ -637,6 +660,7 @@ def add_api_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/jobs/{{job_id}}", get_job)
     r.add_post(f"{PREFIX}/jobs/{{job_id}}/{{action:cancel|hold|release}}", post_job_action)
     r.add_get(f"{PREFIX}/jobs/{{job_id}}/preview", get_preview)
+    r.add_get(f"{PREFIX}/jobs/{{job_id}}/thumbnail", get_thumbnail)
     r.add_get(f"{PREFIX}/config", get_config)
     r.add_patch(f"{PREFIX}/config", patch_config)
     r.add_post(f"{PREFIX}/actions", post_action)
@@ -653,10 +677,17 @@ def add_api_routes(app: web.Application) -> None:
     r.add_put(f"{PREFIX}/ca-bundle", put_ca_bundle)
     r.add_get(f"{PREFIX}/openapi.json", get_openapi)
     # Imported here: its handlers use this module's error() and JSON body reader.
-    from mfpd.services.web import api_ip_filter, api_ipsec, api_mailboxes, api_scan_templates
+    from mfpd.services.web import (
+        api_ip_filter,
+        api_ipsec,
+        api_mailboxes,
+        api_scan_templates,
+        api_scans,
+    )
 
     api_ip_filter.add_routes(app)
     api_ipsec.add_routes(app)
     api_scan_templates.add_routes(app)
+    api_scans.add_routes(app)
     api_mailboxes.add_routes(app)
     add_audit_routes(app, PREFIX)

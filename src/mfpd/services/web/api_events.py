@@ -28,8 +28,14 @@ from mfpd.services.web.views import job_view, status_view
 STATUS_INTERVAL = 0.25
 HEARTBEAT = 15.0
 QUEUE = 256
-_STATUS_EVENTS = frozenset({"printer.state", "device.levels", "alert.added", "alert.removed"})
-_JOB_EVENTS = frozenset({"job.created", "job.queued", "job.state", "job.page", "job.completed"})
+_STATUS_EVENTS = frozenset(
+    {"printer.state", "device.levels", "alert.added", "alert.removed", "scanner.state"}
+)
+# Scan jobs are jobs of the one list (device/scan_jobs.py publishes scan.*).
+_JOB_EVENTS = frozenset(
+    {"job.created", "job.queued", "job.state", "job.page", "job.completed", "scan.created",
+     "scan.state"}
+)  # fmt: skip
 
 
 def _frame(event: str, data: Any, event_id: int | None = None) -> bytes:

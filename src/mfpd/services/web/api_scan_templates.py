@@ -18,10 +18,11 @@ from pydantic import ValidationError
 
 from mfpd.config import ScanTemplateConfig
 from mfpd.device.scan_settings import ScanSettingsError
+from mfpd.device.scan_templates import settings_of
 from mfpd.services.base import ServiceContext
 from mfpd.services.web import access
 from mfpd.services.web.api import _ctx, _json_body, error
-from mfpd.services.web.scan_context import secrets_of, template_settings
+from mfpd.services.web.scan_context import secrets_of
 from mfpd.services.web.state import SERVICE
 from mfpd.settings import SettingsError
 from mfpd.settings_scan import ScanSecretError, mask_template, restore_template, seal_scan
@@ -65,7 +66,7 @@ def check_template(ctx: ServiceContext, data: Any, replaces: str | None = None) 
         where = ".".join(str(p) for p in first["loc"]) or "template"
         raise TemplateError(422, f"{where}: {first['msg']}") from None
     try:
-        template_settings(template)
+        settings_of(template)
     except ScanSettingsError as exc:
         raise TemplateError(422, f"{exc.element}: {exc.message}") from None
     mailboxes = {box.name for box in ctx.config.scan.mailboxes}

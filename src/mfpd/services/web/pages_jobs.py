@@ -20,6 +20,7 @@ from mfpd.services.web.pages_render import (
     see_other,
 )
 from mfpd.services.web.print_ways import ways_to_print
+from mfpd.services.web.scan_context import find_job, scan_records
 from mfpd.services.web.submit import UploadError, submit
 from mfpd.services.web.views import job_view, jobs_view
 
@@ -30,12 +31,13 @@ COMPLETED_SHOWN = 100
 
 
 def job_flags(job: dict[str, Any], admin: bool) -> dict[str, bool]:
-    """Which actions a job's row offers; static/jobs.js repeats this rule for live rows."""
+    """Which actions a job's row offers; static/jobs.js repeats this rule for live rows.
+    A scan job is canceled, never held."""
     state = job["state"]
     terminal = state in ("completed", "canceled", "aborted")
     return {
         "cancel": admin and not terminal,
-        "hold": admin and state == "pending",
+        "hold": admin and state == "pending" and job.get("kind") != "scan",
         "release": state == "held" and (admin or job["secure"]),
         "passcode": state == "held" and job["secure"],
     }
@@ -50,7 +52,8 @@ async def get_jobs_page(request: web.Request) -> web.Response:
 
 
 def _jobs_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
-    spool = ctx_of(request).spool
+    ctx = ctx_of(request)
+    spool, scans = ctx.spool, scan_records(ctx)
     admin = access.is_admin(request)
     return render(
         request,
@@ -59,8 +62,8 @@ def _jobs_page(request: web.Request, *, error: str = "", status: int = 200) -> w
         "Jobs",
         status=status,
         error=error,
-        active=_rows(jobs_view(spool, "active"), admin),
-        completed=_rows(jobs_view(spool, "completed", COMPLETED_SHOWN), admin),
+        active=_rows(jobs_view(spool, "active", scans=scans), admin),
+        completed=_rows(jobs_view(spool, "completed", COMPLETED_SHOWN, scans), admin),
     )
 
 
@@ -81,7 +84,7 @@ async def get_job_page(request: web.Request) -> web.Response:
 def _job_page(
     request: web.Request, job_id: int, *, error: str = "", status: int = 200
 ) -> web.Response:
-    job = ctx_of(request).spool.get(job_id)
+    job = find_job(ctx_of(request), job_id)
     if job is None:
         return error_page(request, 404, f"There is no job {job_id}: it may have been removed.")
     view = job_view(job)
@@ -110,6 +113,7 @@ async def post_job_action(request: web.Request) -> web.StreamResponse:
             action,
             admin=access.is_admin(request),
             passcode=passcode if isinstance(passcode, str) else "",
+            scans=ctx_of(request).scans,
         )
     except ActionError as exc:
         if exc.status == 401:

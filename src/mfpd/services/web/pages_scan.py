@@ -16,7 +16,9 @@ from mfpd.services.web.api_scan_templates import (
     delete_template,
     templates_view,
 )
-from mfpd.services.web.pages_render import ctx_of, flash, form_of, render, see_other
+from mfpd.services.web.api_scans import ScanError, clear_originals, load_originals, start_scan
+from mfpd.services.web.pages_render import actor, ctx_of, flash, form_of, render, see_other
+from mfpd.services.web.scan_context import recent_scans
 from mfpd.settings import SettingsError
 
 COLOR_MODES = (
@@ -44,8 +46,6 @@ def scan_page(
     values: dict[str, str] | None = None,
 ) -> web.Response:
     ctx = ctx_of(request)
-    from mfpd.services.web.scan_context import recent_scans
-
     return render(
         request,
         "scan.html",
@@ -129,8 +129,60 @@ async def post_template_delete(request: web.Request) -> web.StreamResponse:
     raise see_other(request, "/scan")
 
 
+async def post_scan(request: web.Request) -> web.StreamResponse:
+    """The Scan button: a walk-up scan with the template, by whoever reaches the page (as at
+    the panel), and its job page to follow it on."""
+    form = await form_of(request)
+    name = form.get("template", "")
+    try:
+        scan = start_scan(
+            ctx_of(request),
+            name,
+            source="web",
+            user=access.user_of(request) or "anonymous",
+            host=request.remote or "",
+        )
+    except ScanError as exc:
+        return scan_page(request, error=str(exc), status=exc.status)
+    access.web_state(request).log.record(
+        "job", f"walk-up scan {scan.job.id} with template {name!r} started by {actor(request)}"
+    )
+    flash(request, f"Job {scan.job.id}: scanning with “{name}”.")
+    raise see_other(request, f"/jobs/{scan.job.id}")
+
+
+async def post_originals(request: web.Request) -> web.StreamResponse:
+    refused = access.require_admin(request)
+    if refused is not None:
+        return refused
+    try:
+        message = await load_originals(request)
+    except ScanError as exc:
+        response = scan_page(request, error=str(exc), status=exc.status)
+        if exc.status == 413:
+            response.force_close()
+        return response
+    flash(request, message[:1].upper() + message[1:] + ".")
+    raise see_other(request, "/scan")
+
+
+async def post_originals_clear(request: web.Request) -> web.StreamResponse:
+    refused = access.require_admin(request)
+    if refused is not None:
+        return refused
+    try:
+        message = clear_originals(request)
+    except ScanError as exc:
+        return scan_page(request, error=str(exc), status=exc.status)
+    flash(request, message[:1].upper() + message[1:] + ".")
+    raise see_other(request, "/scan")
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/scan", get_scan_page)
+    r.add_post("/scan/start", post_scan)
+    r.add_post("/scan/originals", post_originals)
+    r.add_post("/scan/originals/clear", post_originals_clear)
     r.add_post("/scan/templates", post_template)
     r.add_post("/scan/templates/delete", post_template_delete)

@@ -1,40 +1,65 @@
-"""Where the web server finds the scanner's parts on the ServiceContext: the sealed-secret
-store, the mailboxes and the scan jobs (device/scan_jobs.py), in one place."""
+"""Where the web server finds the scanner's parts on the ServiceContext (the sealed-secret
+store, the mailboxes, the originals, the scan jobs), and the job lookups that cover both
+kinds of job: print jobs live in the spool, scan jobs in ctx.scans, one id sequence."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mfpd.config import ScanTemplateConfig
+from mfpd.device.jobs import Job
 from mfpd.device.mailboxes import Mailboxes
-from mfpd.device.scan_settings import ColorMode, InputSource, Intent, ScanSettings
+from mfpd.device.originals import Originals
+from mfpd.device.scan_jobs import ScanJob, ScanJobs
 from mfpd.security.secrets import Secrets
 from mfpd.services.base import ServiceContext
+from mfpd.services.web.views import job_view
+
+
+class ScannerMissing(Exception):
+    """This listener's context has no scanner (a unit test's, or a daemon without one)."""
 
 
 def secrets_of(ctx: ServiceContext) -> Secrets:
-    return Secrets(ctx.state_dir)
+    # The daemon's own; a context built without one (unit tests) reads the same key file.
+    return ctx.secrets or Secrets(ctx.state_dir)
 
 
 def mailboxes_of(ctx: ServiceContext) -> Mailboxes:
-    return Mailboxes(ctx.state_dir, lambda: ctx.config.scan)
+    return ctx.mailboxes or Mailboxes(ctx.state_dir, lambda: ctx.config.scan)
 
 
-def template_settings(template: ScanTemplateConfig) -> ScanSettings:
-    """What a template asks the scanner for, in the scanner's vocabulary (the region is the
-    device's default, A4); ScanSettingsError naming what the scanner cannot do."""
-    return ScanSettings(
-        source=InputSource(template.source),
-        color_mode=ColorMode(template.color_mode),
-        resolution=template.resolution,
-        duplex=template.duplex,
-        intent=Intent(template.intent),
-        format=template.format,
-        pdfa=template.pdfa,
-        blank_page_suppression=template.blank_page_suppression,
-    ).checked()
+def scans_of(ctx: ServiceContext) -> ScanJobs:
+    scans = ctx.scans
+    if scans is None:
+        raise ScannerMissing("there is no scanner on this device")
+    return scans
+
+
+def originals_of(ctx: ServiceContext) -> Originals:
+    originals = ctx.originals
+    if originals is None:
+        raise ScannerMissing("there is no scanner on this device")
+    return originals
+
+
+def scan_records(ctx: ServiceContext) -> list[Job]:
+    return ctx.scans.records() if ctx.scans is not None else []
+
+
+def find_job(ctx: ServiceContext, job_id: int) -> Job | None:
+    """A job of either kind by its id."""
+    job = ctx.spool.get(job_id)
+    if job is not None:
+        return job
+    scan = find_scan(ctx, job_id)
+    return scan.job if scan is not None else None
+
+
+def find_scan(ctx: ServiceContext, job_id: int) -> ScanJob | None:
+    return ctx.scans.get(job_id) if ctx.scans is not None else None
 
 
 def recent_scans(ctx: ServiceContext, limit: int) -> list[dict[str, Any]]:
-    """The newest scan jobs as the job list shows them (none until the runner is there)."""
-    return []
+    """The newest scan jobs as the job list shows them."""
+    records = sorted(scan_records(ctx), key=lambda j: j.id, reverse=True)
+    return [job_view(job) for job in records[:limit]]

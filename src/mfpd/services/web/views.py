@@ -3,6 +3,7 @@ two never disagree (both read the one device model)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from mfpd.device import secure_print
@@ -19,6 +20,7 @@ _SHOWN_ATTRIBUTES = (
     "print-color-mode",
     "job-hold-until",
     "queue",
+    "template",  # the walk-up scan's
 )
 
 
@@ -40,6 +42,7 @@ def job_view(job: Job) -> dict[str, Any]:
         for key in _SHOWN_ATTRIBUTES
         if key in job.attributes and isinstance(job.attributes[key], str | int)
     }
+    scan = job.kind == "scan"
     return {
         "id": job.id,
         "kind": job.kind,
@@ -50,7 +53,8 @@ def job_view(job: Job) -> dict[str, Any]:
         "state": job.state.value,
         "state_reasons": list(job.state_reasons),
         "state_message": job.state_message,
-        "pages": job.pages,
+        # A scan's pages are the images scanned so far.
+        "pages": job.impressions_completed if scan else job.pages,
         "copies": job.copies,
         "impressions": job.impressions,
         "impressions_completed": job.impressions_completed,
@@ -63,12 +67,24 @@ def job_view(job: Job) -> dict[str, Any]:
         "secure": secure_print.PASSWORD_WAIT in job.state_reasons,
         "priority": job.priority,
         "attributes": attributes,
+        # Scan jobs: the first image, small (the runner writes it once scanned), and where
+        # the scan went.
+        "thumbnail": f"/api/v1/jobs/{job.id}/thumbnail" if scan else None,
+        "destinations": _destinations(job) if scan else [],
     }
 
 
-def jobs_view(spool: Spool, which: str = "all", limit: int = 500) -> list[dict[str, Any]]:
-    """Newest first. which: active, completed (any final state) or all."""
-    jobs = sorted(spool, key=lambda j: j.id, reverse=True)
+def _destinations(job: Job) -> list[str]:
+    shown = job.attributes.get("destinations")
+    return [str(d) for d in shown] if isinstance(shown, list) else []
+
+
+def jobs_view(
+    spool: Spool, which: str = "all", limit: int = 500, scans: Iterable[Job] = ()
+) -> list[dict[str, Any]]:
+    """Newest first, print jobs and `scans` (the scan jobs' records) in one list.
+    which: active, completed (any final state) or all."""
+    jobs = sorted([*spool, *scans], key=lambda j: j.id, reverse=True)
     if which == "active":
         jobs = [j for j in jobs if not j.state.terminal]
     elif which == "completed":
