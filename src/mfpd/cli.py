@@ -347,6 +347,8 @@ def _jobs(args: argparse.Namespace) -> int:
     )
     for job in jobs:
         pages = "-" if job.pages is None else str(job.pages * job.copies)
+        if job.kind == "scan":
+            pages = str(job.impressions_completed)  # the images scanned
         print(
             f"{job.id:>5} {job.kind:<5} {job.source:<6} {job.state.value:<10} {pages:>5} "
             f"{job.bytes:>10} {job.user[:12]:<12} {job.name}"

@@ -219,7 +219,7 @@ class Daemon:
             return certificate_expiry(self.state_dir / TLS_DIR, ctx.config.tls.expiry_warning_days)
 
         control = ControlServer(
-            self.state_dir, device, spool, ctx.web, overwriter, audit, certificate
+            self.state_dir, device, spool, ctx.web, overwriter, audit, certificate, ctx
         )
         tasks = [engine_task, saver, flusher]
         scans = ctx.scans
