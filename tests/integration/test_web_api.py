@@ -397,7 +397,8 @@ def test_the_api_matches_its_openapi_document(fuzzed: tuple[Mfpd, str], tmp_path
     token deletion, certificate installation, the CA bundle import and the IP filter are left
     out of the fuzzing (random settings would switch the listeners off under it or filter its
     own address, it would revoke its own token, and no random text is a certificate); other
-    tests (test_ip_filter.py, test_tls_policy.py) cover them."""
+    tests (test_ip_filter.py, test_tls_policy.py) cover them. A walk-up scan is fuzzed
+    without the server-error check: a busy scanner answers 503 by design."""
     mfpd, secret = fuzzed
     tool = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert tool is not None
@@ -413,7 +414,12 @@ def test_the_api_matches_its_openapi_document(fuzzed: tuple[Mfpd, str], tmp_path
             "--exclude-operation-id", "deleteToken", "--exclude-operation-id", "submitJob",
             "--exclude-operation-id", "installCertificate",
             "--exclude-operation-id", "importCaBundle", "--exclude-operation-id", "putIpFilter",
+            "--exclude-operation-id", "startScan",
         ],
+        # The one scanner scans one job at a time: a second scan while the first runs is
+        # 503 Service Unavailable by design (ScanBusy, as eSCL answers), which the server
+        # error check counts; every other check applies.
+        ["--include-operation-id", "startScan", "--exclude-checks", "not_a_server_error"],
         # A multipart form carries only strings: schemathesis's negative cases that turn a
         # field into a boolean or a number arrive as the same text a valid form sends.
         ["--include-operation-id", "submitJob", "--exclude-checks", "negative_data_rejection"],

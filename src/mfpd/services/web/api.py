@@ -645,7 +645,8 @@ def make_signing_request(request: web.Request, common_name: str) -> str:
 
 
 async def get_openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document(_ctx(request).device))
+    ctx = _ctx(request)
+    return web.json_response(openapi_document(ctx.device, ctx.config))
 
 
 def add_api_routes(app: web.Application) -> None:

@@ -10,6 +10,7 @@ the device's list, as with the IP filter's rules.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -29,6 +30,15 @@ from mfpd.settings_scan import ScanSecretError, mask_template, restore_template,
 
 PATH = "/api/v1/scan-templates"
 SCHEMES = ("mailto", "ftp", "ftps", "smb", "mailbox")
+MAX_URI = 2048
+
+
+def destination_pattern(mailboxes: list[str]) -> str:
+    """What a destination URI may be: the schemes the device sends to, and the mailboxes it
+    has. The OpenAPI document carries the same pattern, so what it calls valid is accepted."""
+    alternatives = ["mailto:.+", "(ftp|ftps|smb)://.+"]
+    alternatives += [f"mailbox:{name.replace('.', chr(92) + '.')}" for name in mailboxes]
+    return "^(" + "|".join(alternatives) + ")$"
 
 
 class TemplateError(ValueError):
@@ -58,7 +68,8 @@ def check_template(ctx: ServiceContext, data: Any, replaces: str | None = None) 
         raise TemplateError(400, "a template is a JSON object")
     try:
         data = restore_template(ctx.config, data, replaces)
-        template = ScanTemplateConfig.model_validate(data)
+        # Strict: a JSON client sends 300, not "300" or 300.0, as the OpenAPI document says.
+        template = ScanTemplateConfig.model_validate(data, strict=True)
     except ScanSecretError as exc:
         raise TemplateError(422, str(exc)) from None
     except ValidationError as exc:
@@ -69,16 +80,20 @@ def check_template(ctx: ServiceContext, data: Any, replaces: str | None = None) 
         settings_of(template)
     except ScanSettingsError as exc:
         raise TemplateError(422, f"{exc.element}: {exc.message}") from None
-    mailboxes = {box.name for box in ctx.config.scan.mailboxes}
+    mailboxes = [box.name for box in ctx.config.scan.mailboxes]
+    pattern = re.compile(destination_pattern(mailboxes))
     for item in template.destinations:
         uri = item if isinstance(item, str) else item.uri
-        scheme, colon, rest = uri.partition(":")
-        if not colon or scheme.lower() not in SCHEMES:
-            raise TemplateError(
-                422, f"destinations: {uri[:80]!r} is not one of {', '.join(SCHEMES)}"
-            )
-        if scheme.lower() == "mailbox" and rest not in mailboxes:
-            raise TemplateError(422, f"destinations: there is no mailbox {rest!r}")
+        if len(uri) > MAX_URI:
+            raise TemplateError(422, f"destinations: a URI is at most {MAX_URI} characters")
+        if pattern.match(uri):
+            continue
+        scheme, _, rest = uri.partition(":")
+        if scheme == "mailbox":
+            raise TemplateError(422, f"destinations: there is no mailbox {rest[:64]!r}")
+        raise TemplateError(
+            422, f"destinations: {uri[:80]!r} is none of {', '.join(s + ':' for s in SCHEMES)}"
+        )
     return template.model_dump(mode="json")
 
 

@@ -151,8 +151,12 @@ async def receive_originals(
                         out.write(chunk)
             elif part.name in ("to", "csrf") and part.filename is None:
                 value = (await part.read(decode=False))[:64].decode("utf-8", "replace")
-                if part.name == "to" and to is None:
-                    to = value.strip()
+                if part.name == "to":
+                    # Checked even where the query says it: a bad field is an error all
+                    # the same (as POST /jobs does with its options).
+                    if value.strip() not in ("feeder", "glass"):
+                        raise ScanError(400, "to is feeder or glass")
+                    to = to or value.strip()
             else:
                 raise ScanError(400, f"unknown form field {str(part.name)[:64]!r}")
             part = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mfpd.config import Config
 from mfpd.device.machine import Device
 from mfpd.device.operator import FAULTS
 from mfpd.security.audit import CATEGORIES, LEVELS
@@ -140,7 +141,7 @@ _SCHEMAS: dict[str, Any] = {
             "id": {"type": "integer"},
             "name": {"type": "string"},
             "user": {"type": "string"},
-            "source": {"type": "string", "description": "raw, lpd, ipp, web"},
+            "source": {"type": "string", "description": "raw, lpd, ipp, web; escl, walkup"},
             "format": {"type": "string"},
             "state": {
                 "type": "string",
@@ -169,6 +170,16 @@ _SCHEMAS: dict[str, Any] = {
             "secure": {"type": "boolean", "description": "waits for its passcode"},
             "priority": {"type": "integer"},
             "attributes": {"type": "object"},
+            "kind": {"type": "string", "enum": ["print", "scan"]},
+            "thumbnail": {
+                "type": ["string", "null"],
+                "description": "a scan job's first image, small (GET it)",
+            },
+            "destinations": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "where a walk-up scan goes (passwords left out)",
+            },
         },
     },
     "JobList": {
@@ -966,7 +977,13 @@ def _action_schema(device: Device) -> dict[str, Any]:
     }
 
 
-def openapi_document(device: Device) -> dict[str, Any]:
+def openapi_document(device: Device, config: Config | None = None) -> dict[str, Any]:
+    """`config`: the live configuration (the scan templates' mailboxes); default: the
+    embedded defaults."""
+    # Imported here: openapi_scan reads api_scan_templates, which imports this module.
+    from mfpd.services.web.openapi_scan import scan_paths, scan_schemas
+
+    config = config or Config()
     identity = device.identity
     return {
         "openapi": "3.1.0",
@@ -977,9 +994,9 @@ def openapi_document(device: Device) -> dict[str, Any]:
             "Scripts authenticate with a Bearer token the administrator creates; the pages "
             "use their session cookie with an X-CSRF-Token header.",
         },
-        "paths": _paths(),
+        "paths": {**_paths(), **scan_paths()},
         "components": {
-            "schemas": {**_SCHEMAS, "Action": _action_schema(device)},
+            "schemas": {**_SCHEMAS, **scan_schemas(config), "Action": _action_schema(device)},
             "responses": {"Error": _json(_ref("Error"), "an error")},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
