@@ -17,6 +17,7 @@ from tests.integration.test_web_browser import (
     Session,
     browser,  # noqa: F401 - the module's browser fixture
     expect,
+    live,
     shot,
     until,
 )
@@ -75,6 +76,12 @@ def test_load_scan_to_a_mailbox_and_download_it(
 
     page.goto("/scan")
     expect(page.locator("[data-scanner=feeder]")).to_contain_text("0 of 50 sheets")
+    # The scanner's card follows the device live: a jam raised at the console shows.
+    live(page)
+    daemon.cli("fault", "feeder-jam")
+    expect(page.locator("[data-scanner-part=adf]")).to_have_text("ScannerAdfJam")
+    daemon.cli("fault", "feeder-jam", "--clear")
+    expect(page.locator("[data-scanner-part=adf]")).to_have_text("ScannerAdfEmpty")
     page.set_input_files("#f-originals", str(original))
     page.click("#originals-form button[type=submit]")
     expect(page.locator(".notice.ok")).to_contain_text("1 sheet(s) in the feeder")
