@@ -127,6 +127,7 @@ _SCHEMAS: dict[str, Any] = {
             "trays": {"type": "array", "items": _ref("Tray")},
             "bins": {"type": "array", "items": _ref("Bin")},
             "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "scanner": _ref("Scanner"),
             "jobs": {
                 "type": "object",
                 "required": ["active", "printing"],
