@@ -13,7 +13,7 @@ STAMP_TEST := $(VENV)/.installed-test
 # chromium for the web UI's browser tests (driven by Python playwright); the discovery
 # responders' clients (avahi, nmblookup from samba-common-bin, nbtscan, dbus for avahi);
 # nftables, ping and curl for the IP filter's tests; sslscan for the TLS policy's.
-DEB_PACKAGES := cups cups-client cups-ipp-utils snmp snmptrapd socat rlpr nmap ghostscript poppler-utils procps iproute2 util-linux chromium avahi-daemon avahi-utils samba-common-bin nbtscan dbus nftables iputils-ping curl sslscan sane-utils sane-airscan vsftpd samba libtiff-tools
+DEB_PACKAGES := cups cups-client cups-ipp-utils snmp snmptrapd socat rlpr nmap ghostscript poppler-utils procps iproute2 util-linux chromium avahi-daemon avahi-utils samba-common-bin nbtscan dbus nftables iputils-ping curl sslscan sane-utils sane-airscan vsftpd samba libtiff-tools knot knot-dnsutils slapd ldap-utils krb5-kdc krb5-admin-server dnsmasq-base
 # LPRng conflicts with cups-bsd, so its lpr is unpacked beside the project instead (CLIENTS.md).
 LPRNG_DIR := .tools/lprng
 # net-snmp's snmpd, the reference of bench/snmp_bench.py, is unpacked the same way: installing

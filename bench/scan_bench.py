@@ -16,24 +16,58 @@ plain socket pair on 127.0.0.1, so the figure shows how much of the time is the 
 pixels and how much the transport. Memory: the daemon's VmHWM (peak RSS) before the first
 scan and after each case, and per page of the largest case.
 
+`--pipeline` measures the imaging pipeline alone instead, in this process and one thread
+(as the runner calls it, in a worker thread): for each case a page is made (`scan_side`: the
+test chart, or a loaded PDF rendered by Ghostscript) and written (`write_image`, or one
+`DocumentWriter` for the run). Its reference is the encoding floor: Pillow saving the same
+finished image with the same options, so the figures say what the pipeline adds to the codec.
+
 Usage: .venv/bin/python bench/scan_bench.py [--sheets 20] [--runs 2]
+       .venv/bin/python bench/scan_bench.py --pipeline [--pages 20]
+       .venv/bin/python bench/scan_bench.py --runner [--sheets 20] [--runs 2]
+
+`--runner` drives the scan job runner (device/scan_jobs.py) in this process as eSCL does,
+without HTTP: a feeder job of test-chart sheets, each image taken as soon as it is ready and
+released (ScanJobs.retrieved), images per minute from create() to the last image; and this
+process's peak RSS above its RSS before the first job, per page.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import os
+import resource
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, Daemon, free_port, rss_kib
+
+sys.path.insert(0, str(ROOT / "src"))
+
+from PIL import Image
+
+from mfpd.device.scan_settings import (
+    JPEG,
+    PDF,
+    PNG,
+    TIFF,
+    ColorMode,
+    InputSource,
+    ScanSettings,
+)
+from mfpd.device.scanner import CHART, Original
+from mfpd.documents.scan_formats import encode_image
+from mfpd.documents.scan_pipeline import ChartLabel, DocumentWriter, scan_side, write_image
 
 RATED_IPM = 70  # WorkCentre 7755 data sheet: scan speed, images per minute
 A4 = (2480, 3508)  # 1/300 inch
@@ -162,11 +196,178 @@ def ftp_scan(state: Path, template: str, timeout: float = 600.0) -> tuple[int, f
     raise RuntimeError("the FTP scan did not finish")
 
 
+@dataclass(frozen=True)
+class PipelineCase:
+    name: str
+    settings: ScanSettings
+    document: bool = False  # one multi-page file for the run, else a file per page
+    original: str = "chart"  # "chart" or "pdf"
+
+
+RGB, GREY, BW = ColorMode.RGB, ColorMode.GRAYSCALE, ColorMode.BLACK_AND_WHITE
+
+
+def _s(dpi: int, mode: ColorMode, fmt: str, pdfa: bool = False) -> ScanSettings:
+    return ScanSettings(resolution=dpi, color_mode=mode, format=fmt, pdfa=pdfa)
+
+
+PIPELINE_CASES = [
+    PipelineCase("300 dpi A4 RGB JPEG", _s(300, RGB, JPEG)),
+    PipelineCase("600 dpi A4 grey PDF", _s(600, GREY, PDF), document=True),
+    PipelineCase("600 dpi A4 grey JPEG", _s(600, GREY, JPEG)),
+    PipelineCase("300 dpi A4 RGB PDF", _s(300, RGB, PDF), document=True),
+    PipelineCase("300 dpi A4 RGB PDF/A", _s(300, RGB, PDF, pdfa=True), document=True),
+    PipelineCase("300 dpi A4 B&W TIFF G4", _s(300, BW, TIFF), document=True),
+    PipelineCase("600 dpi A4 B&W PDF G4", _s(600, BW, PDF), document=True),
+    PipelineCase("300 dpi A4 grey TIFF LZW", _s(300, GREY, TIFF), document=True),
+    PipelineCase("300 dpi A4 RGB PNG", _s(300, RGB, PNG)),
+    PipelineCase("300 dpi A4 RGB JPEG from a PDF original", _s(300, RGB, JPEG), original="pdf"),
+    PipelineCase("600 dpi A4 grey PDF from a PDF original", _s(600, GREY, PDF), True, "pdf"),
+]
+
+
+def _pdf_original(directory: Path) -> Path:
+    """A 1-page A4 PDF with text, lines and a photo-like gradient, made by Ghostscript."""
+    ps = directory / "original.ps"
+    ps.write_text(
+        "%!PS\n<< /PageSize [595 842] >> setpagedevice\n"
+        "/Helvetica findfont 11 scalefont setfont\n"
+        "0 1 59 { /i exch def 72 770 i 11 mul sub moveto "
+        "(The quick brown fox jumps over the lazy dog, line by line, 0123456789.) show } for\n"
+        "0 1 99 { /i exch def i 100 div 0.5 1 i 100 div sub setrgbcolor "
+        "300 i 2 mul add 80 2 200 rectfill } for showpage\n"
+    )
+    pdf = directory / "original.pdf"
+    subprocess.run(
+        ["gs", "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pdfwrite",
+         f"-sOutputFile={pdf}", str(ps)],
+        check=True,
+    )  # fmt: skip
+    return pdf
+
+
+def _timed(pages: int, work: Callable[[int], None]) -> tuple[float, float]:
+    """(first page's seconds, later pages' mean seconds)."""
+    start = time.perf_counter()
+    work(0)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    for n in range(1, pages):
+        work(n)
+    rest = (time.perf_counter() - start) / max(1, pages - 1)
+    return first, rest
+
+
+def _floor(image: Image.Image, settings: ScanSettings, pages: int) -> float:
+    """Seconds per page for Pillow alone to encode the finished image the same way."""
+    start = time.perf_counter()
+    for _ in range(max(3, pages // 4)):
+        encode_image(image, settings)
+    return (time.perf_counter() - start) / max(3, pages // 4)
+
+
+def pipeline(pages: int) -> None:
+    print(f"imaging pipeline, one thread, {pages} pages per case; WC 7755 rated {RATED_IPM} ppm")
+    print(
+        f"{'case':44} {'first s':>8} {'s/page':>8} {'pages/s':>8} {'ppm':>7} "
+        f"{'x rated':>8} {'codec s':>8} {'kB/page':>8}"
+    )
+    with tempfile.TemporaryDirectory(prefix="mfpd-scan-bench-") as tmp:
+        directory = Path(tmp)
+        pdf = _pdf_original(directory)
+        for case in PIPELINE_CASES:
+            s = case.settings
+            original = CHART if case.original == "chart" else Original(str(pdf), 0, name="pdf")
+            out = directory / "out"
+            writer = DocumentWriter(out, s) if case.document else None
+            last: list[Image.Image] = []
+
+            def work(n: int, s: ScanSettings = s, original: Original = original,
+                     writer: DocumentWriter | None = writer, last: list[Image.Image] = last,
+                     out: Path = out) -> None:  # fmt: skip
+                label = ChartLabel("WorkCentre 7755", "BENCH", 1, n + 1, "front", time.time())
+                image = scan_side(original, s, label)
+                if writer is not None:
+                    writer.add(image)
+                else:
+                    write_image(image, s, out.with_suffix(f".{n}"))
+                last[:] = [image]
+
+            first, rest = _timed(pages, work)
+            size = (
+                writer.close()
+                if writer is not None
+                else sum(p.stat().st_size for p in directory.glob("out.*"))
+            )
+            for p in directory.glob("out*"):
+                p.unlink()
+            floor = _floor(last[0], s, pages)
+            ppm = 60 / rest
+            print(
+                f"{case.name:44} {first:8.3f} {rest:8.3f} {1 / rest:8.1f} {ppm:7.0f} "
+                f"{ppm / RATED_IPM:7.1f}x {floor:8.3f} {size / pages / 1024:8.0f}"
+            )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"peak RSS of this process: {peak / 1024:.0f} MiB")
+
+
+async def _runner_job(settings: ScanSettings, sheets: int) -> tuple[int, int, float]:
+    from mfpd.config import Config
+    from mfpd.device.machine import build_device
+    from mfpd.device.scan_jobs import ScanJobs
+    from mfpd.device.scanner import Sheet
+    from mfpd.device.store import JobStore
+
+    with tempfile.TemporaryDirectory(prefix="mfpd-scan-bench-") as tmp:
+        config = Config()
+        device = build_device(config)
+        scans = ScanJobs(device, JobStore(Path(tmp)), Path(tmp), lambda: config)
+        device.scanner.load_feeder([Sheet(CHART)] * sheets)
+        start = time.perf_counter()
+        scan = scans.create(settings, source="escl")
+        images = size = 0
+        while (image := await scan.next_image(60.0)) is not None:
+            images += 1
+            size += image.size
+            scans.retrieved(scan, image)
+        return images, size, time.perf_counter() - start
+
+
+def runner(sheets: int, runs: int) -> None:
+    import asyncio
+
+    base = rss_kib(os.getpid(), "VmRSS")
+    print(f"scan job runner in-process, {sheets} feeder sheets per job, RSS {base / 1024:.0f} MiB")
+    for name, res, mode, fmt in CASES:
+        s = ScanSettings(
+            source=InputSource.FEEDER, resolution=res, color_mode=ColorMode(mode), format=fmt
+        )
+        for run in range(runs):
+            images, size, seconds = asyncio.run(_runner_job(s, sheets))
+            ipm = images / seconds * 60
+            peak = rss_kib(os.getpid(), "VmHWM")
+            print(
+                f"runner {name}, run {run + 1}: {images} images, {size / 1e6:.1f} MB in "
+                f"{seconds:.2f} s = {ipm:.0f} images/min ({ipm / RATED_IPM * 100:.0f} % of "
+                f"rated); peak RSS {peak / 1024:.0f} MiB, {(peak - base) / 1024:.0f} MiB above "
+                f"the start"
+            )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sheets", type=int, default=20, help="sheets per job (10-50)")
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--pipeline", action="store_true", help="the imaging pipeline alone")
+    parser.add_argument("--pages", type=int, default=20, help="pages per --pipeline case")
+    parser.add_argument("--runner", action="store_true", help="the scan job runner alone")
     args = parser.parse_args()
+    if args.pipeline:
+        pipeline(args.pages)
+        return 0
+    if args.runner:
+        runner(max(1, min(50, args.sheets)), args.runs)
+        return 0
     sheets = max(10, min(50, args.sheets // 10 * 10))
     ftp_root = Path(tempfile.mkdtemp(prefix="mfpd-bench-ftp-"))
     ftp_port, server = ftp_server(ftp_root)

@@ -405,6 +405,7 @@ def _print_status(status: dict[str, Any]) -> None:
                     f"{report['files']} files, {report['bytes']} bytes, "
                     f"{report['free_space_bytes']} bytes of free space, {verdict}"
                 )
+    _print_network(status.get("network") or {})
     cert = status.get("certificate") or {}
     if cert:
         flag = {"expired": "  EXPIRED", "expiring": "  WARNING: renew it"}.get(
@@ -414,6 +415,31 @@ def _print_status(status: dict[str, Any]) -> None:
             f"certificate: {cert['subject']}, valid until {cert['not_after']} "
             f"({cert['days_left']} days){flag}"
         )
+
+
+def _print_network(network: dict[str, Any]) -> None:
+    """The DHCP client's lease (device/network.py), when the client is on."""
+    if not network or network.get("dhcp") == "off":
+        return
+    detail = f" ({network['detail']})" if network.get("detail") else ""
+    print(f"dhcp:    {network['dhcp']}{detail}")
+    lease = network.get("lease")
+    if not lease:
+        return
+    print(
+        f"  address: {lease['address']}/{lease['prefix_length']} on {lease['interface']} "
+        f"from {lease['server']}"
+    )
+    print(
+        f"  router {', '.join(lease['routers']) or 'none'}; "
+        f"DNS {', '.join(lease['dns_servers']) or 'none'}; domain {lease['domain'] or 'none'}"
+        + (f"; host name {lease['host_name']}" if lease["host_name"] else "")
+    )
+    print(
+        f"  obtained {_time(lease['obtained'])}, expires {_time(lease['expires'])} "
+        f"({lease['lease_time']} s), T1 {_time(lease['renew_at'])}, "
+        f"T2 {_time(lease['rebind_at'])}, {lease['renewals']} renewals"
+    )
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ Unknown keys and bad values are errors that name the key (`ConfigError`), never 
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import ssl
 import tomllib
@@ -662,6 +663,202 @@ class SecurityConfig(_Strict):
     https_only: bool = False
 
 
+# -- issue 16: the device as a client of the office network --------------------------------
+
+
+class AuthConfig(_Strict):
+    """Who logs in to the web UI: the device's own administrator, or directory accounts."""
+
+    method: Literal["local", "ldap", "kerberos"] = "local"
+    # The local administrator ([web] admin_user) still logs in when the directory is down or
+    # does not know the name (never when it knows the user and refuses the password).
+    local_fallback: bool = True
+
+
+class LdapConfig(_Strict):
+    """The address book and the logins of [auth] method = "ldap" (ldap3, in a thread)."""
+
+    url: str = ""  # ldap://host:389 or ldaps://host:636; empty: no directory
+    base: str = ""
+    bind_dn: str = ""  # empty: anonymous
+    bind_password: str = ""  # may be sealed (security/secrets.py)
+    starttls: bool = False
+    # Where people and groups are searched; empty: `base`.
+    user_base: str = ""
+    group_base: str = ""
+    # The directory's attributes for each of the device's fields (scan-to-home: `home`).
+    name_attribute: str = "cn"
+    email_attribute: str = "mail"
+    fax_attribute: str = "facsimileTelephoneNumber"
+    home_attribute: str = "homeDirectory"
+    login_attribute: str = "uid"
+    # Groups (their cn or whole DN) whose members log in as administrator or operator;
+    # anyone else the directory lets bind is a user.
+    admin_groups: list[str] = Field(default_factory=list)
+    operator_groups: list[str] = Field(default_factory=list)
+    # A group whose members are refused at login. Besides it, an account is disabled when it
+    # carries pwdAccountLockedTime (OpenLDAP ppolicy, draft-behera-ldap-password-policy
+    # 5.3.3) or nsAccountLock: TRUE (389 Directory Server, FreeIPA).
+    disabled_group: str = ""
+    # Referrals (RFC 4511 4.1.10) in address-book searches, followed through the same client
+    # policy, at most this many hops; 0: ignored. bind_dn's password goes to the configured
+    # server only (elsewhere the search is anonymous); logins never follow referrals.
+    referral_hops: Annotated[int, Field(ge=0, le=10)] = 2
+    # Entries asked of the server per search (it may cap lower: its sizelimit).
+    size_limit: Annotated[int, Field(ge=1, le=1000)] = 50
+    # How long an address-book answer is reused; 0: never.
+    cache_seconds: Annotated[float, Field(ge=0)] = 60.0
+    timeout: Annotated[float, Field(gt=0)] = 10.0
+    # Users (not only the administrator) may search the address book.
+    address_book_for_users: bool = True
+
+
+class KerberosConfig(_Strict):
+    """The logins of [auth] method = "kerberos" (an AS exchange with the KDC)."""
+
+    realm: str = ""
+    kdc: str = ""  # host:port (88 when no port is given)
+    # The whole login (both requests of the AS exchange) ends within this many seconds.
+    timeout: Annotated[float, Field(gt=0)] = 10.0
+    # UDP first (RFC 4120 7.2.1), as the WorkCentre (shared/PORTS.md: 88/udp) and MIT's
+    # clients do, TCP for a reply too big for a datagram; false: TCP only (7.2.2).
+    udp: bool = True
+    # The device roles of principals the KDC accepts ("alice" or "alice@REALM"); anyone
+    # else who logs in is a user.
+    admin_principals: list[str] = Field(default_factory=list)
+    operator_principals: list[str] = Field(default_factory=list)
+    # The device's own service key (e.g. host/mfp.example.com@REALM, from kadmin's ktadd):
+    # each login then also checks that the KDC holds it (a spoofed KDC does not). Empty: no
+    # such check, as on the WorkCentre.
+    keytab: str = ""
+
+
+class IfaxConfig(_Strict):
+    """Internet Fax (RFC 3965 simple mode): sent through [smtp], received from POP3."""
+
+    pop3: str = ""  # pop3://USER@HOST:PORT or pop3s://...; empty: nothing is received
+    password: str = ""
+    poll_interval: Annotated[float, Field(gt=0)] = 60.0
+
+
+class DnsConfig(_Strict):
+    """The resolver every outbound client uses, and dynamic updates of the device's names."""
+
+    # host or host:port each ([v6]:port for IPv6); empty: the system's resolver (getaddrinfo:
+    # /etc/hosts and /etc/resolv.conf, as every other program on the host resolves).
+    servers: list[str] = Field(default_factory=list, max_length=8)
+    domain: str = ""  # the device's domain: a short name is tried in it first
+    search: list[str] = Field(default_factory=list, max_length=8)  # then in these
+    timeout: Annotated[float, Field(gt=0, le=60)] = 5.0  # one whole look-up, all servers
+    # Dynamic update (RFC 2136) of the device's A/AAAA and PTR records, signed with TSIG
+    # (RFC 8945), at start and whenever its host name or address changes.
+    ddns: bool = False
+    ddns_server: str = ""  # host:port; empty: the zone's primary, the SOA's MNAME
+    zone: str = ""  # the forward zone the device's name is in (required with ddns)
+    reverse_zone: str = ""  # empty: each address's reverse zone, found from its SOA
+    tsig_key_name: str = ""  # empty: unsigned updates (a server should refuse them)
+    tsig_secret: str = ""  # base64; or sealed ("enc:...", security/secrets.py)
+    tsig_algorithm: Literal[
+        "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1"
+    ] = "hmac-sha256"
+    ttl: Annotated[int, Field(ge=0, le=86400)] = 3600
+
+    @field_validator("servers")
+    @classmethod
+    def _servers(cls, servers: list[str]) -> list[str]:
+        for server in servers:
+            dns_server_address(server, 53)
+        return servers
+
+    @field_validator("domain", "zone", "reverse_zone")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if name:
+            dns_name(name)
+        return name
+
+    @field_validator("search")
+    @classmethod
+    def _search(cls, names: list[str]) -> list[str]:
+        for name in names:
+            dns_name(name)
+        return names
+
+    @field_validator("tsig_secret")
+    @classmethod
+    def _secret(cls, secret: str) -> str:
+        if secret and not secret.startswith("enc:"):  # security/secrets.py PREFIX: sealed
+            try:
+                base64.b64decode(secret, validate=True)
+            except ValueError:
+                raise ValueError("tsig_secret: not base64") from None
+        return secret
+
+    @model_validator(mode="after")
+    def _ddns(self) -> DnsConfig:
+        if self.ddns and not self.zone:
+            raise ValueError("[dns] ddns needs a zone")
+        if bool(self.tsig_key_name) != bool(self.tsig_secret):
+            raise ValueError("[dns] tsig_key_name and tsig_secret go together")
+        if self.ddns_server:
+            dns_server_address(self.ddns_server, 53, literal=False)
+        return self
+
+
+def dns_name(text: str) -> str:
+    """A domain name as RFC 1035 2.3.4 bounds it: labels of 1 to 63 octets, 253 in all (a
+    trailing dot allowed)."""
+    labels = text.removesuffix(".").split(".")
+    if len(text.removesuffix(".")) > 253 or not all(0 < len(label) < 64 for label in labels):
+        raise ValueError(f"{text!r}: not a domain name")
+    return text
+
+
+def dns_server_address(text: str, default_port: int, *, literal: bool = True) -> tuple[str, int]:
+    """host[:port] or [v6]:port as (host, port); with `literal`, the host must be an IP
+    address (a resolver's own servers cannot be names it would have to resolve)."""
+    host, port = text, default_port
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":") or not rest[1:].isdigit():
+                raise ValueError(f"{text!r}: expected [address]:port")
+            port = int(rest[1:])
+    elif text.count(":") == 1:
+        host, _, number = text.partition(":")
+        if not number.isdigit():
+            raise ValueError(f"{text!r}: expected host:port")
+        port = int(number)
+    if not host or not 0 < port < 65536:
+        raise ValueError(f"{text!r}: expected host:port")
+    if literal:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"{text!r}: a DNS server is an IP address") from None
+    return host, port
+
+
+class NetworkConfig(_Strict):
+    """The device's own network identity."""
+
+    dhcp: bool = False
+    # The interface the DHCP client owns (takes its address, adds and removes it). Never a
+    # default: a client on the machine's own interface would take over the host's network.
+    interface: Annotated[str, Field(max_length=15, pattern=r"^[A-Za-z0-9_.:@-]*$")] = ""
+    # Renew after this many seconds instead of the server's T1 (RFC 2131 4.4.5), when it is
+    # sooner: for tests against a server whose shortest lease is minutes. 0: the server's T1.
+    renew_after: Annotated[float, Field(ge=0)] = 0.0
+
+    @model_validator(mode="after")
+    def _owned_interface(self) -> NetworkConfig:
+        if self.dhcp and not self.interface:
+            raise ValueError("dhcp = true needs the interface it owns: [network] interface")
+        if self.dhcp and self.interface == "lo":
+            raise ValueError("[network] interface: DHCP on the loopback interface")
+        return self
+
+
 class SmtpConfig(_Strict):
     """The device's one outgoing-mail setting: scan to email, alerts and Internet Fax."""
 
@@ -759,6 +956,12 @@ class Config(_Strict):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     scan: ScanConfig = Field(default_factory=ScanConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    ldap: LdapConfig = Field(default_factory=LdapConfig)
+    kerberos: KerberosConfig = Field(default_factory=KerberosConfig)
+    ifax: IfaxConfig = Field(default_factory=IfaxConfig)
+    dns: DnsConfig = Field(default_factory=DnsConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
 
 
 def _format_error(err: ValidationError) -> str:

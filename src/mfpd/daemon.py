@@ -28,6 +28,8 @@ from mfpd.device.scan_jobs import ScanJobs
 from mfpd.device.scanner import ScannerError
 from mfpd.device.spool import Spool
 from mfpd.device.store import DEVICE_KEY, JobStore
+from mfpd.outbound.ddns import DynamicDns
+from mfpd.outbound.destinations import deliverer
 from mfpd.ports import PORTS_FILE, configured_services, format_table
 from mfpd.security.audit import EventLog
 from mfpd.security.audit_events import Actor, AuditFeed
@@ -40,6 +42,7 @@ from mfpd.security.tls import TLS_DIR, certificate_expiry, log_certificate_expir
 from mfpd.service_manager import ServiceManager
 from mfpd.services import PROTOCOLS
 from mfpd.services.base import PortEntry, ServiceContext
+from mfpd.services.dhcp_client import DhcpClient
 from mfpd.services.ipp.subscriptions import SubscriptionStore
 from mfpd.services.web.state import WebState
 from mfpd.settings import (
@@ -196,6 +199,9 @@ class Daemon:
         # Files of jobs that ended while the daemon was down, before anything new arrives.
         await overwriter.sweep()
         flusher = asyncio.create_task(self._flush_summaries(audit), name="audit-summaries")
+        if ctx.config.dns.ddns:
+            ctx.ddns = DynamicDns(ctx)
+            ctx.ddns.follow(device.events)
         manager = ServiceManager(ctx)
         nft = NftTable(table_name(self.state_dir))
 
@@ -224,7 +230,12 @@ class Daemon:
         tasks = [engine_task, saver, flusher]
         scans = ctx.scans
         assert scans is not None
+        # The device's address first, as a device takes it at power-on; the listeners do
+        # not wait for it (they listen on the bind address, usually the wildcard).
+        dhcp = DhcpClient(ctx) if self.config.network.dhcp else None
         try:
+            if dhcp is not None:
+                await dhcp.start()
             await scans.start()
             await manager.start_all()
             # Only the start is judged: a service switched on later from the web UI whose port
@@ -242,6 +253,10 @@ class Daemon:
             print(format_table(manager.table()), file=self.out, flush=True)
             manager.write_table()
             log.info("%s ready", device.identity.make_and_model)
+            # The name and address the device starts with; with DHCP, the address comes
+            # with the lease, and the client publishes it then.
+            if ctx.ddns is not None and dhcp is None:
+                ctx.ddns.schedule()
             tasks.append(
                 asyncio.create_task(self._watch_certificate(certificate, device), name="cert")
             )
@@ -251,7 +266,11 @@ class Daemon:
             # printer-shutdown to subscribers; Get-Notifications waiting for events answer now.
             ctx.subscriptions.close()
             await control.stop()
+            if ctx.ddns is not None:
+                await ctx.ddns.stop()
             await manager.stop_all(STOP_GRACE)
+            if dhcp is not None:
+                await dhcp.stop()
             await scans.stop()
             nft.remove()
             engine.stop()
@@ -280,6 +299,7 @@ class Daemon:
         ctx.originals = Originals(self.state_dir, ctx.device.scanner)
         scans = ScanJobs(ctx.device, store, self.state_dir, lambda: ctx.config)
         scans.after_job = ctx.originals.prune
+        scans.deliver = deliverer(ctx)
         ctx.scans = scans
         directory = ctx.config.scan.originals
         if directory and not ctx.device.scanner.feeder:

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from mfpd.config import Config, ServiceConfig
+from mfpd.outbound.ports import client_rows
 from mfpd.services import PROTOCOLS, REGISTRY
 from mfpd.services.base import UNPRIVILEGED_SHIFT, PortEntry
 
@@ -14,6 +15,11 @@ PORTS_FILE = "ports.json"
 # Services whose clients ask on one port only, so they are not moved by a port offset:
 # mDNS queriers send to 5353 (RFC 6762 section 3). With an offset their rows are unavailable.
 FIXED_PORTS = {"mdns": (5353, "mDNS")}
+# Ports of the disclosure paper (shared/PORTS.md) that mfpd keeps closed by design: a row
+# "unavailable" with the reason, which `mfpd audit` reports as closed by design. NetWare
+# (396): Novell withdrew NetWare and its IPX/NCP printing (NDPS, iPrint replaced it), and
+# the WorkCentre's successors ship with NetWare off; no client left would print to it.
+REFUSED = (("netware", "tcp", 396, "not implemented: NetWare support is obsolete"),)
 
 
 def configured_services(config: Config) -> list[tuple[str, ServiceConfig]]:
@@ -44,6 +50,14 @@ def closed_row(config: Config, name: str, bind: str, offset: int) -> PortEntry |
     return None
 
 
+def refused_rows(bind: str, offset: int) -> list[PortEntry]:
+    """The rows of the ports closed by design (REFUSED), in the plan and the live table."""
+    return [
+        PortEntry(service, protocol, bind, standard + offset, standard, "unavailable", note)
+        for service, protocol, standard, note in REFUSED
+    ]
+
+
 def service_bind(name: str, bind: str) -> str:
     """The address a service listens on: the status channel is for local callers only,
     whatever --bind says."""
@@ -71,7 +85,7 @@ def plan(config: Config, bind: str, offset: int) -> list[PortEntry]:
             )  # fmt: skip
         else:
             rows.append(PortEntry(name, PROTOCOLS[name], address, port, svc.port, "planned"))
-    return rows
+    return rows + refused_rows(bind, offset) + client_rows(config, bind, offset)
 
 
 def format_table(rows: list[PortEntry]) -> str:

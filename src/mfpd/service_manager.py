@@ -14,7 +14,8 @@ import logging
 from collections.abc import Callable
 
 from mfpd.config import Config
-from mfpd.ports import closed_row, configured_services, write_ports_file
+from mfpd.outbound.ports import client_rows
+from mfpd.ports import closed_row, configured_services, refused_rows, write_ports_file
 from mfpd.services import service_factory
 from mfpd.services.base import PortEntry, Service, ServiceContext
 
@@ -44,7 +45,13 @@ class ServiceManager:
 
     def table(self) -> list[PortEntry]:
         order = [name for name, _ in configured_services(self.ctx.config)]
-        return [row for name in order for row in self.rows.get(name, [])]
+        rows = [row for name in order for row in self.rows.get(name, [])]
+        ctx = self.ctx
+        return (
+            rows
+            + refused_rows(ctx.bind, ctx.port_offset)
+            + client_rows(ctx.config, ctx.bind, ctx.port_offset)
+        )
 
     async def start_all(self) -> None:
         for name, _ in configured_services(self.ctx.config):

@@ -76,3 +76,21 @@ def test_example_file_parses_and_documents_every_key() -> None:
     assert config.services.raw.port == 9100
     for key in _keys(Config):
         assert f"{key.rsplit('.', 1)[-1]} =" in text, f"{key} missing from the example"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[network]\ndhcp = true\n", "needs the interface it owns"),
+        ('[network]\ndhcp = true\ninterface = "lo"\n', "loopback"),
+        ('[network]\ninterface = "eth0; reboot"\n', "network.interface"),
+        ("[network]\nrenew_after = -1\n", "network.renew_after"),
+    ],
+)
+def test_dhcp_never_guesses_its_interface(text: str, message: str) -> None:
+    """The DHCP client adds and removes the interface's address: it runs only on one the
+    configuration names (issue 16: never on the machine's own interface by default)."""
+    with pytest.raises(ConfigError, match=message):
+        parse_config(text)
+    on = parse_config('[network]\ndhcp = true\ninterface = "veth-mfp"\nrenew_after = 5\n')
+    assert (on.network.interface, on.network.renew_after) == ("veth-mfp", 5.0)

@@ -22,6 +22,7 @@ from mfpd.config import Config, SecurityConfig
 from mfpd.device.image_overwrite import ImageOverwriter
 from mfpd.device.machine import build_device
 from mfpd.device.mailboxes import Mailboxes
+from mfpd.device.network import Lease
 from mfpd.device.originals import Originals
 from mfpd.device.scan_jobs import ScanJobs
 from mfpd.device.spool import Spool
@@ -91,6 +92,7 @@ def _app(
         ports=lambda: list(ports or []),
         restart=restart,
     )
+    ctx.web = state  # as the daemon wires it: logins reach the administrator through it
     # The listener's wiring (services/ipp/server.py) without the IPP routes.
     app = web.Application(middlewares=web_middlewares(state))
     app[SERVICE] = SimpleNamespace(name="http", ctx=ctx)
@@ -572,3 +574,32 @@ async def test_the_tls_policy_and_the_ca_bundle_from_the_security_page(
     )
     assert junk.status == 422 and "not a list of PEM certificates" in await junk.text()
     assert not (ctx.state_dir / "tls" / "ca-bundle.pem").exists()
+
+
+async def test_the_dhcp_lease_on_status_and_properties(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    """The lease the DHCP client holds, on the Status page and Properties > General; no
+    card while the client is off."""
+    html = await (await client.get("/")).text()
+    assert 'id="dhcp-lease"' not in html
+    network = client.app[SERVICE].ctx.device.network
+    now = time.time()
+    lease = Lease(
+        interface="veth0", address="10.77.0.56", prefix_length=24, server="10.77.0.1",
+        routers=("10.77.0.1",), dns_servers=("10.77.0.53", "10.77.0.54"),
+        domain="office.test", host_name="", lease_time=120, obtained=now,
+        expires=now + 120, renew_at=now + 60, rebind_at=now + 105,
+    )  # fmt: skip
+    network.bound(lease)
+    await _login(client)
+    for path in ("/", "/properties"):
+        response = await client.get(path)
+        html = await response.text()
+        _check_page(html, response.headers["Content-Security-Policy"])
+        assert "DHCP client: bound" in html
+        assert '<dd data-lease="address">10.77.0.56/24 on veth0</dd>' in html
+        assert '<dd data-lease="dns_servers">10.77.0.53, 10.77.0.54</dd>' in html
+        assert '<dd data-lease="domain">office.test</dd>' in html
+    status = await (await client.get("/api/v1/status")).json()
+    assert status["network"]["lease"]["routers"] == ["10.77.0.1"]

@@ -19,6 +19,7 @@ from mfpd.device.alerts import Alert, AlertSeverity, ConditionKind, pjl_paper_co
 from mfpd.device.events import EventBus
 from mfpd.device.identity import EDITABLE, Identity, stand_in_uuid
 from mfpd.device.media import OutputBin, Tray
+from mfpd.device.network import Network
 from mfpd.device.scanner import Scanner
 from mfpd.device.supplies import Supply
 
@@ -118,6 +119,7 @@ class Device:
         # The glass and the document feeder; their changes run through _changed, so their
         # conditions join the one alert table.
         self.scanner = Scanner(self._changed)
+        self.network = Network(self.events)
         self._sync_conditions()
 
     # -- state ---------------------------------------------------------------------------
@@ -592,6 +594,7 @@ class Device:
             "bins": [{**dataclasses.asdict(b), "key": b.key} for b in self.bins],
             "counters": dataclasses.asdict(self.counters),
             "scanner": self.scanner.status(),
+            "network": self.network.status(),
         }
 
 

@@ -120,6 +120,16 @@ class Audit:
         return [(t, f) for t, f in self.rows if t.promised and _closed(f)]
 
     @property
+    def closed_by_design(self) -> list[tuple[Target, Finding]]:
+        """Ports the table keeps closed on purpose (an "unavailable" row: NetWare, a service
+        not in this release), found closed: what the device promises, said as such."""
+        return [
+            (t, f)
+            for t, f in self.rows
+            if t.row is not None and t.row.state == "unavailable" and _closed(f)
+        ]
+
+    @property
     def matches(self) -> bool:
         return not self.open_not_promised and not self.promised_closed
 
@@ -129,7 +139,11 @@ class Audit:
 
     def to_dict(self) -> dict[str, Any]:
         def row(t: Target, f: Finding) -> dict[str, Any]:
-            promised = None if t.row is None else {"service": t.row.service, "state": t.row.state}
+            promised = (
+                None
+                if t.row is None
+                else {"service": t.row.service, "state": t.row.state, "note": t.row.note}
+            )
             return {**f.to_dict(), "promised": promised, "promised_open": t.promised}
 
         return {
@@ -138,6 +152,7 @@ class Audit:
             "ports": [row(t, f) for t, f in self.shown()],
             "open_not_promised": [row(t, f) for t, f in self.open_not_promised],
             "promised_closed": [row(t, f) for t, f in self.promised_closed],
+            "closed_by_design": [row(t, f) for t, f in self.closed_by_design],
             "matches": self.matches,
         }
 
@@ -154,6 +169,9 @@ class Audit:
                 f"{promised:<22} {f.identification}"
             )
         lines.append("")
+        for t, f in self.closed_by_design:
+            assert t.row is not None
+            lines.append(f"closed by design: {f.protocol}/{f.port} ({t.row.service}: {t.row.note})")
         if self.matches:
             lines.append("The live table matches the configuration.")
         for title, items in (

@@ -61,6 +61,10 @@ NETWORK_SECURITY_SETTING = 42
 IP_FILTER_DROP = 1001
 DEVICE_CONFIGURATION = 1002
 IMMEDIATE_IMAGE_OVERWRITE = 1003
+# A stored password sent to a server by an outbound client (scan to SMTP, FTP, SMB).
+CREDENTIAL_USE = 1004
+# A dynamic DNS update of the device's records (RFC 2136), accepted or refused.
+DDNS_UPDATE = 1005
 
 # The event names of the contract, and the ID each has unless the caller says otherwise
 # (login-failure over SNMP is 40, a config-change of a security section 42, ...).
@@ -76,6 +80,8 @@ EVENTS: dict[str, int] = {
     "audit-log-export": AUDIT_LOG_DOWNLOAD,
     "certificate-install": SECURITY_CERTIFICATE,
     "ip-filter-drop": IP_FILTER_DROP,
+    "credential-use": CREDENTIAL_USE,
+    "ddns-update": DDNS_UPDATE,
 }
 OUTCOMES = ("success", "failure", "started", "completed", "canceled", "aborted", "dropped")
 CSV_COLUMNS = (

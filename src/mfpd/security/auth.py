@@ -130,6 +130,8 @@ class Session:
     user: str | None  # None: a visitor who has not logged in
     created: float
     last_seen: float
+    # security/login.py's Role of the user: "administrator", "operator" or "user".
+    role: str | None = None
 
 
 class Sessions:
@@ -160,9 +162,13 @@ class Sessions:
         self._sessions.move_to_end(session_id)
         return session
 
-    def create(self, user: str | None) -> Session:
+    def create(self, user: str | None, role: str | None = None) -> Session:
         now = self._clock()
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user, now, now)
+        if user is not None and role is None:
+            role = "administrator"  # the one account there was before roles
+        session = Session(
+            secrets.token_urlsafe(32), secrets.token_urlsafe(32), user, now, now, role
+        )
         self._sessions[session.id] = session
         self._evict()
         return session
@@ -179,10 +185,10 @@ class Sessions:
         while len(self._sessions) > limit:
             self._sessions.popitem(last=False)
 
-    def login(self, old: Session | None, user: str) -> Session:
+    def login(self, old: Session | None, user: str, role: str | None = None) -> Session:
         if old is not None:
             self._sessions.pop(old.id, None)
-        return self.create(user)
+        return self.create(user, role)
 
     def logout(self, session: Session) -> None:
         self._sessions.pop(session.id, None)

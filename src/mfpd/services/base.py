@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from mfpd.device.mailboxes import Mailboxes
     from mfpd.device.originals import Originals
     from mfpd.device.scan_jobs import ScanJobs
+    from mfpd.outbound.ddns import DynamicDns
+    from mfpd.outbound.dns import DeviceResolver
     from mfpd.security.audit_events import AuditFeed
     from mfpd.security.secrets import Secrets
     from mfpd.services.web.state import WebState
@@ -40,7 +42,7 @@ class PortEntry:
     address: str
     port: int
     standard_port: int
-    state: str  # listening, moved, disabled, unavailable, failed
+    state: str  # listening, moved, disabled, unavailable, failed; client (outbound/ports.py)
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +80,11 @@ class ServiceContext:
     originals: Originals | None = None
     mailboxes: Mailboxes | None = None
     secrets: Secrets | None = None
+    # The resolver of every outbound client and its cache (outbound/dns.py, made at first
+    # use), and the dynamic updates of the device's names (outbound/ddns.py; None: [dns]
+    # ddns off, or a unit test).
+    resolver: DeviceResolver | None = None
+    ddns: DynamicDns | None = None
 
 
 def turn_away(ctx: ServiceContext, service: str, sock: Any, address: str, port: int) -> bool:

@@ -10,6 +10,9 @@ Rules:
   X-CSRF-Token header (the pages' own scripts do); otherwise an administrator's cookie on an
   unsafe API request is 403, so a forged cross-site request can never ride on it.
 - Unauthenticated visitors see status and jobs read-only, unless web.require_login.
+- Roles (security/login.py): a user may look and use (the address book, scanning), an
+  operator also acts on the machine and on anybody's job (faults, refills, cancel), the
+  administrator also changes settings. An API token is the administrator's.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from mfpd.security.audit_events import Actor, AuditFeed
 from mfpd.security.auth import Session
+from mfpd.security.login import Role, at_least
 from mfpd.services.web.state import SERVICE, WEB, WebState
 
 COOKIE = "session"
@@ -40,6 +44,7 @@ LOGIN_FORMS = ("/userpost/xerox.set",)
 
 _SESSION: web.RequestKey[Session | None] = web.RequestKey("mfpd.session")
 _USER: web.RequestKey[str | None] = web.RequestKey("mfpd.user")
+_ROLE: web.RequestKey[str | None] = web.RequestKey("mfpd.role")
 _VIA = web.RequestKey("mfpd.via", str)
 _NEW_COOKIE = web.RequestKey("mfpd.cookie", str)  # "" to forget the session
 _NONCE = web.RequestKey("mfpd.nonce", str)
@@ -61,9 +66,15 @@ def session_of(request: web.Request) -> Session | None:
 
 
 def user_of(request: web.Request) -> str | None:
-    """The administrator's name when the request is the administrator's, else None."""
+    """The logged-in user's name (whatever the role), else None."""
     user: str | None = request.get(_USER)
     return user
+
+
+def role_of(request: web.Request) -> str | None:
+    """The logged-in user's role (security/login.py Role), None for a visitor."""
+    role: str | None = request.get(_ROLE) if user_of(request) is not None else None
+    return role
 
 
 def via(request: web.Request) -> str:
@@ -103,7 +114,12 @@ def https_link(request: web.Request, path: str) -> str | None:
 
 
 def is_admin(request: web.Request) -> bool:
-    return user_of(request) is not None
+    return at_least(role_of(request), Role.ADMINISTRATOR)
+
+
+def is_operator(request: web.Request) -> bool:
+    """An operator or the administrator: may act on the machine and on anybody's job."""
+    return at_least(role_of(request), Role.OPERATOR)
 
 
 def script_nonce(request: web.Request) -> str:
@@ -128,6 +144,7 @@ def remember(request: web.Request, session: Session | None) -> None:
     """Make `session` this visitor's (None: forget it) and send its cookie."""
     request[_SESSION] = session
     request[_USER] = session.user if session is not None else None
+    request[_ROLE] = session.role if session is not None else None
     request[_VIA] = "session" if session is not None and session.user else "anonymous"
     request[_NEW_COOKIE] = session.id if session is not None else ""
 
@@ -196,9 +213,17 @@ def _quote_next(path: str) -> str:
 
 def require_admin(request: web.Request) -> web.StreamResponse | None:
     """None when the request is the administrator's; else the answer to give."""
-    if is_admin(request):
+    return require_role(request, Role.ADMINISTRATOR)
+
+
+def require_role(request: web.Request, needed: Role) -> web.StreamResponse | None:
+    """None when the request's role is `needed` or above; else the answer to give: 403 to
+    someone logged in with a lesser role (logging in again would not help), 401 otherwise."""
+    if at_least(role_of(request), needed):
         return None
-    return unauthorized(request, "administrator login required")
+    if user_of(request) is not None:
+        return forbidden(request, f"{needed} role required")
+    return unauthorized(request, f"{needed} login required")
 
 
 @web.middleware
@@ -213,6 +238,7 @@ async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = web_state(request)
     request[_SESSION] = None
     request[_USER] = None
+    request[_ROLE] = None
     request[_VIA] = "anonymous"
     unsafe = request.method not in SAFE
     api = is_api(request)
@@ -223,6 +249,7 @@ async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
         if token is None:
             return unauthorized(request, "unknown or revoked token")
         request[_USER] = state.admin.user
+        request[_ROLE] = Role.ADMINISTRATOR
         request[_VIA] = "token"
     else:
         session = state.sessions.get(request.cookies.get(COOKIE))
@@ -230,6 +257,7 @@ async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
             request[_SESSION] = session
             if session.user and (not api or not unsafe):
                 request[_USER] = session.user
+                request[_ROLE] = session.role
                 request[_VIA] = "session"
         if unsafe and not request.path.startswith(LOGIN_FORMS):
             logged_in = session is not None and session.user is not None
@@ -246,6 +274,7 @@ async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
                     return forbidden(request, "CSRF token missing or wrong")
                 if session.user:
                     request[_USER] = session.user
+                    request[_ROLE] = session.role
                     request[_VIA] = "session"
     config = request.app[SERVICE].ctx.config.web
     if config.require_login and request[_USER] is None and not request.path.startswith(OPEN_PATHS):

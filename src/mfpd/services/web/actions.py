@@ -1,7 +1,7 @@
 """What the web UI and the API do to jobs and to the device, with who may do it:
-cancel and hold are the administrator's; a held job is released by the administrator, a
+cancel and hold are an operator's (or the administrator's); a held job is released by them, a
 secure-print job (PWG 5100.11) only with its passcode, by anybody who has it; operator
-actions (refill, raise or clear a fault, pause) are the administrator's."""
+actions (refill, raise or clear a fault, pause) are an operator's; overwrite the administrator's."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def job_action(
             log.warning("web: wrong passcode for secure job %d", job.id)
             raise ActionError(f"job {job.id}: wrong passcode", 403)
     elif not admin:
-        raise ActionError("administrator login required", 401)
+        raise ActionError("operator or administrator login required", 401)
     if action == "cancel":
         done = spool.cancel(job, "job-canceled-by-operator")
     elif action == "hold":
@@ -64,11 +64,11 @@ def job_action(
 
 
 def _scan_action(scans: ScanJobs | None, scan: ScanJob, action: str, *, admin: bool) -> str:
-    """A scan job is canceled like a print job (by the administrator); it is never held."""
+    """A scan job is canceled like a print job (by an operator); it is never held."""
     if action not in JOB_ACTIONS:
         raise ActionError(f"unknown action {action!r} (one of: {', '.join(JOB_ACTIONS)})", 400)
     if not admin:
-        raise ActionError("administrator login required", 401)
+        raise ActionError("operator or administrator login required", 401)
     if action != "cancel":
         raise ActionError(f"job {scan.job.id} is a scan job: it cannot be {action}ed")
     assert scans is not None

@@ -20,6 +20,7 @@ from mfpd.device import secure_print
 from mfpd.device.image_overwrite import OverwriteRefused
 from mfpd.documents.preview import PreviewError, render_first_page
 from mfpd.security.audit import CATEGORIES, LEVELS
+from mfpd.security.login import Role
 from mfpd.security.tls import (
     TLS_DIR,
     CertificateError,
@@ -271,7 +272,7 @@ async def _job_action(request: web.Request, action: str, passcode: str) -> web.R
     job_id = _job_id(request)
     try:
         message = job_action(
-            ctx.spool, job_id, action, admin=access.is_admin(request), passcode=passcode,
+            ctx.spool, job_id, action, admin=access.is_operator(request), passcode=passcode,
             scans=ctx.scans,
         )  # fmt: skip
     except ActionError as exc:
@@ -401,7 +402,7 @@ def _actor(request: web.Request) -> str:
 
 
 async def post_action(request: web.Request) -> web.StreamResponse:
-    refused = access.require_admin(request)
+    refused = access.require_role(request, Role.OPERATOR)
     if refused is not None:
         return refused
     data = await _json_body(request)
@@ -424,6 +425,10 @@ async def post_action(request: web.Request) -> web.StreamResponse:
         return error(400, f"{fields['action']!r} takes no {', '.join(sorted(extra))}")
     ctx = _ctx(request)
     if fields["action"] == "overwrite":
+        # Erasing the disk is a security setting's act, not an operator's.
+        refused = access.require_admin(request)
+        if refused is not None:
+            return refused
         return await _overwrite(request)
     try:
         message = device_action(ctx.device, fields["action"], fields["kind"], fields["target"])
@@ -679,6 +684,7 @@ def add_api_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/openapi.json", get_openapi)
     # Imported here: its handlers use this module's error() and JSON body reader.
     from mfpd.services.web import (
+        api_address_book,
         api_ip_filter,
         api_ipsec,
         api_mailboxes,
@@ -688,6 +694,7 @@ def add_api_routes(app: web.Application) -> None:
 
     api_ip_filter.add_routes(app)
     api_ipsec.add_routes(app)
+    api_address_book.add_routes(app)
     api_scan_templates.add_routes(app)
     api_scans.add_routes(app)
     api_mailboxes.add_routes(app)

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from mfpd.config import ScanTemplateConfig
 from mfpd.device.scan_settings import ScanSettingsError
 from mfpd.device.scan_templates import settings_of
+from mfpd.outbound.destinations import parse_destinations
 from mfpd.services.base import ServiceContext
 from mfpd.services.web import access
 from mfpd.services.web.api import _ctx, _json_body, error
@@ -94,6 +95,12 @@ def check_template(ctx: ServiceContext, data: Any, replaces: str | None = None) 
         raise TemplateError(
             422, f"destinations: {uri[:80]!r} is none of {', '.join(s + ':' for s in SCHEMES)}"
         )
+    try:
+        # What the device's clients will make of them (host, port, share, addresses): a
+        # destination they cannot use is refused now, not at the first scan.
+        parse_destinations(template.destinations)
+    except ValueError as exc:
+        raise TemplateError(422, f"destinations: {exc}") from None
     return template.model_dump(mode="json")
 
 

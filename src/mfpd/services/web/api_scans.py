@@ -22,6 +22,7 @@ from mfpd.device.scan_jobs import ScanBusy, ScanRefused
 from mfpd.device.scan_settings import ScanSettingsError
 from mfpd.device.scan_templates import find_template, start_walkup
 from mfpd.device.scanner import ScannerError
+from mfpd.security.login import Role
 from mfpd.services.base import ServiceContext
 from mfpd.services.http_handler import short_error
 from mfpd.services.web import access
@@ -210,7 +211,8 @@ async def load_originals(request: web.Request) -> str:
 
 
 async def post_originals(request: web.Request) -> web.StreamResponse:
-    refused = access.require_admin(request)
+    # Putting originals on the scanner acts on the machine: an operator's (security/login.py).
+    refused = access.require_role(request, Role.OPERATOR)
     if refused is not None:
         return refused
     try:
@@ -234,7 +236,8 @@ def clear_originals(request: web.Request) -> str:
 
 
 async def delete_originals(request: web.Request) -> web.StreamResponse:
-    refused = access.require_admin(request)
+    # Putting originals on the scanner acts on the machine: an operator's (security/login.py).
+    refused = access.require_role(request, Role.OPERATOR)
     if refused is not None:
         return refused
     try:

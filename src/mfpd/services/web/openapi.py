@@ -128,10 +128,56 @@ _SCHEMAS: dict[str, Any] = {
             "bins": {"type": "array", "items": _ref("Bin")},
             "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
             "scanner": _ref("Scanner"),
+            "network": _ref("Network"),
             "jobs": {
                 "type": "object",
                 "required": ["active", "printing"],
                 "properties": {"active": {"type": "integer"}, "printing": _NULLABLE_INT},
+            },
+        },
+    },
+    "Network": {
+        "type": "object",
+        "description": "the DHCP client and its lease (RFC 2131); times are Unix seconds",
+        "required": ["dhcp", "detail", "lease"],
+        "properties": {
+            "dhcp": {
+                "type": "string",
+                "enum": [
+                    "off",
+                    "unavailable",
+                    "init",
+                    "requesting",
+                    "bound",
+                    "renewing",
+                    "rebinding",
+                    "released",
+                ],
+            },
+            "detail": {"type": "string"},
+            "lease": {
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "interface": {"type": "string"},
+                            "address": {"type": "string"},
+                            "prefix_length": {"type": "integer"},
+                            "server": {"type": "string"},
+                            "routers": {"type": "array", "items": {"type": "string"}},
+                            "dns_servers": {"type": "array", "items": {"type": "string"}},
+                            "domain": {"type": "string"},
+                            "host_name": {"type": "string"},
+                            "lease_time": {"type": "integer"},
+                            "obtained": {"type": "number"},
+                            "expires": {"type": "number"},
+                            "renew_at": {"type": "number", "description": "T1"},
+                            "rebind_at": {"type": "number", "description": "T2"},
+                            "renewals": {"type": "integer"},
+                        },
+                    },
+                ]
             },
         },
     },
@@ -298,6 +344,30 @@ _SCHEMAS: dict[str, Any] = {
             "state": {"type": "string"},
             "note": {"type": "string"},
         },
+    },
+    "AddressBook": {
+        "type": "object",
+        "required": ["entries", "truncated"],
+        "properties": {
+            "entries": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "email", "fax"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "email": {"type": "string", "description": "empty when none"},
+                        "fax": {"type": "string", "description": "empty when none"},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+            "truncated": {
+                "type": "boolean",
+                "description": "more match than [ldap] size_limit or the server's limit",
+            },
+        },
+        "additionalProperties": False,
     },
     "IpFilterRule": {
         "type": "object",
@@ -565,7 +635,8 @@ def _paths() -> dict[str, Any]:
             "post": {
                 "summary": "Operator actions: refill, raise or clear a fault, pause, resume, "
                 "and the on-demand image overwrite (answered when it is done; 409 while a job "
-                "prints; the report says whether every pass read back as written)",
+                "prints; the report says whether every pass read back as written). An "
+                "operator's or the administrator's; the overwrite the administrator's only",
                 "operationId": "deviceAction",
                 "security": _ADMIN,
                 "requestBody": {"required": True, "content": {JSON: {"schema": _ref("Action")}}},
@@ -798,6 +869,29 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "200": _json(_ref("Certificate"), "installed"),
                     **_errors(400, 401, 403, 413, 415, 422),
+                },
+            },
+        },
+        "/api/v1/address-book": {
+            "get": {
+                "summary": "The directory's people ([ldap]) whose name or email contains q "
+                "(every one, up to [ldap] size_limit, when q is empty), sorted by name: the "
+                "recipients of scans and Internet Faxes. The administrator's, and any logged-in "
+                "user's when [ldap] address_book_for_users",
+                "operationId": "getAddressBook",
+                "security": _ADMIN,
+                "parameters": [
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "schema": {"type": "string", "maxLength": 256},
+                        "description": "text to find (filter syntax is text: RFC 4515)",
+                    }
+                ],
+                "responses": {
+                    "200": _json(_ref("AddressBook"), "the people found"),
+                    # 503: no directory configured, or it does not answer (the error says).
+                    **_errors(400, 401, 403, 503),
                 },
             },
         },

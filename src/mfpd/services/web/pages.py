@@ -19,6 +19,7 @@ from mfpd.security.audit import CATEGORIES, LEVELS
 from mfpd.security.tls import TLS_DIR, certificate_expiry
 from mfpd.services.web import (
     access,
+    pages_address_book,
     pages_jobs,
     pages_login,
     pages_mailboxes,
@@ -137,3 +138,4 @@ def add_page_routes(app: web.Application) -> None:
     pages_properties.add_routes(app)
     pages_scan.add_routes(app)
     pages_mailboxes.add_routes(app)
+    pages_address_book.add_routes(app)

@@ -54,7 +54,7 @@ async def get_jobs_page(request: web.Request) -> web.Response:
 def _jobs_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
     ctx = ctx_of(request)
     spool, scans = ctx.spool, scan_records(ctx)
-    admin = access.is_admin(request)
+    admin = access.is_operator(request)
     return render(
         request,
         "jobs.html",
@@ -95,7 +95,7 @@ def _job_page(
         f"Job {job_id}",
         status=status,
         error=error,
-        job={**view, "can": job_flags(view, access.is_admin(request))},
+        job={**view, "can": job_flags(view, access.is_operator(request))},
     )
 
 
@@ -111,7 +111,7 @@ async def post_job_action(request: web.Request) -> web.StreamResponse:
             ctx_of(request).spool,
             job_id,
             action,
-            admin=access.is_admin(request),
+            admin=access.is_operator(request),
             passcode=passcode if isinstance(passcode, str) else "",
             scans=ctx_of(request).scans,
         )

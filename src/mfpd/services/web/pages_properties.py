@@ -18,6 +18,7 @@ from aiohttp import web
 from mfpd.config import HTTP_DEPENDENTS
 from mfpd.device.identity import EDITABLE
 from mfpd.device.operator import FAULTS
+from mfpd.security.login import MAX_PASSWORD, Role
 from mfpd.security.tls import TLS_DIR, CertificateError, ca_bundle_info, certificate_info
 from mfpd.services.base import PortEntry
 from mfpd.services.web import access
@@ -30,7 +31,6 @@ from mfpd.services.web.api import (
 )
 from mfpd.services.web.pages_ip_filter import post_ip_filter
 from mfpd.services.web.pages_ipsec import NOT_ENFORCED, TUNNEL_LIFE, post_ipsec
-from mfpd.services.web.pages_login import MAX_PASSWORD
 from mfpd.services.web.pages_render import (
     actor,
     ctx_of,
@@ -203,21 +203,28 @@ def _ca_bundle(request: web.Request) -> dict[str, object]:
     return ca_bundle_info(ctx.state_dir / TLS_DIR, ctx.config.tls)
 
 
+def _refused(request: web.Request, key: str) -> web.StreamResponse | None:
+    """The operator section (faults, refills) is an operator's too; the rest is settings."""
+    return access.require_role(request, Role.OPERATOR if key == "operator" else Role.ADMINISTRATOR)
+
+
 async def get_section(request: web.Request) -> web.StreamResponse:
-    refused = access.require_admin(request)
+    key = request.match_info.get("section", "general")
+    refused = _refused(request, key)
     if refused is not None:
         return refused
-    section = _BY_KEY.get(request.match_info.get("section", "general"))
+    section = _BY_KEY.get(key)
     if section is None:
         raise web.HTTPNotFound(text="404 Not Found\n")
     return section_page(request, section)
 
 
 async def post_section(request: web.Request) -> web.StreamResponse:
-    refused = access.require_admin(request)
+    key = request.match_info.get("section", "general")
+    refused = _refused(request, key)
     if refused is not None:
         return refused
-    section = _BY_KEY.get(request.match_info.get("section", "general"))
+    section = _BY_KEY.get(key)
     if section is None:
         raise web.HTTPNotFound(text="404 Not Found\n")
     form = await form_of(request)
@@ -279,7 +286,9 @@ async def _password(
     request: web.Request, section: Section, form: dict[str, str]
 ) -> web.StreamResponse:
     state = access.web_state(request)
-    user = access.user_of(request) or state.admin.user
+    # The form changes the local administrator's password, whoever administers: a directory
+    # administrator proves it with that account's current password too.
+    user = state.admin.user
     new = form.get("new_password", "")
     remote = request.remote or "unknown"
     error = ""
@@ -308,7 +317,10 @@ async def _password(
         feed.credential_change(access.audit_actor(request), "web.admin_password")
     # Every other session of the administrator ends; this one continues under a new id.
     state.sessions.end_all(user)
-    access.remember(request, state.sessions.login(None, user))
+    me = access.user_of(request) or user
+    access.remember(
+        request, state.sessions.login(access.session_of(request), me, access.role_of(request))
+    )
     state.log.record("config", f"administrator password changed by {actor(request)}", user=user)
     note = (
         " Turn “factory default credentials” off for it to be used."

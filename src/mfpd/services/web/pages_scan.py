@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from mfpd.device.scan_settings import RESOLUTIONS
+from mfpd.security.login import Role
 from mfpd.services.web import access
 from mfpd.services.web.api_scan_templates import (
     TemplateError,
@@ -63,6 +64,7 @@ def scan_page(
         color_modes=COLOR_MODES,
         formats=FORMATS,
         sources=SOURCES,
+        operator=access.is_operator(request),
     )
 
 
@@ -152,7 +154,7 @@ async def post_scan(request: web.Request) -> web.StreamResponse:
 
 
 async def post_originals(request: web.Request) -> web.StreamResponse:
-    refused = access.require_admin(request)
+    refused = access.require_role(request, Role.OPERATOR)
     if refused is not None:
         return refused
     try:
@@ -167,7 +169,7 @@ async def post_originals(request: web.Request) -> web.StreamResponse:
 
 
 async def post_originals_clear(request: web.Request) -> web.StreamResponse:
-    refused = access.require_admin(request)
+    refused = access.require_role(request, Role.OPERATOR)
     if refused is not None:
         return refused
     try:

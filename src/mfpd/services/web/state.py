@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiohttp import web
 
+from mfpd.outbound.ldap import AddressBookCache
 from mfpd.security.audit import EventLog
 from mfpd.security.audit_events import Actor
 from mfpd.security.auth import Administrator, ApiTokens, LoginThrottle, Sessions
@@ -37,6 +38,8 @@ class WebState:
     settings: Callable[[], dict[str, Any]]  # the settings document (GET /api/v1/config)
     ports: Callable[[], list[PortEntry]]  # the live port table
     restart: Callable[[list[str], str | None], Awaitable[None]]  # after a new certificate
+    # The directory's recent address-book answers ([ldap] cache_seconds).
+    address_book: AddressBookCache = field(default_factory=AddressBookCache)
 
     def live_port(self, service: str) -> int | None:
         """The port `service` listens on now, from the live table (what /api/v1/ports
