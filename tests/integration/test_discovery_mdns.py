@@ -322,13 +322,16 @@ def test_avahi_browse_lists_every_service_with_the_ipp_values(
     txt = found[0]["txt"]
     assert {key: txt.get(key) for key in expected} == expected
     assert txt["txtvers"] == "1" and txt["qtotal"] == "1"
-    assert txt["Scan"] == "F" and txt["Fax"] == "F" and "mopria-certified" not in txt
+    # The scanner is on by default (eSCL, _uscan below): Scan=T; no fax unit.
+    assert txt["Scan"] == "T" and txt["Fax"] == "F" and "mopria-certified" not in txt
     # Each listener under the same name, on its live port; the subtypes answer too.
     for service_type, port in (
         ("_ipps._tcp", device.ports["https"]),
         ("_pdl-datastream._tcp", device.ports["raw"]),
         ("_printer._tcp", device.ports["lpd"]),
         ("_http._tcp", device.ports["http"]),
+        ("_uscan._tcp", device.ports["http"]),
+        ("_uscans._tcp", device.ports["https"]),
         ("_print._sub._ipp._tcp", 631),
         ("_universal._sub._ipp._tcp", 631),
         ("_printer._sub._http._tcp", device.ports["http"]),
@@ -338,6 +341,16 @@ def test_avahi_browse_lists_every_service_with_the_ipp_values(
     ipps = avahi_browse(avahi, "_ipps._tcp")[0]["txt"]
     assert ipps["TLS"] == "1.3" and ipps["UUID"] == expected["UUID"]
     assert avahi_browse(avahi, "_printer._tcp")[0]["txt"]["rp"] == "lp"
+    # eSCL (Mopria eSCL's DNS-SD keys): the same model, place and UUID as IPP says.
+    uscan = avahi_browse(avahi, "_uscan._tcp")[0]["txt"]
+    assert uscan["rs"] == "eSCL" and uscan["vers"] == "2.63"
+    assert uscan["ty"] == expected["ty"] and uscan["note"] == LOCATION
+    assert uscan["UUID"] == expected["UUID"]
+    assert uscan["cs"] == "color,grayscale,binary" and uscan["is"] == "platen,adf"
+    assert uscan["duplex"] == "T" and "mopria-certified-scan" not in uscan
+    assert uscan["representation"] == f"http://{HOST}:{device.ports['http']}/icon.png"
+    uscans = avahi_browse(avahi, "_uscans._tcp")[0]["txt"]
+    assert uscans["representation"] == f"https://{HOST}:{device.ports['https']}/icon.png"
 
 
 def test_zeroconf_browser_resolves_the_printer(device: NamespacedMfpd) -> None:
@@ -383,6 +396,29 @@ def test_cups_dnssd_backend_lists_it(device: NamespacedMfpd, avahi: Avahi) -> No
         for service in ("_ipp._tcp", "_ipps._tcp")
     }
     assert lines and set(lines) <= expected, out.stdout + out.stderr
+
+
+def test_sane_airscan_finds_the_scanner_over_mdns_and_scans(
+    device: NamespacedMfpd, avahi: Avahi, tmp_path: Path
+) -> None:
+    """sane-airscan's own discovery (avahi over D-Bus, _uscan._tcp) lists the device by its
+    instance name and scans from the URL the advertisement gives."""
+    need("scanimage")
+    config = tmp_path / "sane"
+    config.mkdir()
+    (config / "dll.conf").write_text("airscan\n")
+    (config / "airscan.conf").write_text("[options]\ndiscovery = enable\n")
+    env = {**avahi.env, "SANE_CONFIG_DIR": str(config)}
+    listed = device.run(["scanimage", "-L"], WAIT, env=env)
+    found = re.search(r"device `(airscan:[^']+)' is a eSCL " + re.escape(NAME), listed.stdout)
+    assert found, listed.stdout + listed.stderr
+    out = tmp_path / "found.png"
+    scanned = device.run(
+        ["scanimage", "-d", found.group(1), "--resolution", "75", "--mode", "Gray",
+         "--format=png", "-o", str(out)], WAIT, env=env,
+    )  # fmt: skip
+    assert scanned.returncode == 0, scanned.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def run_operation(device: NamespacedMfpd, operation: str, *lines: str) -> None:

@@ -134,3 +134,37 @@ def test_the_switch_alone_is_a_whole_mdns_section() -> None:
     port is 5353 unless set."""
     config = parse_config("[services.mdns]\nenabled = false\n")
     assert (config.services.mdns.enabled, config.services.mdns.port) == (False, 5353)
+
+
+def test_escl_is_advertised_while_the_scanner_is_on() -> None:
+    """_uscan._tcp on the http listener, _uscans._tcp on https (Mopria eSCL's DNS-SD keys),
+    their TXT from the same attributes as the printer's; the printer's record says Scan=T."""
+    dev = device('[identity]\nlocation = "Room 101"\n')
+    attrs = attributes(dev)
+    live = ports(ipp=631, https=443, http=80)
+    found = {
+        a.service: a
+        for a in adverts(attrs, live, host=HOST, lpd_queue=None, tls_version="1.3", scan=True)
+    }
+    assert found["_uscan._tcp"].port == 80 and found["_uscans._tcp"].port == 443
+    assert found["_ipp._tcp"].txt["Scan"] == "T"
+    txt = found["_uscan._tcp"].txt
+    assert next(iter(txt)) == "txtvers"
+    assert txt["vers"] == "2.63" and txt["rs"] == "eSCL"
+    assert txt["ty"] == "Xerox WorkCentre 7755" and txt["note"] == "Room 101"
+    assert txt["UUID"] == dev.identity.uuid
+    assert txt["pdl"] == "application/pdf,image/jpeg,image/png,image/tiff"
+    assert txt["cs"] == "color,grayscale,binary" and txt["is"] == "platen,adf"
+    assert txt["duplex"] == "T"
+    assert txt["adminurl"] == f"http://{HOST}:631/"
+    assert txt["representation"] == f"http://{HOST}:80/icon.png"
+    assert found["_uscans._tcp"].txt["representation"] == f"https://{HOST}:443/icon.png"
+    assert not any(k.startswith("mopria") for k in txt)
+    # The scanner off, or the listener down: not advertised.
+    off = adverts(attrs, live, host=HOST, lpd_queue=None, tls_version="1.3")
+    assert not {a.service for a in off} & {"_uscan._tcp", "_uscans._tcp"}
+    assert next(a for a in off if a.service == "_ipp._tcp").txt["Scan"] == "F"
+    only_https = adverts(
+        attrs, ports(https=443), host=HOST, lpd_queue=None, tls_version="1.3", scan=True
+    )
+    assert [a.service for a in only_https] == ["_ipps._tcp", "_uscans._tcp"]

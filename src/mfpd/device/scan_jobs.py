@@ -489,6 +489,9 @@ class ScanJobs:
     # -- endings -------------------------------------------------------------------------
 
     def _finish(self, scan: ScanJob) -> None:
+        if scan.failure:  # a feeder fault mid-job: Aborted once its images are fetched (eSCL)
+            self._end(scan, JobState.ABORTED, [_reason(scan.failure)], scan.job.state_message)
+            return
         self._end(scan, JobState.COMPLETED, ["job-completed-successfully"], "")
 
     def _end(

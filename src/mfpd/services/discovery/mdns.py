@@ -168,7 +168,7 @@ class MdnsService:
         queues = ctx.config.services.lpd.queues
         return adverts(
             attrs, live_port, host=host, lpd_queue=queues[0] if queues else None,
-            tls_version=_tls_version(),
+            tls_version=_tls_version(), scan=ctx.config.scan.enabled,
         )  # fmt: skip
 
     async def _claim(self) -> None:

@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from mfpd.codecs.escl import VERSION as ESCL_VERSION
 from mfpd.codecs.ipp.values import Attribute, Range
+from mfpd.device.scan_settings import FORMATS
+from mfpd.services.ipp.printer_attributes import ICON_PATH
 
 # RFC 6763 6.1: each key=value string is at most 255 octets (one length byte).
 TXT_STRING_MAX = 255
@@ -93,7 +96,7 @@ def _flag(value: bool) -> str:
     return "T" if value else "F"
 
 
-def printer_txt(attrs: Attributes, *, adminurl: str) -> dict[str, str]:
+def printer_txt(attrs: Attributes, *, adminurl: str, scan: bool = False) -> dict[str, str]:
     """The TXT keys every printing service shares (Bonjour Printing 1.2.1 and PWG
     5100.14 list), each from the IPP attribute named beside it."""
     device_id = device_id_fields(_text(attrs, "printer-device-id"))
@@ -122,8 +125,9 @@ def printer_txt(attrs: Attributes, *, adminurl: str) -> dict[str, str]:
         "usb_MDL": device_id.get("MDL", ""),
         "usb_CMD": device_id.get("CMD", ""),
         "printer-state": _text(attrs, "printer-state"),
-        # No scanner or fax unit behind IPP yet (no eSCL, no IPP FaxOut): say so.
-        "Scan": "F",
+        # Bonjour Printing 1.2.1: Scan=T when the device also scans (eSCL, _uscan); no fax
+        # unit behind IPP yet (no IPP FaxOut).
+        "Scan": _flag(scan),
         "Fax": "F",
     }
     return txt
@@ -142,6 +146,27 @@ def _paper_max(media: Sequence[str]) -> str:
     return "<legal-A4"
 
 
+def scanner_txt(attrs: Attributes, *, adminurl: str, representation: str) -> dict[str, str]:
+    """The TXT of _uscan._tcp and _uscans._tcp (Mopria eSCL, its DNS-SD section; the keys
+    AirScan clients read): the same make, model, place and UUID as the printer's record and
+    as eSCL ScannerCapabilities (device/scan_settings.py is the one list of what it does).
+    mopria-certified-scan is not claimed: the device is not certified."""
+    return {
+        "txtvers": "1",
+        "vers": ESCL_VERSION,
+        "rs": "eSCL",  # the resource path: http://host:port/eSCL
+        "ty": _text(attrs, "printer-make-and-model"),
+        "note": _text(attrs, "printer-location"),
+        "pdl": joined_within(list(FORMATS), "pdl"),
+        "cs": "color,grayscale,binary",
+        "is": "platen,adf",
+        "duplex": "T",
+        "UUID": _text(attrs, "printer-uuid").removeprefix("urn:uuid:"),
+        "adminurl": adminurl,
+        "representation": representation,
+    }
+
+
 def adverts(
     attrs: Attributes,
     live_port: Callable[[str], int | None],
@@ -149,15 +174,17 @@ def adverts(
     host: str,
     lpd_queue: str | None,
     tls_version: str,
+    scan: bool = False,
 ) -> list[Advert]:
     """The service instances to advertise now: each only while its listener is up (the live
     port table), on the port it is on. `host` is the advertised host name ("XRX-WC7755.local").
-    The printing services share one TXT record but for rp, priority and TLS (Bonjour Printing)."""
+    The printing services share one TXT record but for rp, priority and TLS (Bonjour Printing).
+    `scan`: the scanner is on, so eSCL is advertised (_uscan on http, _uscans on https)."""
     ipp_port = live_port("ipp")
     web_port = live_port("http")
     admin_port = ipp_port if ipp_port is not None else web_port
     adminurl = f"http://{host}:{admin_port}/" if admin_port is not None else ""
-    shared = printer_txt(attrs, adminurl=adminurl)
+    shared = printer_txt(attrs, adminurl=adminurl, scan=scan)
     path = _resource_path(attrs)
 
     def txt(service: str, rp: str | None, tls: str | None = None) -> dict[str, str]:
@@ -189,6 +216,21 @@ def adverts(
         # Bonjour Printing 1.2.1: the web page, with the _printer subtype so a browser's
         # printer list finds it; path names the page (the DNS-SD convention for _http).
         found.append(Advert("_http._tcp", ("_printer",), web_port, {"txtvers": "1", "path": "/"}))
+    if scan:
+        for service, scheme, port in (
+            ("_uscan._tcp", "http", web_port),
+            ("_uscans._tcp", "https", live_port("https")),
+        ):
+            if port is not None:
+                icon = f"{scheme}://{host}:{port}{ICON_PATH}"
+                found.append(
+                    Advert(
+                        service,
+                        (),
+                        port,
+                        scanner_txt(attrs, adminurl=adminurl, representation=icon),
+                    )
+                )
     return found
 
 

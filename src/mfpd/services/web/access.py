@@ -13,10 +13,16 @@ Rules:
 - Roles (security/login.py): a user may look and use (the address book, scanning), an
   operator also acts on the machine and on anybody's job (faults, refills, cancel), the
   administrator also changes settings. An API token is the administrator's.
+- eSCL (/eSCL, services/scan/) is a device protocol like IPP, not a page: no session, no
+  CSRF token, no login redirect; open unless [scan] require_auth, which asks for HTTP Basic
+  (RFC 7617) checked as any login is ([auth] method, security/login.py): any role may scan.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
@@ -26,7 +32,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from mfpd.security.audit_events import Actor, AuditFeed
 from mfpd.security.auth import Session
-from mfpd.security.login import Role, at_least
+from mfpd.security.login import Role, at_least, authenticate
 from mfpd.services.web.state import SERVICE, WEB, WebState
 
 COOKIE = "session"
@@ -37,6 +43,8 @@ SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 # The UPnP description and WS-Discovery's metadata (services/discovery/http_routes.py): read
 # by discovery clients, which log in nowhere and post SOAP with no CSRF token.
 DISCOVERY_PATHS = ("/upnp/", "/wsd")
+# eSCL (services/scan/): its clients (AirScan, Mopria, sane-airscan) keep no session.
+ESCL_PREFIX = "/eSCL/"
 # Paths open to everybody even when web.require_login is on.
 OPEN_PATHS = ("/login", "/static/", "/userpost/", "/api/v1/openapi.json", *DISCOVERY_PATHS)
 # Forms that log in: they make their own session, and need no session to post from.
@@ -226,8 +234,66 @@ def require_role(request: web.Request, needed: Role) -> web.StreamResponse | Non
     return unauthorized(request, f"{needed} login required")
 
 
+def _basic_credentials(authorization: str) -> tuple[str, str] | None:
+    """user and password of an RFC 7617 Basic Authorization header, else None."""
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic" or len(encoded) > 1024:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
+async def _device_protocol(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """eSCL: open by default; with [scan] require_auth, HTTP Basic checked as the login page
+    checks a password (any role may scan), failures slowed per address and logged as the
+    login page's are. A success is not logged: a client sends its credentials with every
+    request of a job, dozens per scan."""
+    ctx = request.app[SERVICE].ctx
+    if not ctx.config.scan.require_auth:
+        return await handler(request)
+    state = web_state(request)
+    address = request.remote or ""
+    credentials = _basic_credentials(request.headers.get("Authorization", ""))
+    if credentials is not None:
+        delay = state.throttle.delay(address)
+        if delay > 0:
+            await asyncio.sleep(min(delay, 5.0))
+        result = await authenticate(ctx, *credentials)
+        if result.ok:
+            state.throttle.succeeded(address)
+            request[_USER] = result.user
+            request[_ROLE] = result.role
+            request[_VIA] = "basic"
+            return await handler(request)
+        failures = state.throttle.failed(address)
+        state.log.record(
+            "login", f"refused eSCL {request.method} {request.path} from {address} as "
+            f"{result.user[:64]!r} (failure {failures}, {result.source}: {result.reason[:300]})",
+            "warning",
+        )  # fmt: skip
+        feed = audit_feed(request)
+        if feed is not None:
+            feed.log.record(
+                "login-failure", user=result.user[:64], address=address,
+                interface=str(request.app[SERVICE].name), outcome="failure", path=request.path,
+                failures=failures, source=result.source, reason=result.reason[:200],
+            )  # fmt: skip
+    await request.release()
+    return web.Response(
+        status=401,
+        text="401 Unauthorized: eSCL needs a user name and password of the device\n",
+        headers={"WWW-Authenticate": 'Basic realm="eSCL", charset="UTF-8"'},
+    )
+
+
 @web.middleware
 async def access(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(ESCL_PREFIX):
+        return await _device_protocol(request, handler)
     if request.method == "POST" and (
         request.path in IPP_PATHS or request.path.startswith(DISCOVERY_PATHS)
     ):

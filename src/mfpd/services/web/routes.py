@@ -13,9 +13,9 @@ from mfpd.services.web import access
 from mfpd.services.web.api import add_api_routes, api_errors
 from mfpd.services.web.state import CLOSING, SERVICE, STREAMS, WEB, WebState
 
-# IPP, the UPnP description and WS-Discovery's metadata stay on plain HTTP when pages
+# IPP, eSCL, the UPnP description and WS-Discovery's metadata stay on plain HTTP when pages
 # redirect to https: their clients follow no redirect.
-HTTP_ONLY_PATHS = ("/ipp", *access.DISCOVERY_PATHS)
+HTTP_ONLY_PATHS = ("/ipp", access.ESCL_PREFIX, *access.DISCOVERY_PATHS)
 
 
 def web_middlewares(web_state: WebState | None) -> list[Any]:
@@ -29,6 +29,7 @@ def add_web(app: web.Application, service: Any, web_state: WebState | None) -> N
     if web_state is None:
         return
     from mfpd.services.discovery.http_routes import add_discovery_routes
+    from mfpd.services.scan.escl_routes import add_escl_routes
     from mfpd.services.web.pages import add_page_routes
 
     app[WEB] = web_state
@@ -37,6 +38,7 @@ def add_web(app: web.Application, service: Any, web_state: WebState | None) -> N
     add_api_routes(app)
     add_page_routes(app)
     add_discovery_routes(app)
+    add_escl_routes(app)
     app.on_response_prepare.append(access.set_security_headers)
 
 

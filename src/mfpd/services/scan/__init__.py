@@ -1,0 +1,1 @@
+"""The scanner's network side: eSCL (AirScan) on the web listeners."""
