@@ -1,5 +1,5 @@
 """The command line: `mfpd serve|jobs|status|ports|audit|print|refill|fault|cancel|release|
-token|password|overwrite|audit-log`."""
+token|password|overwrite|audit-log|originals|scan`."""
 
 from __future__ import annotations
 
@@ -160,6 +160,41 @@ def build_parser() -> argparse.ArgumentParser:
     password.add_argument("--password", help="the new password (default: read from stdin)")
     _state_dir_arg(password)
 
+    originals = sub.add_parser(
+        "originals", help="put files on the scanner's glass or in its document feeder"
+    )
+    originals_sub = originals.add_subparsers(dest="originals_command", required=True)
+    load = originals_sub.add_parser(
+        "load", help="load files (PDF, PostScript, PNG, JPEG, TIFF): a sheet per page"
+    )
+    load.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    where = load.add_mutually_exclusive_group()
+    where.add_argument(
+        "--feeder", dest="to", action="store_const", const="feeder", help="the document "
+        "feeder (the default)"
+    )  # fmt: skip
+    where.add_argument(
+        "--glass", dest="to", action="store_const", const="glass", help="the glass (one page)"
+    )
+    _state_dir_arg(load)
+    clear = originals_sub.add_parser(
+        "clear", help="take every original away (the glass holds the test chart again)"
+    )
+    _state_dir_arg(clear)
+
+    scan = sub.add_parser(
+        "scan", help="start a walk-up scan with a template on the running daemon; print the job id"
+    )
+    scan.add_argument("template", help="the template's name ([[scan.templates]])")
+    scan.add_argument(
+        "--originals",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="load these first where the template scans from (feeder or glass)",
+    )
+    _state_dir_arg(scan)
+
     overwrite = sub.add_parser(
         "overwrite",
         help="on-demand image overwrite: finished jobs' spool files and free space (refused "
@@ -319,12 +354,17 @@ def _jobs(args: argparse.Namespace) -> int:
     if not jobs:
         print("no jobs")
         return 0
-    print(f"{'ID':>5} {'SOURCE':<6} {'STATE':<10} {'PAGES':>5} {'BYTES':>10} {'USER':<12} NAME")
+    print(
+        f"{'ID':>5} {'KIND':<5} {'SOURCE':<6} {'STATE':<10} {'PAGES':>5} {'BYTES':>10} "
+        f"{'USER':<12} NAME"
+    )
     for job in jobs:
         pages = "-" if job.pages is None else str(job.pages * job.copies)
+        if job.kind == "scan":
+            pages = str(job.impressions_completed)  # the images scanned
         print(
-            f"{job.id:>5} {job.source:<6} {job.state.value:<10} {pages:>5} {job.bytes:>10} "
-            f"{job.user[:12]:<12} {job.name}"
+            f"{job.id:>5} {job.kind:<5} {job.source:<6} {job.state.value:<10} {pages:>5} "
+            f"{job.bytes:>10} {job.user[:12]:<12} {job.name}"
         )
     return 0
 
@@ -353,6 +393,16 @@ def _print_status(status: dict[str, Any]) -> None:
         f"counters: {c['impressions']} impressions ({c['color_impressions']} colour, "
         f"{c['mono_impressions']} black), {c['sheets']} sheets, {c['jobs_completed']} jobs"
     )
+    scanner = status.get("scanner")
+    if scanner:
+        print(
+            f"scanner: {scanner['state']}, feeder {scanner['feeder_sheets']}/"
+            f"{scanner['feeder_capacity']} sheets ({scanner['adf_state']}), "
+            f"glass: {scanner['glass']}"
+        )
+        images = scanner.get("images") or {}
+        per_mode = ", ".join(f"{mode} {count}" for mode, count in sorted(images.items()))
+        print(f"  images: {sum(images.values())}" + (f" ({per_mode})" if per_mode else ""))
     fax = status.get("fax")
     if fax:
         print(
@@ -454,6 +504,32 @@ def _audit_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def _originals(args: argparse.Namespace) -> int:
+    state_dir = args.state_dir or default_state_dir()
+    if args.originals_command == "clear":
+        request: dict[str, Any] = {"op": "originals-clear"}
+    else:
+        # The daemon reads the files itself (it runs as the same user): absolute paths, as
+        # its working directory is not ours.
+        request = {
+            "op": "originals-load",
+            "paths": [str(path.resolve()) for path in args.files],
+            "to": args.to or "feeder",
+        }
+    print(call(state_dir, request)["message"])
+    return 0
+
+
+def _scan(args: argparse.Namespace) -> int:
+    state_dir = args.state_dir or default_state_dir()
+    request: dict[str, Any] = {"op": "scan", "template": args.template}
+    if args.originals:
+        request["originals"] = [str(path.resolve()) for path in args.originals]
+    answer = call(state_dir, request)
+    print(answer["job"])
+    return 0
+
+
 def _overwrite(args: argparse.Namespace) -> int:
     # Three passes over the free space take a while: no ten-second answer here.
     answer = call(args.state_dir or default_state_dir(), {"op": "overwrite"}, timeout=3600.0)
@@ -527,6 +603,8 @@ COMMANDS = {
     "password": _action,
     "overwrite": _overwrite,
     "audit-log": _audit_log,
+    "originals": _originals,
+    "scan": _scan,
 }
 
 

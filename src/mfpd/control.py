@@ -25,9 +25,13 @@ from mfpd.device.fax_jobs import FaxJobs, FaxRefused, check_recipients
 from mfpd.device.image_overwrite import ImageOverwriter, OverwriteRefused
 from mfpd.device.machine import Device, DeviceError
 from mfpd.device.operator import apply_fault
+from mfpd.device.scan_templates import find_template
+from mfpd.device.scanner import ScannerError
 from mfpd.device.spool import Spool
 from mfpd.security.audit_events import Actor, AuditFeed
+from mfpd.services.base import ServiceContext
 from mfpd.services.ifax_receive import FaxReceiver
+from mfpd.services.web.api_scans import ScanError, start_scan
 from mfpd.services.web.state import WebState
 
 MAX_REQUEST = 64 * 1024
@@ -50,6 +54,7 @@ class ControlServer:
         certificate: Callable[[], dict[str, object]] | None = None,
         faxes: FaxJobs | None = None,
         fax_receiver: FaxReceiver | None = None,
+        ctx: ServiceContext | None = None,
     ) -> None:
         self.path = state_dir / SOCKET_NAME
         self.device = device
@@ -61,6 +66,9 @@ class ControlServer:
         self.certificate = certificate or dict
         self.faxes = faxes
         self.fax_receiver = fax_receiver
+        # The services' context: the scanner's jobs and originals, and the live configuration
+        # (its templates) for `mfpd originals` and `mfpd scan`.
+        self.ctx = ctx
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
@@ -152,6 +160,8 @@ class ControlServer:
             ended = self.web.sessions.end_all(self.web.admin.user)
             self.web.log.record("config", "administrator password changed at the console")
             return {"message": f"password changed; {ended} session(s) ended"}
+        if op in ("originals-load", "originals-clear", "scan"):
+            return self._scanner(op, request)
         raise ControlError(f"unknown operation {op!r}")
 
     async def _fax(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -185,6 +195,49 @@ class ControlServer:
             raise
         return {"message": f"fax job {job.id} queued for {', '.join(recipients)}", "job": job.id}
 
+    def _scanner(self, op: str, request: dict[str, Any]) -> dict[str, Any]:
+        """The operator at the scanner: originals put on it or taken away, and a walk-up
+        scan started with a template (`mfpd originals`, `mfpd scan`)."""
+        ctx = self.ctx
+        if ctx is None or ctx.originals is None:
+            raise ControlError("there is no scanner on this device")
+        try:
+            if op == "originals-clear":
+                return {"message": ctx.originals.clear()}
+            if op == "originals-load":
+                to = request.get("to", "feeder")
+                if to not in ("feeder", "glass"):
+                    raise ControlError("to is feeder or glass")
+                paths = _paths(request.get("paths"))
+                if to == "glass" and len(paths) != 1:
+                    raise ControlError("the glass holds one original")
+                return {"message": ctx.originals.load(paths, feeder=to == "feeder")}
+            name = str(request.get("template") or "")
+            loaded = ""
+            if request.get("originals"):
+                # Where the template scans from: the feeder, or the glass (one file).
+                template = find_template(ctx.config.scan.templates, name)
+                paths = _paths(request.get("originals"))
+                feeder = template.source == "Feeder"
+                if not feeder and len(paths) != 1:
+                    raise ControlError(f"template {template.name!r} scans the glass: one file")
+                loaded = ctx.originals.load(paths, feeder=feeder) + "; "
+            scan = start_scan(ctx, name, source="walkup", user=CONSOLE.user, host="")
+        except ScannerError as exc:
+            raise ControlError(str(exc)) from None
+        except ScanError as exc:
+            reason = exc.extra.get("reason")
+            raise ControlError(f"{exc}" + (f" ({reason})" if reason else "")) from None
+        if self.web is not None:
+            self.web.log.record(
+                "job", f"walk-up scan {scan.job.id} with template {name!r} started at the console"
+            )
+        return {
+            "job": scan.job.id,
+            "uuid": scan.uuid,
+            "message": f"{loaded}job {scan.job.id} scanning with {name!r}",
+        }
+
     async def _overwrite(self) -> dict[str, Any]:
         """`mfpd overwrite`: the on-demand image overwrite, answered when it is done."""
         if self.overwriter is None:
@@ -210,3 +263,15 @@ class ControlServer:
         if not self.spool.release(job):
             raise ControlError(f"job {job.id} is {job.state.value}, not held")
         return f"job {job.id} released"
+
+
+def _paths(value: object) -> list[Path]:
+    """The files of a request: absolute paths (the daemon's working directory is not the
+    caller's), read by the daemon, which runs as the same user."""
+    if not isinstance(value, list) or not value or not all(isinstance(p, str) for p in value):
+        raise ControlError("paths is a list of files")
+    paths = [Path(p) for p in value]
+    relative = [str(p) for p in paths if not p.is_absolute()]
+    if relative:
+        raise ControlError(f"not absolute: {', '.join(relative)}")
+    return paths

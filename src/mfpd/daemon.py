@@ -231,7 +231,7 @@ class Daemon:
 
         control = ControlServer(
             self.state_dir, device, spool, ctx.web, overwriter, audit, certificate, faxes,
-            receiver,
+            receiver, ctx,
         )  # fmt: skip
         tasks = [engine_task, saver, flusher]
         scans = ctx.scans

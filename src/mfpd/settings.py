@@ -11,16 +11,18 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mfpd.config import Config, ConfigError
 from mfpd.device.identity import EDITABLE
 from mfpd.security.auth import write_private_json
+from mfpd.settings_scan import ScanSecretError, mask_scan, restore_scan, seal_scan
 
 SETTINGS_FILE = "settings.json"
 # The sections of the configuration the web server may change at runtime.
-EDITABLE_SECTIONS = ("services", "web", "ip_filter", "ipsec", "tls")
+EDITABLE_SECTIONS = ("services", "web", "ip_filter", "ipsec", "tls", "scan")
 
 
 def needs_tls(patch: Any) -> list[str]:
@@ -106,6 +108,7 @@ def public_settings(config: Config, identity: dict[str, Any]) -> dict[str, Any]:
     for policy in data["ipsec"]["policies"]:
         if policy.get("pre_shared_key"):
             policy["pre_shared_key"] = SECRET_MASK
+    data["scan"] = mask_scan(data["scan"])
     return {"identity": {k: identity[k] for k in EDITABLE}, **data}
 
 
@@ -155,7 +158,24 @@ def validate_change(
     return new_config, new_overrides, {k: str(v) for k, v in identity.items()}
 
 
+def seal_change(config: Config, patch: Any, seal: Callable[[str], str]) -> Any:
+    """A change as the web server passes it on: the [scan] part's masks replaced by what is
+    stored and every password sealed, so that settings.json holds none in clear (a PATCH of
+    the same list the file has copies the file's passwords into the overrides)."""
+    if not isinstance(patch, dict) or not isinstance(patch.get("scan"), dict):
+        return patch
+    try:
+        return {**patch, "scan": seal_scan(restore_scan(config, patch["scan"]), seal)}
+    except ScanSecretError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def _keep_masked_secrets(config: Config, sections: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(sections.get("scan"), dict):
+        try:
+            sections["scan"] = restore_scan(config, sections["scan"])
+        except ScanSecretError as exc:
+            raise SettingsError(str(exc)) from None
     ipsec = sections.get("ipsec")
     policies = ipsec.get("policies") if isinstance(ipsec, dict) else None
     if isinstance(policies, list):

@@ -10,6 +10,7 @@ import logging
 from mfpd.device import secure_print
 from mfpd.device.machine import Device, DeviceError
 from mfpd.device.operator import FAULTS, apply_fault
+from mfpd.device.scan_jobs import ScanJob, ScanJobs
 from mfpd.device.spool import Spool
 
 log = logging.getLogger("mfpd.web")
@@ -24,8 +25,19 @@ class ActionError(Exception):
         self.status = status
 
 
-def job_action(spool: Spool, job_id: int, action: str, *, admin: bool, passcode: str) -> str:
+def job_action(
+    spool: Spool,
+    job_id: int,
+    action: str,
+    *,
+    admin: bool,
+    passcode: str,
+    scans: ScanJobs | None = None,
+) -> str:
     job = spool.get(job_id)
+    scan = scans.get(job_id) if job is None and scans is not None else None
+    if scan is not None:
+        return _scan_action(scans, scan, action, admin=admin)
     if job is None:
         raise ActionError(f"no job {job_id}", 404)
     if action not in JOB_ACTIONS:
@@ -49,6 +61,20 @@ def job_action(spool: Spool, job_id: int, action: str, *, admin: bool, passcode:
         raise ActionError(f"job {job.id} is {job.state.value}: cannot {action} it")
     past = {"cancel": "canceled", "hold": "held", "release": "released"}[action]
     return f"job {job.id} {past}"
+
+
+def _scan_action(scans: ScanJobs | None, scan: ScanJob, action: str, *, admin: bool) -> str:
+    """A scan job is canceled like a print job (by an operator); it is never held."""
+    if action not in JOB_ACTIONS:
+        raise ActionError(f"unknown action {action!r} (one of: {', '.join(JOB_ACTIONS)})", 400)
+    if not admin:
+        raise ActionError("operator or administrator login required", 401)
+    if action != "cancel":
+        raise ActionError(f"job {scan.job.id} is a scan job: it cannot be {action}ed")
+    assert scans is not None
+    if not scans.cancel(scan, "job-canceled-by-operator"):
+        raise ActionError(f"job {scan.job.id} is {scan.job.state.value}: cannot cancel it")
+    return f"job {scan.job.id} canceled"
 
 
 def device_action(device: Device, action: str, kind: str, target: str) -> str:

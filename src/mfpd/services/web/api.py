@@ -36,10 +36,12 @@ from mfpd.services.http_handler import short_error
 from mfpd.services.web import access
 from mfpd.services.web.actions import ActionError, device_action, job_action
 from mfpd.services.web.openapi import openapi_document
+from mfpd.services.web.pages_render import static_url
+from mfpd.services.web.scan_context import find_job, find_scan, other_jobs, secrets_of
 from mfpd.services.web.state import SERVICE
 from mfpd.services.web.submit import UploadError, submit, truthy
 from mfpd.services.web.views import job_view, jobs_view, status_view
-from mfpd.settings import SettingsError, needs_tls
+from mfpd.settings import SettingsError, needs_tls, seal_change
 
 log = logging.getLogger("mfpd.web")
 
@@ -124,8 +126,7 @@ async def get_jobs(request: web.Request) -> web.Response:
         return error(400, "which must be all, active or completed")
     limit = _int(request.query.get("limit", "500"), "limit", 1, 10000)
     ctx = _ctx(request)
-    others = ctx.faxes.jobs() if ctx.faxes else []
-    return web.json_response({"jobs": jobs_view(ctx.spool, which, limit, others)})
+    return web.json_response({"jobs": jobs_view(ctx.spool, which, limit, other_jobs(ctx))})
 
 
 def _job_id(request: web.Request) -> int:
@@ -133,9 +134,7 @@ def _job_id(request: web.Request) -> int:
 
 
 async def get_job(request: web.Request) -> web.Response:
-    ctx = _ctx(request)
-    job_id = _job_id(request)
-    job = ctx.spool.get(job_id) or (ctx.faxes.get(job_id) if ctx.faxes else None)
+    job = find_job(_ctx(request), _job_id(request))
     if job is None:
         return error(404, f"no job {request.match_info['job_id']}")
     return web.json_response(job_view(job))
@@ -273,14 +272,15 @@ async def _job_action(request: web.Request, action: str, passcode: str) -> web.R
     job_id = _job_id(request)
     try:
         message = job_action(
-            ctx.spool, job_id, action, admin=access.is_operator(request), passcode=passcode
-        )
+            ctx.spool, job_id, action, admin=access.is_operator(request), passcode=passcode,
+            scans=ctx.scans,
+        )  # fmt: skip
     except ActionError as exc:
         if exc.status == 401:
             return _unauthorized(request, str(exc))
         return error(exc.status, str(exc))
     _record(request, "job", message, job=job_id)
-    job = ctx.spool.get(job_id)
+    job = find_job(ctx, job_id)
     assert job is not None
     return web.json_response({"message": message, "job": job_view(job)})
 
@@ -348,6 +348,26 @@ async def get_preview(request: web.Request) -> web.Response:
     )
 
 
+async def get_thumbnail(request: web.Request) -> web.StreamResponse:
+    """A scan job's first image, small (STATE_DIR/scans, written by the runner); until it is
+    scanned, a redirect to the generic document picture, so a page's <img> shows something."""
+    ctx = _ctx(request)
+    job_id = _job_id(request)
+    scan = find_scan(ctx, job_id)
+    if scan is None:
+        return error(404, f"no scan job {job_id}")
+    path = ctx.scans.thumbnail(job_id) if ctx.scans is not None else None
+    if path is None:
+        raise web.HTTPFound(static_url("document.svg"), headers={"Cache-Control": "no-store"})
+    try:
+        png = path.read_bytes()
+    except OSError:
+        return error(404, f"job {job_id} has no thumbnail any more")
+    return web.Response(
+        body=png, content_type="image/png", headers={"Cache-Control": "private, max-age=60"}
+    )
+
+
 async def get_config(request: web.Request) -> web.StreamResponse:
     refused = access.require_admin(request)
     if refused is not None:
@@ -365,7 +385,9 @@ async def patch_config(request: web.Request) -> web.StreamResponse:
         return error(403, f"{', '.join(tls_only)}: settings changed over HTTPS only")
     state = access.web_state(request)
     service = request.app[SERVICE]
+    ctx = _ctx(request)
     try:
+        patch = seal_change(ctx.config, patch, secrets_of(ctx).seal)
         document = await state.change_settings(
             patch, carrying=service.name, actor=_actor(request), who=access.audit_actor(request)
         )
@@ -630,7 +652,8 @@ def make_signing_request(request: web.Request, common_name: str) -> str:
 
 
 async def get_openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document(_ctx(request).device))
+    ctx = _ctx(request)
+    return web.json_response(openapi_document(ctx.device, ctx.config))
 
 
 def add_api_routes(app: web.Application) -> None:
@@ -645,6 +668,7 @@ def add_api_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/jobs/{{job_id}}", get_job)
     r.add_post(f"{PREFIX}/jobs/{{job_id}}/{{action:cancel|hold|release}}", post_job_action)
     r.add_get(f"{PREFIX}/jobs/{{job_id}}/preview", get_preview)
+    r.add_get(f"{PREFIX}/jobs/{{job_id}}/thumbnail", get_thumbnail)
     r.add_get(f"{PREFIX}/config", get_config)
     r.add_patch(f"{PREFIX}/config", patch_config)
     r.add_post(f"{PREFIX}/actions", post_action)
@@ -661,9 +685,19 @@ def add_api_routes(app: web.Application) -> None:
     r.add_put(f"{PREFIX}/ca-bundle", put_ca_bundle)
     r.add_get(f"{PREFIX}/openapi.json", get_openapi)
     # Imported here: its handlers use this module's error() and JSON body reader.
-    from mfpd.services.web import api_address_book, api_ip_filter, api_ipsec
+    from mfpd.services.web import (
+        api_address_book,
+        api_ip_filter,
+        api_ipsec,
+        api_mailboxes,
+        api_scan_templates,
+        api_scans,
+    )
 
     api_ip_filter.add_routes(app)
     api_ipsec.add_routes(app)
     api_address_book.add_routes(app)
+    api_scan_templates.add_routes(app)
+    api_scans.add_routes(app)
+    api_mailboxes.add_routes(app)
     add_audit_routes(app, PREFIX)

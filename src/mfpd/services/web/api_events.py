@@ -28,11 +28,14 @@ from mfpd.services.web.views import job_view, status_view
 STATUS_INTERVAL = 0.25
 HEARTBEAT = 15.0
 QUEUE = 256
-_STATUS_EVENTS = frozenset({"printer.state", "device.levels", "alert.added", "alert.removed"})
-# fax.*: a fax being sent (device/fax_jobs.py) is a job the lists show, outside the spool.
+_STATUS_EVENTS = frozenset(
+    {"printer.state", "device.levels", "alert.added", "alert.removed", "scanner.state"}
+)
+# Scan jobs (device/scan_jobs.py: scan.*) and faxes being sent (device/fax_jobs.py: fax.*) are
+# jobs of the one list, outside the spool.
 _JOB_EVENTS = frozenset(
-    {"job.created", "job.queued", "job.state", "job.page", "job.completed", "fax.created",
-     "fax.state"}
+    {"job.created", "job.queued", "job.state", "job.page", "job.completed", "scan.created",
+     "scan.state", "fax.created", "fax.state"}
 )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mfpd.config import Config
 from mfpd.device.fax_jobs import ADDRESS_PATTERN
 from mfpd.device.machine import Device
 from mfpd.device.operator import FAULTS
@@ -127,6 +128,7 @@ _SCHEMAS: dict[str, Any] = {
             "trays": {"type": "array", "items": _ref("Tray")},
             "bins": {"type": "array", "items": _ref("Bin")},
             "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "scanner": _ref("Scanner"),
             "network": _ref("Network"),
             "jobs": {
                 "type": "object",
@@ -187,8 +189,11 @@ _SCHEMAS: dict[str, Any] = {
             "id": {"type": "integer"},
             "name": {"type": "string"},
             "user": {"type": "string"},
-            "source": {"type": "string", "description": "raw, lpd, ipp, web, ifax, console"},
-            "kind": {"type": "string", "enum": ["print", "fax-send", "fax-receive"]},
+            "source": {
+                "type": "string",
+                "description": "raw, lpd, ipp, web, ifax, console; escl, walkup",
+            },
+            "kind": {"type": "string", "enum": ["print", "scan", "fax-send", "fax-receive"]},
             "recipients": {
                 "type": "array",
                 "items": {"type": "string"},
@@ -222,6 +227,15 @@ _SCHEMAS: dict[str, Any] = {
             "secure": {"type": "boolean", "description": "waits for its passcode"},
             "priority": {"type": "integer"},
             "attributes": {"type": "object"},
+            "thumbnail": {
+                "type": ["string", "null"],
+                "description": "a scan job's first image, small (GET it)",
+            },
+            "destinations": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "where a walk-up scan goes (passwords left out)",
+            },
         },
     },
     "JobList": {
@@ -1101,7 +1115,13 @@ def _action_schema(device: Device) -> dict[str, Any]:
     }
 
 
-def openapi_document(device: Device) -> dict[str, Any]:
+def openapi_document(device: Device, config: Config | None = None) -> dict[str, Any]:
+    """`config`: the live configuration (the scan templates' mailboxes); default: the
+    embedded defaults."""
+    # Imported here: openapi_scan reads api_scan_templates, which imports this module.
+    from mfpd.services.web.openapi_scan import scan_paths, scan_schemas
+
+    config = config or Config()
     identity = device.identity
     return {
         "openapi": "3.1.0",
@@ -1112,9 +1132,9 @@ def openapi_document(device: Device) -> dict[str, Any]:
             "Scripts authenticate with a Bearer token the administrator creates; the pages "
             "use their session cookie with an X-CSRF-Token header.",
         },
-        "paths": _paths(),
+        "paths": {**_paths(), **scan_paths()},
         "components": {
-            "schemas": {**_SCHEMAS, "Action": _action_schema(device)},
+            "schemas": {**_SCHEMAS, **scan_schemas(config), "Action": _action_schema(device)},
             "responses": {"Error": _json(_ref("Error"), "an error")},
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},

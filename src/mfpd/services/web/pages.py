@@ -1,9 +1,10 @@
 """The pages of the embedded web server (CentreWare Internet Services): Status, Jobs, Print,
-Properties, Logs and Login, rendered on the server, plus the static files they use.
+Scan, Mailboxes, Properties, Logs and Login, rendered on the server, plus the static files.
 
 This module registers every page route and holds the Status and Logs pages and the static
-files; pages_jobs.py holds Jobs and Print, pages_login.py the logins, pages_properties.py the
-administrator's settings; pages_render.py is what they share.
+files; pages_jobs.py holds Jobs and Print, pages_scan.py Scan, pages_mailboxes.py Mailboxes,
+pages_login.py the logins, pages_properties.py the administrator's settings; pages_render.py
+is what they share.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from mfpd.services.web import (
     pages_address_book,
     pages_jobs,
     pages_login,
+    pages_mailboxes,
     pages_properties,
+    pages_scan,
 )
 from mfpd.services.web.pages_render import (
     FLASH_KEY,
@@ -133,4 +136,6 @@ def add_page_routes(app: web.Application) -> None:
     pages_jobs.add_routes(app)
     pages_login.add_routes(app)
     pages_properties.add_routes(app)
+    pages_scan.add_routes(app)
+    pages_mailboxes.add_routes(app)
     pages_address_book.add_routes(app)

@@ -20,6 +20,7 @@ from mfpd.services.web.pages_render import (
     see_other,
 )
 from mfpd.services.web.print_ways import ways_to_print
+from mfpd.services.web.scan_context import find_job, other_jobs
 from mfpd.services.web.submit import UploadError, submit
 from mfpd.services.web.views import job_view, jobs_view
 
@@ -30,13 +31,14 @@ COMPLETED_SHOWN = 100
 
 
 def job_flags(job: dict[str, Any], admin: bool) -> dict[str, bool]:
-    """Which actions a job's row offers; static/jobs.js repeats this rule for live rows."""
+    """Which actions a job's row offers; static/jobs.js repeats this rule for live rows.
+    A scan job is canceled, never held."""
     state = job["state"]
     terminal = state in ("completed", "canceled", "aborted")
     return {
         # A fax being sent is not in the print queue: it ends on its own (device/fax_jobs.py).
         "cancel": admin and not terminal and job.get("kind") != "fax-send",
-        "hold": admin and state == "pending",
+        "hold": admin and state == "pending" and job.get("kind") == "print",
         "release": state == "held" and (admin or job["secure"]),
         "passcode": state == "held" and job["secure"],
     }
@@ -52,8 +54,7 @@ async def get_jobs_page(request: web.Request) -> web.Response:
 
 def _jobs_page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
     ctx = ctx_of(request)
-    spool = ctx.spool
-    faxes = ctx.faxes.jobs() if ctx.faxes else []
+    spool, others = ctx.spool, other_jobs(ctx)
     admin = access.is_operator(request)
     return render(
         request,
@@ -62,8 +63,8 @@ def _jobs_page(request: web.Request, *, error: str = "", status: int = 200) -> w
         "Jobs",
         status=status,
         error=error,
-        active=_rows(jobs_view(spool, "active", others=faxes), admin),
-        completed=_rows(jobs_view(spool, "completed", COMPLETED_SHOWN, faxes), admin),
+        active=_rows(jobs_view(spool, "active", others=others), admin),
+        completed=_rows(jobs_view(spool, "completed", COMPLETED_SHOWN, others), admin),
     )
 
 
@@ -84,8 +85,7 @@ async def get_job_page(request: web.Request) -> web.Response:
 def _job_page(
     request: web.Request, job_id: int, *, error: str = "", status: int = 200
 ) -> web.Response:
-    ctx = ctx_of(request)
-    job = ctx.spool.get(job_id) or (ctx.faxes.get(job_id) if ctx.faxes else None)
+    job = find_job(ctx_of(request), job_id)
     if job is None:
         return error_page(request, 404, f"There is no job {job_id}: it may have been removed.")
     view = job_view(job)
@@ -114,6 +114,7 @@ async def post_job_action(request: web.Request) -> web.StreamResponse:
             action,
             admin=access.is_operator(request),
             passcode=passcode if isinstance(passcode, str) else "",
+            scans=ctx_of(request).scans,
         )
     except ActionError as exc:
         if exc.status == 401:

@@ -23,6 +23,7 @@ _SHOWN_ATTRIBUTES = (
     "queue",
     "from",  # a received fax's sender (services/ifax_receive.py)
     "delivery",  # a sent fax's outcome (device/fax_jobs.py)
+    "template",  # the walk-up scan's
 )
 
 
@@ -46,17 +47,19 @@ def job_view(job: Job) -> dict[str, Any]:
         for key in _SHOWN_ATTRIBUTES
         if key in job.attributes and isinstance(job.attributes[key], str | int)
     }
+    scan = job.kind == "scan"
     return {
         "id": job.id,
+        "kind": job.kind,
         "name": job.name,
         "user": job.user,
         "source": job.source,
-        "kind": job.kind,
         "format": job.format,
         "state": job.state.value,
         "state_reasons": list(job.state_reasons),
         "state_message": job.state_message,
-        "pages": job.pages,
+        # A scan's pages are the images scanned so far.
+        "pages": job.impressions_completed if scan else job.pages,
         "copies": job.copies,
         "impressions": job.impressions,
         "impressions_completed": job.impressions_completed,
@@ -70,14 +73,23 @@ def job_view(job: Job) -> dict[str, Any]:
         "priority": job.priority,
         "attributes": attributes,
         **({"recipients": list(job.attributes.get("recipients", []))} if job.kind == SEND else {}),
+        # Scan jobs: the first image, small (the runner writes it once scanned), and where
+        # the scan went.
+        "thumbnail": f"/api/v1/jobs/{job.id}/thumbnail" if scan else None,
+        "destinations": _destinations(job) if scan else [],
     }
+
+
+def _destinations(job: Job) -> list[str]:
+    shown = job.attributes.get("destinations")
+    return [str(d) for d in shown] if isinstance(shown, list) else []
 
 
 def jobs_view(
     spool: Spool, which: str = "all", limit: int = 500, others: Iterable[Job] = ()
 ) -> list[dict[str, Any]]:
     """Newest first. which: active, completed (any final state) or all. `others`: jobs kept
-    outside the spool that the list shows too (fax-send)."""
+    outside the spool that the list shows too (scan, fax-send)."""
     jobs = sorted([*spool, *others], key=lambda j: j.id, reverse=True)
     if which == "active":
         jobs = [j for j in jobs if not j.state.terminal]

@@ -56,6 +56,13 @@
       e.textContent = capitalize(job.state);
     });
     field(root, "secure").forEach((e) => { e.hidden = !job.secure; });
+    field(root, "kind").forEach((e) => { e.hidden = job.kind !== "scan"; });
+    field(root, "thumb").forEach((img) => {
+      img.hidden = !job.thumbnail;
+      // Asked again as images come: the first one becomes the thumbnail.
+      const src = job.thumbnail ? job.thumbnail + "?n=" + Math.min(job.pages || 0, 1) : "";
+      if (src && img.getAttribute("src") !== src) { img.src = src; }
+    });
     field(root, "bytes").forEach((e) => { e.textContent = sizeText(job.bytes); });
     field(root, "created").forEach((e) => window.mfpd.setTime(e, job.created_at));
     field(root, "processing").forEach((e) => window.mfpd.setTime(e, job.processing_at));

@@ -141,6 +141,23 @@
       const cell = document.querySelector('[data-counter="' + key + '"]');
       if (cell) cell.textContent = Number(value).toLocaleString("en-US");
     }
+    applyScanner(s.scanner);
+  }
+
+  // The scanner's card (Status and Scan pages): feeder, glass, AdfState, images by mode.
+  function applyScanner(scanner) {
+    if (!scanner) return;
+    const set = (selector, text) => {
+      document.querySelectorAll(selector).forEach((el) => { el.textContent = text; });
+    };
+    set('[data-scanner="state"]', scanner.state);
+    set('[data-scanner-part="sheets"]', String(scanner.feeder_sheets));
+    set('[data-scanner-part="adf"]', scanner.adf_state);
+    set('[data-scanner="glass"]', scanner.glass);
+    document.querySelectorAll("[data-scan-counter]").forEach((cell) => {
+      const count = (scanner.images || {})[cell.dataset.scanCounter] || 0;
+      cell.textContent = Number(count).toLocaleString("en-US");
+    });
   }
 
   function applyLog(entry) {
