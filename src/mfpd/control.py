@@ -95,6 +95,8 @@ class ControlServer:
                         answer = {"ok": True, **(await self._overwrite())}
                     elif request.get("op") == "ifax-send":
                         answer = {"ok": True, **(await self._fax(request))}
+                    elif request.get("op") in ("originals-load", "originals-clear", "scan"):
+                        answer = {"ok": True, **(await self._scanner(request["op"], request))}
                     else:
                         answer = {"ok": True, **self.handle(request)}
                 except (ControlError, DeviceError, ValueError, OverwriteRefused, FaxRefused) as exc:
@@ -160,8 +162,6 @@ class ControlServer:
             ended = self.web.sessions.end_all(self.web.admin.user)
             self.web.log.record("config", "administrator password changed at the console")
             return {"message": f"password changed; {ended} session(s) ended"}
-        if op in ("originals-load", "originals-clear", "scan"):
-            return self._scanner(op, request)
         raise ControlError(f"unknown operation {op!r}")
 
     async def _fax(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +195,7 @@ class ControlServer:
             raise
         return {"message": f"fax job {job.id} queued for {', '.join(recipients)}", "job": job.id}
 
-    def _scanner(self, op: str, request: dict[str, Any]) -> dict[str, Any]:
+    async def _scanner(self, op: str, request: dict[str, Any]) -> dict[str, Any]:
         """The operator at the scanner: originals put on it or taken away, and a walk-up
         scan started with a template (`mfpd originals`, `mfpd scan`)."""
         ctx = self.ctx
@@ -211,7 +211,7 @@ class ControlServer:
                 paths = _paths(request.get("paths"))
                 if to == "glass" and len(paths) != 1:
                     raise ControlError("the glass holds one original")
-                return {"message": ctx.originals.load(paths, feeder=to == "feeder")}
+                return {"message": await ctx.originals.load_async(paths, feeder=to == "feeder")}
             name = str(request.get("template") or "")
             loaded = ""
             if request.get("originals"):
@@ -221,7 +221,7 @@ class ControlServer:
                 feeder = template.source == "Feeder"
                 if not feeder and len(paths) != 1:
                     raise ControlError(f"template {template.name!r} scans the glass: one file")
-                loaded = ctx.originals.load(paths, feeder=feeder) + "; "
+                loaded = await ctx.originals.load_async(paths, feeder=feeder) + "; "
             scan = start_scan(ctx, name, source="walkup", user=CONSOLE.user, host="")
         except ScannerError as exc:
             raise ControlError(str(exc)) from None

@@ -201,7 +201,7 @@ async def load_originals(request: web.Request) -> str:
     try:
         # Originals copies and counts them (Ghostscript for PDF and PostScript) before
         # anything is loaded: a file that cannot be scanned is refused whole.
-        message = originals.load(paths, feeder=to == "feeder", names=names)
+        message = await originals.load_async(paths, feeder=to == "feeder", names=names)
     except ScannerError as exc:
         raise ScanError(422, str(exc)) from None
     finally:
