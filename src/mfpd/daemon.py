@@ -199,6 +199,7 @@ class Daemon:
         self._scanner(ctx, store)
         assert ctx.scans is not None
         ctx.scans.erase = overwriter.erase
+        overwriter.other_leftovers = ctx.scans.leftovers
         faxes, receiver = self._fax(ctx, store)
         faxes.erase = overwriter.erase
         # Files of jobs that ended while the daemon was down, before anything new arrives.

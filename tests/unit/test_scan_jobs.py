@@ -198,3 +198,41 @@ async def test_an_original_whose_file_is_gone_ends_the_job_with_the_reason(parts
     assert await _drain(scans, scan) == []
     assert scan.job.state is JobState.ABORTED
     assert scan.job.state_message.startswith("an original cannot be scanned")
+
+
+async def test_on_demand_overwrite_takes_what_finished_scans_left(tmp_path: Path) -> None:
+    from mfpd.config import SecurityConfig
+    from mfpd.device.image_overwrite import ImageOverwriter
+    from mfpd.device.spool import Spool
+
+    config = Config()
+    config.scan.retries = 0
+    device = build_device(config)
+    store = JobStore(tmp_path)
+    spool = Spool(store, tmp_path / "spool", device.events, config.spool)
+    scans = ScanJobs(device, store, tmp_path, lambda: config)
+
+    async def refuse(dest: Any, files: Sequence[Path], info: DeliveryInfo) -> str:
+        raise ConnectionRefusedError("connection refused")
+
+    scans.deliver = refuse
+    failed = scans.create(
+        _settings(format="application/pdf"), source="walkup", output="document",
+        destinations=["ftp://u@down:21/x"],
+    )  # fmt: skip
+    while not failed.job.state.terminal:
+        await asyncio.sleep(0.01)
+    kept = list(failed.documents)
+    assert kept and all(p.exists() for p in kept)
+    live = scans.create(_settings(), source="escl")
+    while live.scanning:
+        await asyncio.sleep(0.01)
+    left = scans.leftovers()
+    assert set(kept) <= set(left)
+    assert not {i.path for i in live.images} & set(left)  # a client may still fetch these
+    overwriter = ImageOverwriter(spool, lambda: SecurityConfig(overwrite_free_bytes=0), None)
+    overwriter.other_leftovers = scans.leftovers
+    report = await overwriter.on_demand(user="admin")
+    assert report.verified and not any(p.exists() for p in kept)
+    assert all(i.path.exists() for i in live.images)
+    await _drain(scans, live)

@@ -132,6 +132,9 @@ class ImageOverwriter:
         self.running: str | None = None
         self.last: OverwriteReport | None = None
         self.last_on_demand: OverwriteReport | None = None
+        # Files outside the spool a finished job left (a scan whose delivery failed, its
+        # thumbnail): set by the daemon to the scanner's (device/scan_jobs.py leftovers).
+        self.other_leftovers: Callable[[], list[Path]] = list
 
     def follow(self, bus: EventBus) -> Callable[[], None]:
         return bus.subscribe(self._on_event)
@@ -262,11 +265,12 @@ class ImageOverwriter:
     def _leftovers(self) -> list[Path]:
         """Spool files of finished jobs, and files no job owns (never an active job's)."""
         active = {name for job in self.spool.active() for name in job.documents}
-        return sorted(
+        spooled = [
             path
             for path in self.spool.directory.glob("*.dat")
             if path.name not in active and path.is_file()
-        )
+        ]
+        return sorted(spooled + self.other_leftovers())
 
     def _files(self, paths: list[Path], report: OverwriteReport) -> None:
         for path in paths:

@@ -208,6 +208,17 @@ class ScanJobs:
     def live(self) -> list[ScanJob]:
         return [s for s in self._jobs.values() if not s.job.state.terminal]
 
+    def leftovers(self) -> list[Path]:
+        """Files of the scans directory no job still needs (a failed delivery's kept files,
+        thumbnails): what the on-demand image overwrite erases with the spool's."""
+        live = {
+            path.name
+            for scan in self.live()
+            for path in [*(i.path for i in scan.images), *scan.documents]
+        }
+        live |= {f"{scan.job.id:08d}-thumb.png" for scan in self.live()}
+        return [p for p in self.directory.iterdir() if p.is_file() and p.name not in live]
+
     def thumbnail(self, job_id: int) -> Path | None:
         path = self.directory / f"{job_id:08d}-thumb.png"
         return path if path.exists() else None
