@@ -157,6 +157,9 @@ def test_snmp_pjl_and_ipp_agree_through_every_state(mfpd: Mfpd, ipp_test: Path) 
         # Critical alerts (severity 3) are exactly the ones that stop the printer.
         assert (3 in seen.alert_severities) == (state == "stopped"), where
         assert seen.pjl_online == (action != ("fault", "offline")), where
+        if action[:2] == ("fault", "feeder-jam") and "--clear" not in action:
+            # The panel (prtConsoleDisplayBufferText) asks for the feeder, printer idle.
+            assert seen.display == "DOCUMENT FEEDER JAM", where
 
 
 def test_an_empty_tray_a_job_waits_on_is_critical_everywhere(

@@ -236,3 +236,13 @@ async def test_on_demand_overwrite_takes_what_finished_scans_left(tmp_path: Path
     assert report.verified and not any(p.exists() for p in kept)
     assert all(i.path.exists() for i in live.images)
     await _drain(scans, live)
+
+
+def test_the_idle_panel_shows_the_scanners_conditions() -> None:
+    device = build_device(Config())
+    device.scanner.set_cover_open(True)
+    assert device.display == "CLOSE DOCUMENT FEEDER"
+    assert device.pjl_status() == (10001, "CLOSE DOCUMENT FEEDER", True)
+    assert device.state.value == "idle"  # the printer prints on
+    device.scanner.set_cover_open(False)
+    assert device.display == "READY"

@@ -23,6 +23,9 @@ from mfpd.device.network import Network
 from mfpd.device.scanner import Scanner
 from mfpd.device.supplies import Supply
 
+# The scanner's conditions (device/scanner.py): warnings the idle panel shows.
+_SCANNER_CONDITIONS = (ConditionKind.FEEDER_JAM, ConditionKind.PLATEN_COVER_OPEN)
+
 # Faults an operator (or a test) can raise by hand; the others follow from levels.
 MANUAL_FAULTS = (ConditionKind.JAM, ConditionKind.DOOR_OPEN, ConditionKind.OFFLINE)
 
@@ -188,6 +191,11 @@ class Device:
             return self.console.status_message
         if self._busy:
             return "PRINTING"
+        # The scanner's conditions are warnings (printing goes on) that the panel still
+        # shows while the printer is idle, as the device asks to clear the feeder.
+        for alert in self.alerts:
+            if alert.kind in _SCANNER_CONDITIONS:
+                return alert.description
         if self.console.ready_message:
             return self.console.ready_message
         return "READY"
