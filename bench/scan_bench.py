@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import logging
 import os
 import resource
 import socket
@@ -170,6 +171,8 @@ def ftp_server(root: Path) -> tuple[int, object]:
     from pyftpdlib.handlers import FTPHandler
     from pyftpdlib.servers import ThreadedFTPServer
 
+    # pyftpdlib logs every command at INFO: the figures would drown in it.
+    logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
     authorizer = DummyAuthorizer()
     authorizer.add_user("bench", "bench-password", str(root), perm="elradfmw")
     handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "banner": "ftp"})
