@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from mfpd.addresses import host_port
+
 # Defined apart (no pydantic) so that the CLI catches it without importing this module.
 from mfpd.errors import ConfigError as ConfigError
 
@@ -852,20 +854,7 @@ def dns_name(text: str) -> str:
 def dns_server_address(text: str, default_port: int, *, literal: bool = True) -> tuple[str, int]:
     """host[:port] or [v6]:port as (host, port); with `literal`, the host must be an IP
     address (a resolver's own servers cannot be names it would have to resolve)."""
-    host, port = text, default_port
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        if rest:
-            if not rest.startswith(":") or not rest[1:].isdigit():
-                raise ValueError(f"{text!r}: expected [address]:port")
-            port = int(rest[1:])
-    elif text.count(":") == 1:
-        host, _, number = text.partition(":")
-        if not number.isdigit():
-            raise ValueError(f"{text!r}: expected host:port")
-        port = int(number)
-    if not host or not 0 < port < 65536:
-        raise ValueError(f"{text!r}: expected host:port")
+    host, port = host_port(text, default_port)
     if literal:
         try:
             ipaddress.ip_address(host)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from mfpd.addresses import host_port
 from mfpd.codecs.kerberos import (
     AES,
     ErrorCode,
@@ -161,20 +162,10 @@ def kerberos_role(config: KerberosConfig, principal: str) -> Role:
 def kdc_address(text: str) -> tuple[str, int]:
     """[kerberos] kdc as host and port: `host`, `host:port`, `[v6]` or `[v6]:port`."""
     text = text.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif text.count(":") == 1:
-        host, port = text.split(":")
-    else:
-        host, port = text, ""
     try:
-        number = int(port) if port else KDC_PORT
+        return host_port(text, KDC_PORT)
     except ValueError:
-        raise ValueError(f"[kerberos] kdc {text!r}: bad port") from None
-    if not host or not 0 < number < 65536:
-        raise ValueError(f"[kerberos] kdc {text!r}: not host:port")
-    return host, number
+        raise ValueError(f"[kerberos] kdc {text!r}: not host:port") from None
 
 
 class _Login:

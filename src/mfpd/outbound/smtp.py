@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import aiosmtplib
 
+from mfpd.addresses import host_port
 from mfpd.outbound.destinations import (
     AUTH_FAILED,
     NOT_CONFIGURED,
@@ -55,21 +56,12 @@ def server_address(config: SmtpConfig) -> tuple[str, int]:
     text = config.server.strip()
     if not text:
         raise DeliveryError(NOT_CONFIGURED, "no [smtp] server is set", retry=False)
-    default = DEFAULT_PORTS[config.security]
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    elif text.count(":") == 1:
-        host, port = text.split(":")
-    else:
-        host, port = text, ""
     try:
-        number = int(port) if port else default
+        return host_port(text, DEFAULT_PORTS[config.security])
     except ValueError:
         raise DeliveryError(
-            NOT_CONFIGURED, f"[smtp] server {text!r}: bad port", retry=False
+            NOT_CONFIGURED, f"[smtp] server {text!r}: not host:port", retry=False
         ) from None
-    return host, number
 
 
 @dataclass
