@@ -196,10 +196,9 @@ class Daemon:
         overwriter = ImageOverwriter(spool, lambda: ctx.config.security, audit_log)
         overwriter.follow(device.events)
         ctx.overwriter = overwriter
-        self._scanner(ctx, store)
-        assert ctx.scans is not None
-        ctx.scans.erase = overwriter.erase
-        overwriter.other_leftovers = ctx.scans.leftovers
+        scans = self._scanner(ctx, store)
+        scans.erase = overwriter.erase
+        overwriter.other_leftovers = scans.leftovers
         faxes, receiver = self._fax(ctx, store)
         faxes.erase = overwriter.erase
         # Files of jobs that ended while the daemon was down, before anything new arrives.
@@ -235,8 +234,6 @@ class Daemon:
             receiver, ctx,
         )  # fmt: skip
         tasks = [engine_task, saver, flusher]
-        scans = ctx.scans
-        assert scans is not None
         # The device's address first, as a device takes it at power-on; the listeners do
         # not wait for it (they listen on the bind address, usually the wildcard).
         dhcp = DhcpClient(ctx) if self.config.network.dhcp else None
@@ -301,7 +298,7 @@ class Daemon:
                 self._lock_file.close()
         return 0
 
-    def _scanner(self, ctx: ServiceContext, store: JobStore) -> None:
+    def _scanner(self, ctx: ServiceContext, store: JobStore) -> ScanJobs:
         """The scanner's parts on the context: jobs, originals, mailboxes, secrets; the
         originals directory of the configuration goes in the feeder at the first start."""
         ctx.secrets = Secrets(self.state_dir)
@@ -317,6 +314,7 @@ class Daemon:
                 log.info("scan: %s", ctx.originals.load_directory(Path(directory)))
             except (OSError, ScannerError) as exc:
                 log.error("scan: [scan] originals = %s: %s", directory, exc)
+        return scans
 
     def _fax(self, ctx: ServiceContext, store: JobStore) -> tuple[FaxJobs, FaxReceiver]:
         """Internet Fax: fax-send jobs mailed through [smtp], and the POP3 poller, which
